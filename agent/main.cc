@@ -1,0 +1,2 @@
+// migrate-agent: the node daemon.
+int main() { return 0; }

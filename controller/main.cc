@@ -1,0 +1,2 @@
+// migrate: the controller CLI.
+int main() { return 0; }

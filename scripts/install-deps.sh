@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Installs every build and run-time dependency of migrate on Debian 12 (bookworm).
+# Idempotent: re-running it changes nothing on a machine that already has everything.
+#
+# - C++ build dependencies and test tools from bookworm's packages;
+# - runc (without Debian's recommended criu, which fails on recent kernels), iptables
+#   (CRIU locks the network with iptables-restore), busybox-static (test root file systems);
+# - a CRIU that passes `criu check` on the running kernel. When the installed one does not,
+#   CRIU 4.1.1 is built from Debian trixie's *source* tarball into /usr/local. No trixie
+#   binary package is ever installed (that would replace libc and break apt).
+set -euo pipefail
+
+CRIU_VERSION=4.1.1
+CRIU_TARBALL=criu_${CRIU_VERSION}.orig.tar.xz
+CRIU_SHA256=f80a66cb3726bb2116266d4759ce3bcbfab7abdb6b6d430bf20dd41911717afe
+CRIU_PREFIX=/usr/local
+TRIXIE_SRC_LIST=/etc/apt/sources.list.d/migrate-trixie-src.sources
+BUILD_ROOT=${MIGRATE_DEPS_BUILD_DIR:-/var/cache/migrate-deps}
+
+log() { printf 'install-deps: %s\n' "$*" >&2; }
+die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (installs packages and CRIU into ${CRIU_PREFIX})"
+grep -q 'VERSION_CODENAME=bookworm' /etc/os-release || die "supported on Debian 12 (bookworm) only"
+
+export DEBIAN_FRONTEND=noninteractive
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-dev libprotobuf-dev protobuf-compiler libzstd-dev libcli11-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+RUN_PKGS=(runc iptables busybox-static iproute2 util-linux procps zstd openssl)
+CRIU_BUILD_PKGS=(
+  libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler libnl-3-dev libnet1-dev libcap-dev
+  uuid-dev pkg-config python3 libbsd-dev libgnutls28-dev libnftables-dev xz-utils
+)
+
+missing_pkgs() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+  done
+}
+
+apt_updated=0
+apt_update_once() {
+  if [ "$apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    apt-get update -qq
+    apt_updated=1
+  fi
+}
+
+install_pkgs() {
+  local missing
+  missing=$(missing_pkgs "$@")
+  [ -z "$missing" ] && return 0
+  apt_update_once
+  log "installing: $(echo $missing)"
+  # --no-install-recommends: Debian's runc recommends Debian's criu 3.17, which fails
+  # `criu check` on kernels with the [vvar_vclock] mapping.
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+criu_works() {
+  # Works means: `criu check` on this kernel says so. A version comparison is not enough.
+  command -v criu >/dev/null 2>&1 || return 1
+  criu check >/dev/null 2>&1
+}
+
+bookworm_uri() {
+  # The URI of the machine's existing bookworm entry (deb822 or one-line format).
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri=$(awk 'BEGIN{RS="";FS="\n"} /Suites:[^\n]*bookworm([ \n]|$)/ && !/bookworm-security/ {
+             for (i=1;i<=NF;i++) if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, a, " "); print a[1]; exit } }' "$f")
+    [ -n "$uri" ] && { echo "$uri"; return 0; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    uri=$(awk '$1=="deb" && $3=="bookworm" {print $2; exit}' "$f")
+    [ -n "$uri" ] && { echo "$uri"; return 0; }
+  done
+  echo "http://deb.debian.org/debian"
+}
+
+build_criu() {
+  install_pkgs "${CRIU_BUILD_PKGS[@]}"
+  mkdir -p "$BUILD_ROOT"
+  local tarball="$BUILD_ROOT/$CRIU_TARBALL"
+  if ! echo "$CRIU_SHA256  $tarball" | sha256sum -c --status 2>/dev/null; then
+    if [ ! -f "$TRIXIE_SRC_LIST" ]; then
+      log "adding a deb-src entry for trixie (source only; binary candidates stay bookworm)"
+      cat >"$TRIXIE_SRC_LIST" <<SRC
+# Added by migrate's scripts/install-deps.sh: source packages only, used to build CRIU.
+Types: deb-src
+URIs: $(bookworm_uri)
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+      apt_updated=0
+    fi
+    apt_update_once
+    local dl
+    dl=$(mktemp -d)
+    chown _apt "$dl" 2>/dev/null || chmod 777 "$dl"
+    log "downloading CRIU ${CRIU_VERSION} source tarball"
+    (cd "$dl" && apt-get source -qq --download-only --tar-only "criu/trixie") >/dev/null
+    [ -f "$dl/$CRIU_TARBALL" ] || die "apt-get source did not produce $CRIU_TARBALL (is trixie's criu still ${CRIU_VERSION}?)"
+    mv "$dl/$CRIU_TARBALL" "$tarball"
+    rm -rf "$dl"
+    echo "$CRIU_SHA256  $tarball" | sha256sum -c --status || die "checksum mismatch for $CRIU_TARBALL"
+  fi
+  local src="$BUILD_ROOT/criu-$CRIU_VERSION"
+  rm -rf "$src"
+  tar -C "$BUILD_ROOT" -xf "$tarball"
+  log "building CRIU ${CRIU_VERSION} (about a minute)"
+  make -C "$src" -j"$(nproc)" criu >"$BUILD_ROOT/criu-build.log" 2>&1 ||
+    { tail -n 30 "$BUILD_ROOT/criu-build.log" >&2; die "CRIU build failed (log: $BUILD_ROOT/criu-build.log)"; }
+  make -C "$src" install-criu PREFIX="$CRIU_PREFIX" >>"$BUILD_ROOT/criu-build.log" 2>&1 ||
+    die "CRIU install failed (log: $BUILD_ROOT/criu-build.log)"
+  hash -r
+}
+
+install_pkgs "${BUILD_PKGS[@]}" "${RUN_PKGS[@]}"
+
+if criu_works; then
+  log "CRIU OK: $(command -v criu) ($(criu --version | head -n1))"
+else
+  if command -v criu >/dev/null 2>&1; then
+    log "installed CRIU ($(command -v criu)) fails 'criu check' on kernel $(uname -r): building ${CRIU_VERSION}"
+  else
+    log "no CRIU installed: building ${CRIU_VERSION}"
+  fi
+  build_criu
+  export PATH="$CRIU_PREFIX/sbin:$PATH"
+  criu_works || { criu check >&2 || true; die "CRIU ${CRIU_VERSION} built but 'criu check' still fails on this kernel"; }
+  log "CRIU OK: $(command -v criu) ($(criu --version | head -n1))"
+fi
+
+# runc finds criu through PATH; /usr/local/sbin must come before /usr/sbin.
+case ":$PATH:" in
+  *":$CRIU_PREFIX/sbin:"*) ;;
+  *) log "warning: $CRIU_PREFIX/sbin is not on PATH; runc will not find CRIU" ;;
+esac
+
+# CRIU's lazy-pages sender needs 4 MiB pipes; root here lacks CAP_SYS_RESOURCE.
+if [ "$(cat /proc/sys/fs/pipe-max-size)" -lt 4194304 ]; then
+  echo 4194304 >/proc/sys/fs/pipe-max-size || log "warning: could not raise fs.pipe-max-size"
+fi
+
+log "all dependencies present"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds migrate and runs every test (unit, real runc + CRIU, transfer, migrations).
+# Needs root and scripts/install-deps.sh for the tests that drive runc and CRIU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+./scripts/build.sh
+BUILD_DIR=${MIGRATE_BUILD_DIR:-build}
+cd "$BUILD_DIR"
+ctest --output-on-failure --timeout 900 "$@"
