@@ -1,0 +1,74 @@
+#include "agent/agent_config.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "transfer/log.h"
+
+namespace migrate::agent {
+
+Result<proto::AgentConfig> LoadAgentConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("config file " + path + " cannot be read");
+  std::stringstream text;
+  text << in.rdbuf();
+  proto::AgentConfig config;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(text.str(), &config, options);
+  if (!status.ok()) {
+    return Status::InvalidArgument("config file " + path + ": " + std::string(status.message()));
+  }
+  return config;
+}
+
+void ApplyAgentConfigDefaults(proto::AgentConfig* config) {
+  if (config->listen_address().empty()) config->set_listen_address("0.0.0.0");
+  if (config->api_port() == 0) config->set_api_port(7443);
+  if (config->state_dir().empty()) config->set_state_dir("/var/lib/migrate");
+  if (config->runc_root().empty()) config->set_runc_root("/run/runc");
+  if (config->runtime_path().empty()) config->set_runtime_path("runc");
+  if (config->cgroup_parent().empty()) config->set_cgroup_parent("/migrate");
+  if (config->log_level().empty()) config->set_log_level("info");
+}
+
+Status ValidateAgentConfig(const proto::AgentConfig& config) {
+  if (config.node_name().empty()) {
+    return Status::InvalidArgument("node_name is required (the DNS name in this node's certificate)");
+  }
+  if (config.api_port() > 65535 || config.data_port() > 65535) {
+    return Status::InvalidArgument("ports must be in 1..65535");
+  }
+  if (config.api_port() != 0 && config.api_port() == config.data_port()) {
+    return Status::InvalidArgument("api_port and data_port must differ");
+  }
+  struct NamedFile {
+    const char* name;
+    const std::string& path;
+  };
+  for (const NamedFile& f : {NamedFile{"ca_file", config.ca_file()},
+                             NamedFile{"cert_file", config.cert_file()},
+                             NamedFile{"key_file", config.key_file()}}) {
+    if (f.path.empty()) return Status::InvalidArgument(std::string(f.name) + " is required");
+    if (::access(f.path.c_str(), R_OK) != 0) {
+      return Status::NotFound(std::string(f.name) + " " + f.path + " cannot be read");
+    }
+  }
+  if (config.cgroup_parent().empty() || config.cgroup_parent()[0] != '/') {
+    return Status::InvalidArgument("cgroup_parent must be an absolute cgroup path, e.g. /migrate");
+  }
+  if (config.state_dir().empty() || config.state_dir()[0] != '/') {
+    return Status::InvalidArgument("state_dir must be an absolute path");
+  }
+  LogLevel level;
+  if (!ParseLogLevel(config.log_level(), &level)) {
+    return Status::InvalidArgument("log_level must be debug, info, warn or error, not '" +
+                                   config.log_level() + "'");
+  }
+  return Status::Ok();
+}
+
+}  // namespace migrate::agent

@@ -1,0 +1,296 @@
+#include "agent/api_server.h"
+
+#include <utility>  // before asio: g++ 12 + Boost 1.74
+
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "transfer/log.h"
+
+namespace migrate::agent {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using ErrorCode = beast::error_code;
+
+// Expected ends of a connection are not worth a warning.
+bool IsOrdinaryClose(const ErrorCode& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::ssl::error::stream_truncated || ec == asio::error::operation_aborted ||
+         ec == asio::error::connection_reset || ec == beast::error::timeout;
+}
+
+class Session;
+
+// Shared between the listener and its sessions: lets Stop() close live connections.
+struct SessionRegistry {
+  std::mutex mutex;
+  std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, asio::ssl::context& ctx, const ApiServerOptions& options,
+          RequestHandler handler, std::shared_ptr<SessionRegistry> registry)
+      : stream_(std::move(socket), ctx),
+        options_(options),
+        handler_(std::move(handler)),
+        registry_(std::move(registry)) {}
+
+  void Run() {
+    {
+      std::lock_guard<std::mutex> lock(registry_->mutex);
+      registry_->sessions.insert(weak_from_this());
+    }
+    // Start on the session's strand: every handler of this session runs there.
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::OnRun, shared_from_this()));
+  }
+
+  // From any thread: closes the connection.
+  void Close() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      ErrorCode ignored;
+      beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both,
+                                                               ignored);
+      beast::get_lowest_layer(self->stream_).close();
+    });
+  }
+
+  ~Session() {
+    std::lock_guard<std::mutex> lock(registry_->mutex);
+    registry_->sessions.erase(weak_from_this());
+  }
+
+ private:
+  void Fail(const ErrorCode& ec, const char* what) {
+    if (IsOrdinaryClose(ec)) {
+      MIGRATE_LOG(kDebug, "") << "api: " << what << ": " << ec.message();
+    } else {
+      MIGRATE_LOG(kWarn, "") << "api: " << what << " from " << remote_ << ": " << ec.message();
+    }
+  }
+
+  void OnRun() {
+    ErrorCode ec;
+    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    remote_ = ec ? std::string("?") : endpoint.address().to_string() + ":" +
+                                          std::to_string(endpoint.port());
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::seconds(options_.handshake_timeout_s));
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(ErrorCode ec) {
+    // A plaintext client, a certificate from another CA, an expired one: all end here.
+    if (ec) return Fail(ec, "TLS handshake");
+    auto peer = tls::IdentifyPeer(stream_.native_handle());
+    if (!peer.ok()) {
+      MIGRATE_LOG(kWarn, "") << "api: refusing " << remote_ << ": " << peer.status().ToString();
+      return DoClose();
+    }
+    peer_ = std::move(peer).value();
+    DoRead();
+  }
+
+  void DoRead() {
+    parser_.emplace();
+    parser_->body_limit(options_.max_body_bytes);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(options_.read_timeout_s));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(ErrorCode ec, std::size_t /*bytes*/) {
+    if (ec == http::error::end_of_stream) return DoClose();
+    if (ec == http::error::body_limit) {
+      return SendError(413, "body too large", /*keep_alive=*/false);
+    }
+    if (ec) return Fail(ec, "read");
+    auto request = parser_->release();
+    keep_alive_ = request.keep_alive();
+    ApiRequest api_request;
+    api_request.method = std::string(request.method_string());
+    api_request.target = std::string(request.target());
+    api_request.body = std::move(request.body());
+    api_request.peer = peer_;
+    MIGRATE_LOG(kDebug, "") << "api: " << api_request.method << " " << api_request.target
+                            << " from " << peer_.common_name << " (" << remote_ << ")";
+    // The handler may take minutes (a checkpoint): no read timeout while it runs.
+    beast::get_lowest_layer(stream_).expires_never();
+    auto self = shared_from_this();
+    auto executor = stream_.get_executor();
+    auto responded = std::make_shared<std::atomic<bool>>(false);
+    handler_(std::move(api_request), [self, executor, responded](ApiResponse response) {
+      if (responded->exchange(true)) return;  // a second answer is a bug; ignore it
+      asio::post(executor, [self, r = std::move(response)]() mutable {
+        self->DoWrite(std::move(r));
+      });
+    });
+  }
+
+  void SendError(unsigned status, std::string message, bool keep_alive) {
+    keep_alive_ = keep_alive;
+    ApiResponse response;
+    response.status = status;
+    response.content_type = "text/plain";
+    response.body = std::move(message);
+    DoWrite(std::move(response));
+  }
+
+  void DoWrite(ApiResponse response) {
+    auto message = std::make_shared<http::response<http::string_body>>();
+    message->version(11);
+    message->result(response.status);
+    message->set(http::field::server, "migrate-agent");
+    message->set(http::field::content_type, response.content_type);
+    message->keep_alive(keep_alive_);
+    message->body() = std::move(response.body);
+    message->prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::seconds(options_.write_timeout_s));
+    http::async_write(stream_, *message,
+                      [self = shared_from_this(), message](ErrorCode ec, std::size_t bytes) {
+                        self->OnWrite(ec, bytes, message->need_eof());
+                      });
+  }
+
+  void OnWrite(ErrorCode ec, std::size_t /*bytes*/, bool close) {
+    if (ec) return Fail(ec, "write");
+    if (close) return DoClose();
+    DoRead();
+  }
+
+  void DoClose() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown(beast::bind_front_handler(&Session::OnShutdown, shared_from_this()));
+  }
+
+  void OnShutdown(ErrorCode ec) {
+    if (ec) Fail(ec, "shutdown");
+  }
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  const ApiServerOptions options_;  // a copy: sessions may outlive the server object
+  RequestHandler handler_;
+  std::shared_ptr<SessionRegistry> registry_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  tls::PeerIdentity peer_;
+  std::string remote_;
+  bool keep_alive_ = true;
+};
+
+class BeastApiServer final : public ApiServer {
+ public:
+  BeastApiServer(ApiServerOptions options, tls::ContextPtr tls_context, RequestHandler handler)
+      : options_(std::move(options)),
+        tls_context_(std::move(tls_context)),
+        handler_(std::move(handler)),
+        acceptor_(asio::make_strand(ioc_)),
+        registry_(std::make_shared<SessionRegistry>()) {}
+
+  ~BeastApiServer() override { Stop(); }
+
+  Status Listen() {
+    ErrorCode ec;
+    auto address = asio::ip::make_address(options_.address, ec);
+    if (ec) return Status::InvalidArgument("listen address '" + options_.address + "': " +
+                                           ec.message());
+    tcp::endpoint endpoint(address, options_.port);
+    std::string where = options_.address + ":" + std::to_string(options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (ec) return Status::IoError("open " + where + ": " + ec.message());
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (ec) return Status::IoError("SO_REUSEADDR " + where + ": " + ec.message());
+    acceptor_.bind(endpoint, ec);
+    if (ec) return Status::Unavailable("bind " + where + ": " + ec.message());
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Status::IoError("listen " + where + ": " + ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    DoAccept();
+    thread_ = std::thread([this] { ioc_.run(); });
+    return Status::Ok();
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    asio::post(acceptor_.get_executor(), [this] {
+      ErrorCode ignored;
+      acceptor_.close(ignored);
+    });
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard<std::mutex> lock(registry_->mutex);
+      for (auto& weak : registry_->sessions) {
+        if (auto session = weak.lock()) live.push_back(std::move(session));
+      }
+    }
+    for (auto& session : live) session->Close();
+    live.clear();
+    // Handlers still running on workers keep their sessions alive; once their connections
+    // are closed nothing is left for the I/O thread to do.
+    ioc_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void DoAccept() {
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           beast::bind_front_handler(&BeastApiServer::OnAccept, this));
+  }
+
+  void OnAccept(ErrorCode ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {
+      MIGRATE_LOG(kWarn, "") << "api: accept: " << ec.message();
+    } else {
+      std::make_shared<Session>(std::move(socket), *tls_context_, options_, handler_, registry_)
+          ->Run();
+    }
+    if (!stopped_) DoAccept();
+  }
+
+  ApiServerOptions options_;
+  tls::ContextPtr tls_context_;
+  RequestHandler handler_;
+  asio::io_context ioc_{1};
+  tcp::acceptor acceptor_;
+  std::shared_ptr<SessionRegistry> registry_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptions& options,
+                                                    tls::ContextPtr tls_context,
+                                                    RequestHandler handler) {
+  if (!tls_context) return Status::InvalidArgument("api server: no TLS context");
+  auto server = std::make_unique<BeastApiServer>(options, std::move(tls_context),
+                                                 std::move(handler));
+  MIGRATE_RETURN_IF_ERROR(server->Listen().WithContext("agent API"));
+  return std::unique_ptr<ApiServer>(std::move(server));
+}
+
+}  // namespace migrate::agent

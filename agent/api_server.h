@@ -1,0 +1,59 @@
+// The agent's HTTPS server: HTTP/1.1 over mutual TLS (Boost.Beast), one session per
+// connection, one strand per session, a timeout on every network operation.
+//
+// The server only moves bytes and authenticates: every request is handed, with the verified
+// peer identity, to a RequestHandler, which answers through a callback (from any thread).
+// Slow work (runc, CRIU, transfers) never runs on the I/O thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "transfer/status.h"
+#include "transfer/tls.h"
+
+namespace migrate::agent {
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // "/v1/restore"
+  std::string body;
+  tls::PeerIdentity peer;
+};
+
+struct ApiResponse {
+  unsigned status = 200;
+  std::string content_type = "application/x-protobuf";
+  std::string body;
+};
+
+using Respond = std::function<void(ApiResponse)>;
+// Called on an I/O thread; must not block. `respond` may be called from any thread, once.
+using RequestHandler = std::function<void(ApiRequest, Respond)>;
+
+struct ApiServerOptions {
+  std::string address = "0.0.0.0";
+  uint16_t port = 0;  // 0: any free port, see ApiServer::port()
+  std::size_t max_body_bytes = 16 << 20;
+  int handshake_timeout_s = 10;
+  int read_timeout_s = 60;  // idle keep-alive and request read
+  int write_timeout_s = 60;
+};
+
+class ApiServer {
+ public:
+  virtual ~ApiServer() = default;
+  // The bound port (useful with port 0).
+  virtual uint16_t port() const = 0;
+  // Stops accepting, closes sessions, joins the I/O thread. Idempotent.
+  virtual void Stop() = 0;
+
+  // Binds, listens and starts one I/O thread. Errors name the address that failed.
+  static Result<std::unique_ptr<ApiServer>> Start(const ApiServerOptions& options,
+                                                  tls::ContextPtr tls_context,
+                                                  RequestHandler handler);
+};
+
+}  // namespace migrate::agent
