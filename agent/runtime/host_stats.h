@@ -1,0 +1,30 @@
+// File system and process figures the agent needs for preflight and inspection.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "transfer/status.h"
+
+namespace migrate::runtime {
+
+// Bytes available at path (statvfs f_bavail * f_frsize).
+Result<uint64_t> FreeBytes(const std::string& path);
+
+// Apparent size of a tree (regular files' sizes + symlink lengths), not following
+// symlinks, not crossing into other file systems.
+Result<uint64_t> TreeBytes(const std::string& path);
+
+// VmRSS of one process, in bytes (0 for kernel threads / zombies).
+Result<uint64_t> ProcessRssBytes(int pid, const std::string& proc_root = "/proc");
+// Sum over pids (processes that vanished meanwhile count 0).
+uint64_t ProcessesRssBytes(const std::vector<int>& pids, const std::string& proc_root = "/proc");
+
+// The lines of /proc/<pid>/cgroup.
+Result<std::vector<std::string>> ProcessCgroups(int pid, const std::string& proc_root = "/proc");
+
+// rm -rf, refusing "/" and empty paths. OK when it does not exist.
+Status RemoveTree(const std::string& path);
+
+}  // namespace migrate::runtime

@@ -1,0 +1,56 @@
+// Runtime implemented with runc's CLI: `runc --root <root> ...`.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/runtime/process_runner.h"
+#include "agent/runtime/runtime.h"
+
+namespace migrate::runtime {
+
+struct RuncOptions {
+  std::string runc_path = "runc";      // looked up in PATH when it has no '/'
+  std::string root = "/run/runc";      // runc --root (per node)
+  // Directory of the per-container CRIU config files migrate owns: "<dir>/<id>.conf".
+  // Restore points each restored container's org.criu.config at its file, so that a later
+  // checkpoint of it can run any mode (the file is rewritten per checkpoint).
+  std::string criu_config_dir = "/run/migrate/criu";
+  std::string nsenter_path = "nsenter";
+  std::string ip_path = "ip";
+  std::string proc_root = "/proc";
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};  // per runc invocation
+};
+
+class RuncRuntime final : public Runtime {
+ public:
+  // Runs `runc --version`. Unavailable when runc is missing or unparseable.
+  static Result<std::unique_ptr<RuncRuntime>> Create(ProcessRunner* runner, RuncOptions options);
+  // For tests: a known version, no probing.
+  RuncRuntime(ProcessRunner* runner, RuncOptions options, RuntimeInfo info);
+
+  const RuntimeInfo& info() const override { return info_; }
+  const RuncOptions& options() const { return options_; }
+  std::vector<ModeSupport> ModeSupportTable() const override;
+  Result<ModePlan> PlanCheckpoint(std::string_view container_id, CgroupMode mode) override;
+  ModePlan PlanRestore(CgroupMode mode) const override;
+  Result<ContainerState> State(std::string_view container_id) override;
+  Result<std::vector<int>> Pids(std::string_view container_id) override;
+  Result<CheckpointResult> Checkpoint(const CheckpointOptions& options) override;
+  Result<RestoreResult> Restore(const RestoreOptions& options) override;
+  Status KillAndDelete(std::string_view container_id) override;
+
+  // "<criu_config_dir>/<id>.conf".
+  std::string OwnedConfigPath(std::string_view container_id) const;
+  // The org.criu.config annotation runc will use on checkpoint (from runc's state.json of
+  // the container, i.e. as created); nullopt when absent.
+  Result<std::optional<std::string>> CreationCriuConfig(std::string_view container_id);
+
+ private:
+  std::vector<std::string> Base() const;  // {runc, --root, root}
+  ProcessRunner* runner_;
+  RuncOptions options_;
+  RuntimeInfo info_;
+};
+
+}  // namespace migrate::runtime
