@@ -1,0 +1,78 @@
+// Values shared by the stream sender and receiver: statistics, live progress counters,
+// cancellation and the receiver's limits against hostile or broken peers.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "transfer/status.h"
+
+namespace migrate::transfer {
+
+using Clock = std::chrono::steady_clock;
+
+// The outcome of one finished stream.
+struct TransferStats {
+  uint64_t files = 0;       // entries transferred (files, directories, symlinks, links)
+  uint64_t raw_bytes = 0;   // file content bytes (holes not counted)
+  uint64_t wire_bytes = 0;  // stream bytes before TLS (frames, headers, compressed data)
+  std::chrono::nanoseconds duration{0};
+};
+
+// Live counters, readable from any thread while a stream runs.
+struct TransferProgress {
+  std::atomic<uint64_t> files{0};
+  std::atomic<uint64_t> raw_bytes{0};
+  std::atomic<uint64_t> wire_bytes{0};
+};
+
+// A plain snapshot of TransferProgress.
+struct ProgressSnapshot {
+  uint64_t files = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t wire_bytes = 0;
+};
+
+// Set from any thread to stop a transfer; blocking calls notice it within ~100 ms.
+class CancelFlag {
+ public:
+  void Cancel() { cancelled_.store(true, std::memory_order_release); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+// What a receiver accepts. A peer that goes beyond any of these gets a clear error and the
+// stream is refused; nothing outside the staging directory is ever touched.
+struct StreamLimits {
+  uint64_t max_total_bytes = 64ull << 30;   // sum of declared file sizes
+  uint64_t max_file_size = 64ull << 30;     // one file's declared (apparent) size
+  uint64_t max_entries = 1'000'000;         // files + directories + links
+  uint32_t max_path_bytes = 4096;           // one relative path
+  uint32_t max_frame_bytes = 8u << 20;      // one frame's payload (chunks are <= 1 MiB raw)
+  uint32_t max_chunk_raw_bytes = 4u << 20;  // one chunk's decompressed size
+  // How long one network read or write may block before the stream fails.
+  std::chrono::milliseconds io_timeout{30'000};
+};
+
+// How the receiver judges symlink targets. It never follows a symlink itself, whatever the
+// policy; the policy is about what the restored tree may contain.
+enum class SymlinkPolicy {
+  // Relative targets that stay inside the tree only (checkpoint images).
+  kWithinTree,
+  // Also absolute targets: they mean the container's own root (a bundle's rootfs).
+  // Relative targets must still stay inside the tree.
+  kContainerRoot,
+};
+
+// Test seam, like leveldb's SpecialEnv: called before each step of a transfer with the step
+// name (e.g. "frame", "mkdir", "create", "write", "commit") and its running index; a non-OK
+// return makes that step fail as a real error would. Empty in production.
+using FaultHook = std::function<Status(std::string_view step, uint64_t index)>;
+
+}  // namespace migrate::transfer
