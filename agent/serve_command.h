@@ -1,5 +1,4 @@
-// The `serve` subcommand of migrate-agent (the node daemon). Placeholder: the agent daemon
-// replaces this file and serve_command.cc.
+// `migrate-agent serve`: the node daemon (agent API + stream receiver), in the foreground.
 #pragma once
 
 #include <CLI/CLI.hpp>
