@@ -1,0 +1,21 @@
+// Time for the controller, behind an interface so that tests control it.
+#pragma once
+
+#include <cstdint>
+
+namespace migrate::controller {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Monotonic milliseconds (for phase timings and rates); the epoch is arbitrary.
+  virtual int64_t NowMs() = 0;
+};
+
+// std::chrono::steady_clock.
+class SteadyClock final : public Clock {
+ public:
+  int64_t NowMs() override;
+};
+
+}  // namespace migrate::controller

@@ -1,0 +1,548 @@
+#include "controller/migration.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "controller/cgroup_mode_names.h"
+#include "controller/version_compare.h"
+#include "transfer/log.h"
+
+namespace migrate::controller {
+namespace {
+
+constexpr char kControllerHost[] = "controller";
+
+uint32_t ClampMs(int64_t ms) {
+  if (ms < 0) return 0;
+  if (ms > static_cast<int64_t>(UINT32_MAX)) return UINT32_MAX;
+  return static_cast<uint32_t>(ms);
+}
+
+std::string ModeText(proto::CgroupMode mode) {
+  std::string name = CgroupModeName(mode);
+  return name.empty() ? "unspecified" : name;
+}
+
+}  // namespace
+
+std::string_view MigrationPhaseName(MigrationPhase phase) {
+  switch (phase) {
+    case MigrationPhase::kPreflight: return "preflight";
+    case MigrationPhase::kBundle: return "bundle";
+    case MigrationPhase::kCheckpointTransfer: return "checkpoint+transfer";
+    case MigrationPhase::kRestore: return "restore";
+    case MigrationPhase::kVerify: return "verify";
+    case MigrationPhase::kCommit: return "commit";
+    case MigrationPhase::kRollback: return "rollback";
+    case MigrationPhase::kDone: return "done";
+  }
+  return "unknown";
+}
+
+std::string NewMigrationId() {
+  std::random_device random;
+  std::uniform_int_distribution<uint64_t> dist;
+  const uint64_t value = (static_cast<uint64_t>(random()) << 32) ^ random() ^ dist(random);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 0; i < 16; ++i) id[i] = kHex[(value >> (60 - 4 * i)) & 0xf];
+  return id;
+}
+
+Migration::Migration(MigrationRequest request, AgentClient& source, AgentClient& destination,
+                     Clock& clock, ProgressSink* progress)
+    : request_(std::move(request)),
+      source_(source),
+      destination_(destination),
+      clock_(clock),
+      progress_(progress) {
+  if (request_.migration_id.empty()) request_.migration_id = NewMigrationId();
+}
+
+proto::Report Migration::Run() {
+  const int64_t start = clock_.NowMs();
+  report_.set_status("failed");
+  report_.set_container(request_.container_id);
+  report_.set_source(request_.source.name());
+  report_.set_destination(request_.destination.name());
+  report_.set_migration_id(request_.migration_id);
+  report_.set_cgroup_path(request_.cgroup_path);
+  report_.mutable_cgroups_mode()->set_requested(CgroupModeName(request_.cgroup_mode));
+  report_.mutable_timings_ms();
+  report_.mutable_bytes();
+  report_.mutable_rollback();
+
+  MigrationPhase phase = MigrationPhase::kPreflight;
+  while (phase != MigrationPhase::kDone) {
+    if (progress_ != nullptr) progress_->OnPhase(MigrationPhaseName(phase));
+    MIGRATE_LOG(kDebug, request_.migration_id) << "phase " << MigrationPhaseName(phase);
+    const int64_t phase_start = clock_.NowMs();
+    MigrationPhase next = MigrationPhase::kDone;
+    switch (phase) {
+      case MigrationPhase::kPreflight: next = Preflight(); break;
+      case MigrationPhase::kBundle: next = Bundle(); break;
+      case MigrationPhase::kCheckpointTransfer: next = CheckpointTransfer(); break;
+      case MigrationPhase::kRestore: next = Restore(); break;
+      case MigrationPhase::kVerify: next = Verify(); break;
+      case MigrationPhase::kCommit: next = Commit(); break;
+      case MigrationPhase::kRollback: next = Rollback(); break;
+      case MigrationPhase::kDone: break;
+    }
+    SetPhaseTime(phase, ClampMs(clock_.NowMs() - phase_start));
+    phase = next;
+  }
+  report_.mutable_timings_ms()->set_total(ClampMs(clock_.NowMs() - start));
+  report_.set_frozen(frozen_);
+
+  if (failure_.ok()) {
+    report_.set_status(request_.dry_run ? "preflight_ok" : "migrated");
+  } else if (frozen_ && report_.rollback().source() == "ok") {
+    report_.set_status("rolled_back");
+  } else {
+    report_.set_status("failed");
+  }
+  if (progress_ != nullptr) progress_->Finish();
+  MIGRATE_LOG(kDebug, request_.migration_id) << "status " << report_.status();
+  return report_;
+}
+
+void Migration::SetPhaseTime(MigrationPhase phase, uint32_t ms) {
+  proto::ReportTimings& t = *report_.mutable_timings_ms();
+  switch (phase) {
+    case MigrationPhase::kPreflight: t.set_preflight(ms); break;
+    case MigrationPhase::kBundle: t.set_bundle(ms); break;
+    case MigrationPhase::kCheckpointTransfer: t.set_checkpoint_transfer(ms); break;
+    case MigrationPhase::kRestore: t.set_restore(ms); break;
+    case MigrationPhase::kVerify: t.set_verify(ms); break;
+    case MigrationPhase::kCommit: t.set_commit(ms); break;
+    case MigrationPhase::kRollback: t.set_rollback(ms); break;
+    case MigrationPhase::kDone: break;
+  }
+}
+
+MigrationPhase Migration::Fail(MigrationPhase phase, const Status& status) {
+  if (failure_.ok()) {
+    failure_ = status;
+    failed_phase_ = phase;
+    report_.set_error(status.ToString());
+    report_.set_failed_phase(std::string(MigrationPhaseName(phase)));
+    MIGRATE_LOG(kDebug, request_.migration_id)
+        << MigrationPhaseName(phase) << " failed: " << status.ToString();
+  }
+  return (frozen_ || destination_touched_) ? MigrationPhase::kRollback : MigrationPhase::kDone;
+}
+
+void Migration::AddCheck(const std::string& host, const proto::PreflightCheck& check) {
+  proto::ReportCheck& c = *report_.add_checks();
+  c.set_host(host);
+  c.set_name(check.name());
+  c.set_ok(check.ok());
+  c.set_detail(check.detail());
+  c.set_remedy(check.remedy());
+}
+
+void Migration::AddControllerCheck(const std::string& name, bool ok, const std::string& detail,
+                                   const std::string& remedy) {
+  proto::PreflightCheck check;
+  check.set_name(name);
+  check.set_ok(ok);
+  check.set_detail(detail);
+  check.set_remedy(ok ? "" : remedy);
+  AddCheck(kControllerHost, check);
+}
+
+bool Migration::AllChecksOk() const {
+  for (const proto::ReportCheck& c : report_.checks()) {
+    if (!c.ok()) return false;
+  }
+  return true;
+}
+
+// Runs `call` while a second thread polls the source agent for transfer progress.
+template <typename Call>
+auto Migration::WithProgressPolling(Call&& call) {
+  if (progress_ == nullptr || request_.progress_interval_ms <= 0) return call();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread poller([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    const auto interval = std::chrono::milliseconds(request_.progress_interval_ms);
+    while (!cv.wait_for(lock, interval, [&] { return done; })) {
+      lock.unlock();
+      Result<proto::MigrationStatus> status = source_.GetMigration(request_.migration_id);
+      if (status.ok()) progress_->OnBytes(status->bytes_raw(), status->bytes_wire());
+      lock.lock();
+    }
+  });
+  auto result = call();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  poller.join();
+  return result;
+}
+
+MigrationPhase Migration::Preflight() {
+  const std::string& src = request_.source.name();
+  const std::string& dst = request_.destination.name();
+  auto refuse = [&] {
+    std::string why;
+    int failed = 0;
+    for (const proto::ReportCheck& c : report_.checks()) {
+      if (c.ok()) continue;
+      ++failed;
+      if (!why.empty()) why += "; ";
+      why += c.host() + ": " + c.name() + ": " + c.detail();
+    }
+    return Fail(MigrationPhase::kPreflight,
+                Status::FailedPrecondition("preflight refused (" + std::to_string(failed) +
+                                           " failed check" + (failed == 1 ? "" : "s") +
+                                           "): " + why));
+  };
+
+  AddControllerCheck("distinct-hosts", src != dst,
+                     src != dst ? "source " + src + ", destination " + dst
+                                : "source and destination are both " + src,
+                     "name two different hosts");
+  if (!AllChecksOk()) return refuse();
+
+  // 1. Both agents reachable, authenticated, and who the inventory says they are.
+  std::string criu_source_version;
+  for (AgentClient* agent : {&source_, &destination_}) {
+    const std::string& name = agent->node_name();
+    Result<proto::Health> health = agent->GetHealth();
+    proto::PreflightCheck check;
+    check.set_name("agent-reachable");
+    check.set_ok(health.ok());
+    if (health.ok()) {
+      check.set_detail("agent " + health->agent_version() + " answered as " +
+                       health->node_name());
+      if (health->node_name() != name) {
+        check.set_ok(false);
+        check.set_remedy("the agent's configured node name differs from the inventory's \"" +
+                         name + "\": fix the agent's configuration or the inventory");
+      }
+    } else {
+      check.set_detail(health.status().ToString());
+      check.set_remedy("check that migrate-agent runs on " + name +
+                       ", that the inventory's address and port are right, and that its "
+                       "certificate is issued by the cluster CA for the name \"" +
+                       name + "\"");
+    }
+    AddCheck(name, check);
+  }
+  if (!AllChecksOk()) return refuse();
+
+  // 2. The source: container, CRIU, cgroup mode on dump, cpuinfo.
+  proto::PreflightRequest source_request;
+  source_request.set_migration_id(request_.migration_id);
+  source_request.set_role(proto::ROLE_SOURCE);
+  source_request.set_container_id(request_.container_id);
+  source_request.set_cgroup_mode(request_.cgroup_mode);
+  source_request.set_tcp_established(request_.tcp_established);
+  Result<proto::PreflightResponse> source_answer = source_.Preflight(source_request);
+  if (!source_answer.ok()) {
+    proto::PreflightCheck check;
+    check.set_name("preflight");
+    check.set_detail(source_answer.status().ToString());
+    check.set_remedy("see the agent's log on " + src);
+    AddCheck(src, check);
+    return refuse();
+  }
+  source_preflight_ = *source_answer;
+  for (const proto::PreflightCheck& check : source_preflight_.checks()) AddCheck(src, check);
+  if (source_preflight_.checks_size() == 0) {
+    AddControllerCheck("source-checks", false, "the source agent returned no preflight checks",
+                       "upgrade the agent on " + src);
+  }
+
+  // 3. The destination, told what the source found.
+  proto::PreflightRequest destination_request;
+  destination_request.set_migration_id(request_.migration_id);
+  destination_request.set_role(proto::ROLE_DESTINATION);
+  destination_request.set_container_id(request_.container_id);
+  destination_request.set_cgroup_mode(request_.cgroup_mode);
+  destination_request.set_cgroup_path(request_.cgroup_path);
+  destination_request.set_tcp_established(request_.tcp_established);
+  destination_request.set_bytes_needed(source_preflight_.container().rootfs_bytes() +
+                                       source_preflight_.container().memory_bytes());
+  destination_request.set_source_cpuinfo(source_preflight_.cpuinfo());
+  destination_request.set_source_criu_version(source_preflight_.capabilities().criu_version());
+  Result<proto::PreflightResponse> destination_answer =
+      destination_.Preflight(destination_request);
+  if (!destination_answer.ok()) {
+    proto::PreflightCheck check;
+    check.set_name("preflight");
+    check.set_detail(destination_answer.status().ToString());
+    check.set_remedy("see the agent's log on " + dst);
+    AddCheck(dst, check);
+    return refuse();
+  }
+  const bool agents_ok_before = AllChecksOk();
+  for (const proto::PreflightCheck& check : destination_answer->checks()) AddCheck(dst, check);
+  if (destination_answer->checks_size() == 0) {
+    AddControllerCheck("destination-checks", false,
+                       "the destination agent returned no preflight checks",
+                       "upgrade the agent on " + dst);
+  }
+
+  // 4. What the controller checks across the two hosts.
+  const std::string& src_criu = source_preflight_.capabilities().criu_version();
+  const std::string& dst_criu = destination_answer->capabilities().criu_version();
+  Result<int> order = CompareVersions(dst_criu, src_criu);
+  if (!order.ok()) {
+    AddControllerCheck("criu-versions", false,
+                       "cannot compare CRIU versions: source \"" + src_criu +
+                           "\", destination \"" + dst_criu + "\"",
+                       "check that CRIU is installed and works on both hosts (criu check)");
+  } else {
+    AddControllerCheck(
+        "criu-versions", *order >= 0,
+        "source CRIU " + src_criu + ", destination CRIU " + dst_criu,
+        "upgrade CRIU on " + dst + " to " + src_criu +
+            " or newer: images from a newer CRIU may not restore with an older one");
+  }
+  // Safety nets behind the agents' own checks: when the agents passed everything, the
+  // controller still refuses what their answers show to be impossible.
+  if (agents_ok_before && AllChecksOk()) {
+    const proto::ContainerInfo& container = source_preflight_.container();
+    AddControllerCheck("container-running-on-source",
+                       container.exists() && container.status() == "running",
+                       "container " + request_.container_id + " on " + src + ": " +
+                           (container.exists() ? container.status() : "absent"),
+                       "start the container on " + src + " or name the host where it runs");
+    for (const proto::CgroupModeSupport& support :
+         destination_answer->capabilities().cgroup_modes()) {
+      if (support.mode() != request_.cgroup_mode || support.restore()) continue;
+      AddControllerCheck("cgroup-mode-restore", false,
+                         dst + " cannot restore in cgroup mode " +
+                             ModeText(request_.cgroup_mode) + ": " + support.reason(),
+                         "choose another --cgroups-mode");
+    }
+  }
+  if (!AllChecksOk()) return refuse();
+  return request_.dry_run ? MigrationPhase::kDone : MigrationPhase::kBundle;
+}
+
+MigrationPhase Migration::Bundle() {
+  proto::PrepareReceiveRequest prepare;
+  prepare.set_migration_id(request_.migration_id);
+  prepare.set_container_id(request_.container_id);
+  prepare.set_source_node(request_.source.name());
+  destination_touched_ = true;  // even a failed call may have left state there
+  Result<proto::PrepareReceiveResponse> receive = destination_.PrepareReceive(prepare);
+  if (!receive.ok()) {
+    return Fail(MigrationPhase::kBundle,
+                receive.status().WithContext("prepare-receive on " + request_.destination.name()));
+  }
+  receive_ = *receive;
+
+  proto::SendBundleRequest send;
+  send.set_migration_id(request_.migration_id);
+  send.set_container_id(request_.container_id);
+  proto::StreamTarget& target = *send.mutable_target();
+  target.set_node_name(request_.destination.name());
+  target.set_address(request_.destination.data_address());
+  target.set_data_port(receive_.data_port());
+  target.set_token(receive_.bundle_token());
+  send.set_compress_level(request_.compress_level);
+  Result<proto::TransferResult> sent = WithProgressPolling([&] { return source_.SendBundle(send); });
+  if (!sent.ok()) {
+    return Fail(MigrationPhase::kBundle,
+                sent.status().WithContext("send bundle from " + request_.source.name() + " to " +
+                                          request_.destination.name()));
+  }
+  proto::ReportBytes& bytes = *report_.mutable_bytes();
+  bytes.set_bundle_raw(static_cast<double>(sent->stats().raw_bytes()));
+  bytes.set_bundle_wire(static_cast<double>(sent->stats().wire_bytes()));
+  bytes.set_raw(bytes.bundle_raw() + bytes.images_raw());
+  bytes.set_wire(bytes.bundle_wire() + bytes.images_wire());
+  return MigrationPhase::kCheckpointTransfer;
+}
+
+MigrationPhase Migration::CheckpointTransfer() {
+  proto::CheckpointSendRequest send;
+  send.set_migration_id(request_.migration_id);
+  send.set_container_id(request_.container_id);
+  proto::StreamTarget& target = *send.mutable_target();
+  target.set_node_name(request_.destination.name());
+  target.set_address(request_.destination.data_address());
+  target.set_data_port(receive_.data_port());
+  target.set_token(receive_.images_token());
+  send.set_cgroup_mode(request_.cgroup_mode);
+  send.set_tcp_established(request_.tcp_established);
+  send.set_compress_level(request_.compress_level);
+  // From here on the source may be frozen: whatever happens, it gets a rollback call.
+  frozen_ = true;
+  Result<proto::CheckpointSendResponse> done =
+      WithProgressPolling([&] { return source_.CheckpointSend(send); });
+  if (!done.ok()) {
+    return Fail(MigrationPhase::kCheckpointTransfer,
+                done.status().WithContext("checkpoint on " + request_.source.name() +
+                                          " and send to " + request_.destination.name()));
+  }
+  checkpoint_ = *done;
+  proto::ReportCgroupsMode& modes = *report_.mutable_cgroups_mode();
+  modes.set_dump_effective(CgroupModeName(checkpoint_.dump_mode().effective()));
+  modes.set_dump_evidence(checkpoint_.dump_mode().evidence());
+  modes.set_dump_mechanism(checkpoint_.dump_mode().mechanism());
+  modes.set_dump_note(checkpoint_.dump_mode().note());
+  proto::ReportBytes& bytes = *report_.mutable_bytes();
+  bytes.set_images_raw(static_cast<double>(checkpoint_.stats().raw_bytes()));
+  bytes.set_images_wire(static_cast<double>(checkpoint_.stats().wire_bytes()));
+  bytes.set_raw(bytes.bundle_raw() + bytes.images_raw());
+  bytes.set_wire(bytes.bundle_wire() + bytes.images_wire());
+  report_.mutable_timings_ms()->set_checkpoint(ClampMs(
+      static_cast<int64_t>(std::min<uint64_t>(checkpoint_.checkpoint_ms(), UINT32_MAX))));
+  report_.mutable_timings_ms()->set_transfer_tail(ClampMs(
+      static_cast<int64_t>(std::min<uint64_t>(checkpoint_.transfer_tail_ms(), UINT32_MAX))));
+  return MigrationPhase::kRestore;
+}
+
+MigrationPhase Migration::Restore() {
+  proto::RestoreRequest restore;
+  restore.set_migration_id(request_.migration_id);
+  restore.set_container_id(request_.container_id);
+  restore.set_cgroup_mode(request_.cgroup_mode);
+  restore.set_cgroup_path(request_.cgroup_path);
+  restore.set_tcp_established(request_.tcp_established);
+  Result<proto::RestoreResponse> restored = destination_.Restore(restore);
+  if (!restored.ok()) {
+    return Fail(MigrationPhase::kRestore,
+                restored.status().WithContext("restore on " + request_.destination.name()));
+  }
+  restore_ = *restored;
+  proto::ReportCgroupsMode& modes = *report_.mutable_cgroups_mode();
+  modes.set_restore_effective(CgroupModeName(restore_.restore_mode().effective()));
+  modes.set_restore_evidence(restore_.restore_mode().evidence());
+  modes.set_restore_mechanism(restore_.restore_mode().mechanism());
+  report_.set_destination_pid(restore_.init_pid());
+  report_.set_loopback_up(restore_.loopback_up());
+  for (const std::string& line : restore_.cgroups()) report_.add_destination_cgroups(line);
+  const uint64_t frozen_at = checkpoint_.freeze_unix_ms();
+  const uint64_t running_at = restore_.running_unix_ms();
+  if (frozen_at != 0 && running_at >= frozen_at) {
+    report_.mutable_timings_ms()->set_downtime(
+        static_cast<uint32_t>(std::min<uint64_t>(running_at - frozen_at, UINT32_MAX)));
+  } else {
+    report_.add_warnings("downtime unknown: the agents reported freeze at " +
+                         std::to_string(frozen_at) + " ms and running at " +
+                         std::to_string(running_at) + " ms (unix time)");
+  }
+  return MigrationPhase::kVerify;
+}
+
+MigrationPhase Migration::Verify() {
+  const proto::ModeEvidence& mode = restore_.restore_mode();
+  if (mode.effective() != request_.cgroup_mode) {
+    return Fail(MigrationPhase::kVerify,
+                Status::FailedPrecondition(
+                    "restore on " + request_.destination.name() + " ran cgroup mode " +
+                    ModeText(mode.effective()) + ", requested " + ModeText(request_.cgroup_mode) +
+                    " (evidence: " + (mode.evidence().empty() ? "none" : mode.evidence()) + ")"));
+  }
+  proto::InspectRequest inspect;
+  inspect.set_container_id(request_.container_id);
+  Result<proto::ContainerInfo> info = destination_.Inspect(inspect);
+  if (!info.ok()) {
+    return Fail(MigrationPhase::kVerify,
+                info.status().WithContext("inspect the restored container on " +
+                                          request_.destination.name()));
+  }
+  if (!info->exists() || info->status() != "running") {
+    return Fail(MigrationPhase::kVerify,
+                Status::FailedPrecondition(
+                    "the restored container " + request_.container_id + " on " +
+                    request_.destination.name() + " is " +
+                    (info->exists() ? info->status() : std::string("absent")) +
+                    ", not running"));
+  }
+  if (!restore_.loopback_up()) {
+    report_.add_warnings("the restored container's loopback is not up with 127.0.0.1");
+  }
+  return MigrationPhase::kCommit;
+}
+
+MigrationPhase Migration::Commit() {
+  proto::CommitRequest commit;
+  commit.set_migration_id(request_.migration_id);
+  commit.set_keep_images(request_.keep_images);
+  Result<proto::MigrationStatus> committed = destination_.Commit(commit);
+  if (!committed.ok()) {
+    return Fail(MigrationPhase::kCommit,
+                committed.status().WithContext("commit on " + request_.destination.name()));
+  }
+  // The destination owns the container now: a failure to clean the source up must not
+  // roll anything back (that would run the container twice).
+  Result<proto::MigrationStatus> cleaned = source_.Commit(commit);
+  if (!cleaned.ok()) {
+    report_.add_warnings("the container runs on " + request_.destination.name() +
+                         ", but the source " + request_.source.name() +
+                         " could not clean up its checkpointed container and images (" +
+                         cleaned.status().ToString() + "): migration " + request_.migration_id);
+  }
+  return MigrationPhase::kDone;
+}
+
+MigrationPhase Migration::Rollback() {
+  proto::ReportRollback& rollback = *report_.mutable_rollback();
+  rollback.set_attempted(true);
+  proto::RollbackRequest request;
+  request.set_migration_id(request_.migration_id);
+  request.set_reason(failure_.ToString());
+  if (destination_touched_) {
+    Result<proto::MigrationStatus> done = destination_.Rollback(request);
+    if (!done.ok()) {
+      rollback.set_destination(done.status().ToString());
+    } else if (done->phase() == proto::PHASE_FAILED) {
+      rollback.set_destination("the agent reports phase FAILED: " + done->message());
+    } else {
+      rollback.set_destination("ok");
+    }
+    if (rollback.destination() != "ok") {
+      report_.add_warnings("rollback on " + request_.destination.name() + " failed (" +
+                           rollback.destination() +
+                           "): its agent must clean up migration " + request_.migration_id +
+                           " when it comes back");
+    }
+  }
+  if (frozen_) {
+    Result<proto::MigrationStatus> done = source_.Rollback(request);
+    if (!done.ok()) {
+      rollback.set_source(done.status().ToString());
+    } else if (done->phase() != proto::PHASE_ROLLED_BACK) {
+      rollback.set_source("the agent reports phase " + proto::Phase_Name(done->phase()) +
+                          ", not PHASE_ROLLED_BACK: " + done->message());
+    } else {
+      // Trust, but check: the container must run on the source again.
+      proto::InspectRequest inspect;
+      inspect.set_container_id(request_.container_id);
+      Result<proto::ContainerInfo> info = source_.Inspect(inspect);
+      if (!info.ok()) {
+        rollback.set_source("rolled back, but inspecting the container failed: " +
+                            info.status().ToString());
+      } else if (!info->exists() || info->status() != "running") {
+        rollback.set_source("rolled back, but the container is " +
+                            (info->exists() ? info->status() : std::string("absent")));
+      } else {
+        rollback.set_source("ok");
+      }
+    }
+    if (rollback.source() != "ok") {
+      report_.set_error(report_.error() + "; the rollback on " + request_.source.name() +
+                        " failed too (" + rollback.source() + "): the source agent keeps the " +
+                        "checkpoint images of migration " + request_.migration_id +
+                        "; see its journal");
+    }
+  }
+  return MigrationPhase::kDone;
+}
+
+}  // namespace migrate::controller

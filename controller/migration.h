@@ -1,0 +1,108 @@
+// The migration orchestrator: an explicit state machine over two AgentClients, following
+// notes/FLOW.md (the contract with the agents):
+//
+//   preflight -> bundle -> checkpoint+transfer (THE FREEZE) -> restore -> verify -> commit
+//        \__________\________________\_______________\__________\_________\--> rollback
+//
+// Before the freeze a failure leaves the container untouched (the destination is told to
+// forget the migration). After the freeze any failure rolls back the destination (best effort:
+// it may be dead) and then the source, which restores the container from the images it kept.
+// The result is a proto::Report (status "migrated", "rolled_back", "failed", or
+// "preflight_ok" for a dry run).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/agent_client.h"
+#include "controller/clock.h"
+#include "controller/progress.h"
+#include "proto/common.pb.h"
+#include "proto/controller.pb.h"
+
+namespace migrate::controller {
+
+enum class MigrationPhase {
+  kPreflight,
+  kBundle,
+  kCheckpointTransfer,
+  kRestore,
+  kVerify,
+  kCommit,
+  kRollback,
+  kDone,
+};
+
+// "preflight", "bundle", "checkpoint+transfer", "restore", "verify", "commit", "rollback",
+// "done".
+std::string_view MigrationPhaseName(MigrationPhase phase);
+
+struct MigrationRequest {
+  std::string migration_id;  // empty: NewMigrationId()
+  std::string container_id;
+  proto::InventoryHost source;
+  proto::InventoryHost destination;
+  proto::CgroupMode cgroup_mode = proto::CGROUP_MODE_SOFT;
+  std::string cgroup_path;  // destination cgroupsPath; empty = the agent's parent + id
+  int compress_level = 0;   // 0 = the agent's default
+  bool tcp_established = false;
+  bool keep_images = false;
+  bool dry_run = false;     // stop after preflight
+  // How often to poll the source agent for transfer progress (0: never). Only used when a
+  // ProgressSink is given.
+  int progress_interval_ms = 500;
+};
+
+// 16 random hex digits.
+std::string NewMigrationId();
+
+class Migration {
+ public:
+  // `progress` may be null. The clients and the clock must outlive Run().
+  Migration(MigrationRequest request, AgentClient& source, AgentClient& destination,
+            Clock& clock, ProgressSink* progress);
+
+  // Runs the whole migration. Never throws; every outcome is in the report.
+  proto::Report Run();
+
+ private:
+  MigrationPhase Preflight();
+  MigrationPhase Bundle();
+  MigrationPhase CheckpointTransfer();
+  MigrationPhase Restore();
+  MigrationPhase Verify();
+  MigrationPhase Commit();
+  MigrationPhase Rollback();
+
+  // Records the failure of `phase` and says where to go: kRollback when the destination was
+  // touched or the source frozen, else kDone.
+  MigrationPhase Fail(MigrationPhase phase, const Status& status);
+  void AddCheck(const std::string& host, const proto::PreflightCheck& check);
+  void AddControllerCheck(const std::string& name, bool ok, const std::string& detail,
+                          const std::string& remedy);
+  bool AllChecksOk() const;
+  void SetPhaseTime(MigrationPhase phase, uint32_t ms);
+
+  template <typename Call>
+  auto WithProgressPolling(Call&& call);
+
+  MigrationRequest request_;
+  AgentClient& source_;
+  AgentClient& destination_;
+  Clock& clock_;
+  ProgressSink* progress_;
+
+  proto::Report report_;
+  Status failure_;
+  MigrationPhase failed_phase_ = MigrationPhase::kDone;
+  bool destination_touched_ = false;  // prepare-receive was called
+  bool frozen_ = false;               // checkpoint-send was called: the source may be frozen
+  proto::PreflightResponse source_preflight_;
+  proto::PrepareReceiveResponse receive_;
+  proto::CheckpointSendResponse checkpoint_;
+  proto::RestoreResponse restore_;
+};
+
+}  // namespace migrate::controller
