@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# A sample container for demos and tests: busybox (static) counting up 20 times a second
+# into /count inside its root file system, in its own namespaces (network included, with
+# loopback up as a CNI plugin would leave it).
+#
+#   sample-container.sh start ID RUNC_ROOT BUNDLE_DIR CGROUPS_PATH
+#   sample-container.sh count BUNDLE_DIR        # prints the current count
+#   sample-container.sh pid ID RUNC_ROOT        # prints the init pid
+#   sample-container.sh remove ID RUNC_ROOT     # kill + delete (bundle left alone)
+set -euo pipefail
+
+die() { printf 'sample-container: %s\n' "$*" >&2; exit 1; }
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+
+make_bundle() {
+  local bundle=$1 cgroups_path=$2
+  [ -e "$bundle" ] && die "bundle $bundle already exists"
+  [ -x "$BUSYBOX" ] || die "$BUSYBOX missing (install busybox-static)"
+  mkdir -p "$bundle/rootfs"/{bin,proc,sys,dev,tmp,etc}
+  cp "$BUSYBOX" "$bundle/rootfs/bin/busybox"
+  local applet
+  for applet in $("$BUSYBOX" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$bundle/rootfs/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/:/bin/sh' >"$bundle/rootfs/etc/passwd"
+  # runc's default spec, with: no terminal, a writable root, our process and cgroup path.
+  runc spec --bundle "$bundle"
+  local script='i=0; while :; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; usleep 50000; done'
+  sed -i \
+    -e 's/"terminal": true/"terminal": false/' \
+    -e 's/"readonly": true/"readonly": false/' \
+    -e "s|^\(\s*\)\"sh\"$|\1\"sh\", \"-c\", \"$script\"|" \
+    -e "s|^\(\s*\)\"linux\": {|\1\"linux\": {\n\1\t\"cgroupsPath\": \"$cgroups_path\",|" \
+    "$bundle/config.json"
+  grep -q "cgroupsPath\": \"$cgroups_path\"" "$bundle/config.json" || die "config.json edit failed"
+}
+
+cmd=${1:-}
+case "$cmd" in
+  start)
+    [ $# -eq 5 ] || die "usage: $0 start ID RUNC_ROOT BUNDLE_DIR CGROUPS_PATH"
+    id=$2 root=$3 bundle=$4 cgpath=$5
+    make_bundle "$bundle" "$cgpath"
+    # Detached, stdio on /dev/null: CRIU cannot dump stdio pointing at host files.
+    runc --root "$root" run -d --bundle "$bundle" "$id" </dev/null >/dev/null 2>&1 ||
+      die "runc run $id failed (runc --root $root run -d --bundle $bundle $id)"
+    pid=$(runc --root "$root" state "$id" | sed -n 's/^\s*"pid": \([0-9]*\).*/\1/p')
+    nsenter --net="/proc/$pid/ns/net" ip link set lo up
+    for _ in $(seq 100); do [ -s "$bundle/rootfs/count" ] && break; sleep 0.05; done
+    [ -s "$bundle/rootfs/count" ] || die "container $id does not count"
+    echo "started $id (pid $pid, bundle $bundle, cgroup $cgpath)"
+    ;;
+  count)
+    [ $# -eq 2 ] || die "usage: $0 count BUNDLE_DIR"
+    cat "$2/rootfs/count"
+    ;;
+  pid)
+    [ $# -eq 3 ] || die "usage: $0 pid ID RUNC_ROOT"
+    runc --root "$3" state "$2" | sed -n 's/^\s*"pid": \([0-9]*\).*/\1/p'
+    ;;
+  remove)
+    [ $# -eq 3 ] || die "usage: $0 remove ID RUNC_ROOT"
+    runc --root "$3" kill "$2" KILL 2>/dev/null || true
+    runc --root "$3" delete -f "$2" 2>/dev/null || true
+    ;;
+  *) die "usage: $0 start|count|pid|remove ..." ;;
+esac

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Two test hosts on one machine, for demos and migration tests:
+#
+#   host-a, host-b  network namespaces "migrate-host-a" / "migrate-host-b", joined by a veth
+#                   pair (the data network, 198.18.0.1 <-> 198.18.0.2), each also linked to
+#                   the root namespace by a veth of its own (the management network through
+#                   which the controller reaches the agents: 198.18.1.2 and 198.18.2.2).
+#                   198.18.0.0/15 is reserved for network testing (RFC 2544); every address
+#                   lives only inside namespaces this script creates.
+#   per host        a migrate-agent (own certificate, state directory, runc root, cgroup
+#                   parent), started inside the host's network namespace.
+#   controller      a controller certificate and an inventory file (hosts.json).
+#
+#   test-hosts.sh up     create everything (fails if already up; run `down` first)
+#   test-hosts.sh env    print shell assignments: MIGRATE_HOSTS, HOST_A_RUNC_ROOT, ...
+#   test-hosts.sh down   remove everything it made (containers, agents, namespaces, cgroups)
+#   test-hosts.sh status
+#
+# Environment: TEST_HOSTS_DIR (default /run/migrate-test-hosts), MIGRATE_BUILD_DIR (default
+# build), MIGRATE_AGENT / MIGRATE_BIN (binaries; default from the build directory).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+DIR=${TEST_HOSTS_DIR:-/run/migrate-test-hosts}
+BUILD=${MIGRATE_BUILD_DIR:-build}
+case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
+AGENT_BIN=${MIGRATE_AGENT:-$BUILD/agent/migrate-agent}
+MIGRATE_BIN=${MIGRATE_BIN:-$BUILD/controller/migrate}
+HOSTS=(host-a host-b)
+API_PORT=7443
+DATA_PORT=7444
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+
+log() { printf 'test-hosts: %s\n' "$*" >&2; }
+die() { printf 'test-hosts: error: %s\n' "$*" >&2; exit 1; }
+
+netns_of() { echo "migrate-$1"; }
+upper() { echo "$1" | tr 'a-z-' 'A-Z_'; }
+data_ip() { case $1 in host-a) echo 198.18.0.1 ;; host-b) echo 198.18.0.2 ;; esac; }
+mgmt_ip() { case $1 in host-a) echo 198.18.1.2 ;; host-b) echo 198.18.2.2 ;; esac; }
+mgmt_root_ip() { case $1 in host-a) echo 198.18.1.1 ;; host-b) echo 198.18.2.1 ;; esac; }
+mgmt_root_if() { case $1 in host-a) echo mig-mgmt-a ;; host-b) echo mig-mgmt-b ;; esac; }
+# Cgroups: containers started on a host live under /<host>/<id>; the agent rebuilds restored
+# containers' cgroups (ignore mode) under /migrate-<host>/<id>.
+cgroup_parent() { echo "/migrate-$1"; }
+
+cmd_env() {
+  [ -f "$DIR/hosts.json" ] || die "test hosts are not up (no $DIR/hosts.json)"
+  echo "export MIGRATE_HOSTS=$DIR/hosts.json"
+  local h H
+  for h in "${HOSTS[@]}"; do
+    H=$(upper "$h")
+    echo "export ${H}_RUNC_ROOT=$DIR/$h/runc"
+    echo "export ${H}_NETNS=/run/netns/$(netns_of "$h")"
+    echo "export ${H}_STATE_DIR=$DIR/$h/state"
+    echo "export ${H}_BUNDLES=$DIR/$h/bundles"
+    echo "export ${H}_CGROUP_PREFIX=/$h"
+  done
+}
+
+wait_for_port() {  # ip port seconds
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    if timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+cmd_up() {
+  [ -x "$AGENT_BIN" ] || die "$AGENT_BIN not built (run scripts/build.sh)"
+  [ -x "$MIGRATE_BIN" ] || die "$MIGRATE_BIN not built (run scripts/build.sh)"
+  [ -e "$DIR/hosts.json" ] && die "already up ($DIR); run '$0 down' first"
+  local h
+  for h in "${HOSTS[@]}"; do
+    ip netns list | grep -qw "$(netns_of "$h")" && die "network namespace $(netns_of "$h") exists; run '$0 down'"
+  done
+  mkdir -p "$DIR"
+  # Everything made from here on is removed by `down`, also when `up` fails half-way.
+  trap 'log "up failed: cleaning up"; cmd_down >/dev/null 2>&1 || true' ERR
+
+  log "network: namespaces, data link, management links"
+  for h in "${HOSTS[@]}"; do
+    ip netns add "$(netns_of "$h")"
+    ip -n "$(netns_of "$h")" link set lo up
+  done
+  ip link add mig-data-a netns "$(netns_of host-a)" type veth peer name mig-data-b netns "$(netns_of host-b)"
+  for h in "${HOSTS[@]}"; do
+    local ns dev
+    ns=$(netns_of "$h")
+    dev=mig-data-${h#host-}
+    ip -n "$ns" addr add "$(data_ip "$h")/30" dev "$dev"
+    ip -n "$ns" link set "$dev" up
+    ip link add "$(mgmt_root_if "$h")" type veth peer name mgmt0 netns "$ns"
+    ip addr add "$(mgmt_root_ip "$h")/30" dev "$(mgmt_root_if "$h")"
+    ip link set "$(mgmt_root_if "$h")" up
+    ip -n "$ns" addr add "$(mgmt_ip "$h")/30" dev mgmt0
+    ip -n "$ns" link set mgmt0 up
+  done
+
+  log "certificates: cluster CA, one per host, one for the controller"
+  "$MIGRATE_BIN" certs ca --out "$DIR/pki/ca" >/dev/null
+  for h in "${HOSTS[@]}"; do
+    "$MIGRATE_BIN" certs issue --ca-dir "$DIR/pki/ca" --name "$h" --role node \
+      --ip "$(mgmt_ip "$h")" --ip "$(data_ip "$h")" --out "$DIR/pki/$h" >/dev/null
+  done
+  "$MIGRATE_BIN" certs issue --ca-dir "$DIR/pki/ca" --name controller --role controller \
+    --out "$DIR/pki/controller" >/dev/null
+
+  for h in "${HOSTS[@]}"; do
+    mkdir -p "$DIR/$h"/{state,runc,bundles}
+    cat >"$DIR/$h/agent.json" <<JSON
+{
+  "node_name": "$h",
+  "listen_address": "0.0.0.0",
+  "api_port": $API_PORT,
+  "data_port": $DATA_PORT,
+  "ca_file": "$DIR/pki/$h/ca.pem",
+  "cert_file": "$DIR/pki/$h/cert.pem",
+  "key_file": "$DIR/pki/$h/key.pem",
+  "state_dir": "$DIR/$h/state",
+  "runc_root": "$DIR/$h/runc",
+  "cgroup_parent": "$(cgroup_parent "$h")",
+  "log_level": "${TEST_HOSTS_LOG_LEVEL:-info}"
+}
+JSON
+    log "agent $h: starting in namespace $(netns_of "$h")"
+    # setsid: the agent outlives this script; its log is $DIR/<host>/agent.log.
+    nsenter --net="/run/netns/$(netns_of "$h")" setsid "$AGENT_BIN" serve --config "$DIR/$h/agent.json" \
+      </dev/null >>"$DIR/$h/agent.log" 2>&1 &
+    echo $! >"$DIR/$h/agent.pid"
+  done
+
+  cat >"$DIR/hosts.json" <<JSON
+{
+  "controller": {
+    "ca": "pki/controller/ca.pem",
+    "cert": "pki/controller/cert.pem",
+    "key": "pki/controller/key.pem"
+  },
+  "hosts": [
+    { "name": "host-a", "address": "$(mgmt_ip host-a)", "port": $API_PORT, "data_address": "$(data_ip host-a)" },
+    { "name": "host-b", "address": "$(mgmt_ip host-b)", "port": $API_PORT, "data_address": "$(data_ip host-b)" }
+  ]
+}
+JSON
+  for h in "${HOSTS[@]}"; do
+    if ! wait_for_port "$(mgmt_ip "$h")" "$API_PORT" 20; then
+      tail -n 20 "$DIR/$h/agent.log" >&2 || true
+      die "agent $h did not come up (log: $DIR/$h/agent.log)"
+    fi
+  done
+  trap - ERR
+  log "up: inventory $DIR/hosts.json; eval \"\$($0 env)\" for the variables"
+}
+
+remove_cgroup_tree() {  # cgroup path, e.g. /host-a
+  local mount dir
+  for mount in /sys/fs/cgroup/* /sys/fs/cgroup/unified; do
+    dir="$mount$1"
+    [ -d "$dir" ] || continue
+    # Deepest first; a cgroup with live tasks cannot go (reported, not fatal).
+    find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    [ -d "$dir" ] && log "warning: cgroup $dir still in use"
+  done
+  return 0
+}
+
+cmd_down() {
+  local h pid id
+  for h in "${HOSTS[@]}"; do
+    if [ -f "$DIR/$h/agent.pid" ]; then
+      pid=$(cat "$DIR/$h/agent.pid")
+      if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+      rm -f "$DIR/$h/agent.pid"
+    fi
+    if [ -d "$DIR/$h/runc" ]; then
+      for id in $(runc --root "$DIR/$h/runc" list -q 2>/dev/null); do
+        runc --root "$DIR/$h/runc" kill "$id" KILL 2>/dev/null || true
+        runc --root "$DIR/$h/runc" delete -f "$id" 2>/dev/null || true
+      done
+    fi
+  done
+  for h in "${HOSTS[@]}"; do
+    ip netns del "$(netns_of "$h")" 2>/dev/null || true
+    ip link del "$(mgmt_root_if "$h")" 2>/dev/null || true
+  done
+  for h in "${HOSTS[@]}"; do
+    remove_cgroup_tree "/$h"
+    remove_cgroup_tree "$(cgroup_parent "$h")"
+  done
+  case "$DIR" in
+    /|"") die "refusing to remove '$DIR'" ;;
+  esac
+  rm -rf "$DIR"
+  log "down"
+}
+
+cmd_status() {
+  local h pid
+  [ -f "$DIR/hosts.json" ] || { echo "down"; return 0; }
+  for h in "${HOSTS[@]}"; do
+    pid=$(cat "$DIR/$h/agent.pid" 2>/dev/null || echo "")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      echo "$h: agent pid $pid, api $(mgmt_ip "$h"):$API_PORT, data $(data_ip "$h"):$DATA_PORT"
+    else
+      echo "$h: agent NOT running (log: $DIR/$h/agent.log)"
+    fi
+    runc --root "$DIR/$h/runc" list 2>/dev/null | sed 's/^/  /'
+  done
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  env) cmd_env ;;
+  status) cmd_status ;;
+  *) die "usage: $0 up|env|down|status" ;;
+esac
