@@ -15,6 +15,8 @@
 #   test-hosts.sh env    print shell assignments: MIGRATE_HOSTS, HOST_A_RUNC_ROOT, ...
 #   test-hosts.sh down   remove everything it made (containers, agents, namespaces, cgroups)
 #   test-hosts.sh status
+#   test-hosts.sh kill-agent HOST      SIGKILL a host's agent (failure tests)
+#   test-hosts.sh restart-agent HOST   (re)start a host's agent and wait until it listens
 #
 # Environment: TEST_HOSTS_DIR (default /run/migrate-test-hosts), MIGRATE_BUILD_DIR (default
 # build), MIGRATE_AGENT / MIGRATE_BIN (binaries; default from the build directory).
@@ -66,6 +68,44 @@ wait_for_port() {  # ip port seconds
     sleep 0.1
   done
   return 1
+}
+
+start_agent() {
+  log "agent $1: starting in namespace $(netns_of "$1")"
+  # setsid: the agent outlives this script; its log is $DIR/<host>/agent.log.
+  nsenter --net="/run/netns/$(netns_of "$1")" setsid "$AGENT_BIN" serve --config "$DIR/$1/agent.json" \
+    </dev/null >>"$DIR/$1/agent.log" 2>&1 &
+  echo $! >"$DIR/$1/agent.pid"
+}
+
+stop_agent() {  # host signal
+  local pid
+  [ -f "$DIR/$1/agent.pid" ] || return 0
+  pid=$(cat "$DIR/$1/agent.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "-$2" "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$DIR/$1/agent.pid"
+}
+
+check_host() { case " ${HOSTS[*]} " in *" $1 "*) ;; *) die "no test host '$1' (hosts: ${HOSTS[*]})" ;; esac; }
+
+# Simulates a crash (SIGKILL), for failure tests.
+cmd_kill_agent() {
+  check_host "$1"
+  stop_agent "$1" KILL
+  log "agent $1 killed"
+}
+
+cmd_restart_agent() {
+  check_host "$1"
+  [ -f "$DIR/$1/agent.json" ] || die "test hosts are not up"
+  stop_agent "$1" TERM
+  start_agent "$1"
+  wait_for_port "$(mgmt_ip "$1")" "$API_PORT" 20 || die "agent $1 did not come back (log: $DIR/$1/agent.log)"
+  log "agent $1 restarted"
 }
 
 cmd_up() {
@@ -125,11 +165,7 @@ cmd_up() {
   "log_level": "${TEST_HOSTS_LOG_LEVEL:-info}"
 }
 JSON
-    log "agent $h: starting in namespace $(netns_of "$h")"
-    # setsid: the agent outlives this script; its log is $DIR/<host>/agent.log.
-    nsenter --net="/run/netns/$(netns_of "$h")" setsid "$AGENT_BIN" serve --config "$DIR/$h/agent.json" \
-      </dev/null >>"$DIR/$h/agent.log" 2>&1 &
-    echo $! >"$DIR/$h/agent.pid"
+    start_agent "$h"
   done
 
   cat >"$DIR/hosts.json" <<JSON
@@ -168,17 +204,9 @@ remove_cgroup_tree() {  # cgroup path, e.g. /host-a
 }
 
 cmd_down() {
-  local h pid id
+  local h id
   for h in "${HOSTS[@]}"; do
-    if [ -f "$DIR/$h/agent.pid" ]; then
-      pid=$(cat "$DIR/$h/agent.pid")
-      if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
-      rm -f "$DIR/$h/agent.pid"
-    fi
+    stop_agent "$h" TERM
     if [ -d "$DIR/$h/runc" ]; then
       for id in $(runc --root "$DIR/$h/runc" list -q 2>/dev/null); do
         runc --root "$DIR/$h/runc" kill "$id" KILL 2>/dev/null || true
@@ -220,5 +248,7 @@ case "${1:-}" in
   down) cmd_down ;;
   env) cmd_env ;;
   status) cmd_status ;;
-  *) die "usage: $0 up|env|down|status" ;;
+  kill-agent) cmd_kill_agent "${2:-}" ;;
+  restart-agent) cmd_restart_agent "${2:-}" ;;
+  *) die "usage: $0 up|env|down|status|kill-agent HOST|restart-agent HOST" ;;
 esac

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The destination agent is killed (SIGKILL) while the images stream to it. The controller
+# must roll back: the container runs again on host-a, its count continuing. When the agent
+# comes back, its journal leaves nothing of the migration behind on host-b.
+source "$(dirname "$0")/lib.sh"
+ID=fail-kill-$$
+NS_A=$(basename "$HOST_A_NETNS")
+trap 'ip netns exec "$NS_A" tc qdisc del dev mig-data-a root 2>/dev/null || true; "$TH" restart-agent host-b >/dev/null 2>&1 || true; cleanup_containers; rm -rf "$TEST_TMP"' EXIT
+start_counter host-a "$ID"
+before=$(count_of host-a "$ID")
+
+ip netns exec "$NS_A" tc qdisc add dev mig-data-a root tbf rate 400kbit burst 16kbit latency 2s
+( migrate_json "$ID" host-a host-b --cgroups-mode soft; echo "$RC" >"$TEST_TMP/rc"; echo "$REPORT" >"$TEST_TMP/report" ) &
+mig=$!
+for i in $(seq 600); do
+  ls "$HOST_A_STATE_DIR"/migrations/*/images/*.img >/dev/null 2>&1 && break
+  sleep 0.05
+done
+ls "$HOST_A_STATE_DIR"/migrations/*/images/*.img >/dev/null 2>&1 || fail "checkpoint never started"
+log "checkpoint running: killing the host-b agent"
+"$TH" kill-agent host-b
+wait "$mig" || true
+ip netns exec "$NS_A" tc qdisc del dev mig-data-a root
+RC=$(cat "$TEST_TMP/rc"); REPORT=$(cat "$TEST_TMP/report")
+[ "$RC" -ne 0 ] || fail "migration to a dead agent succeeded?"
+[ "$(report .status)" = rolled_back ] || fail "status $(report .status), expected rolled_back"
+expect_absent host-b "$ID"
+expect_counting host-a "$ID" "$before"
+
+"$TH" restart-agent host-b
+expect_absent host-b "$ID"
+[ ! -e "$HOST_B_STATE_DIR/containers/$ID" ] || fail "host-b kept a bundle of $ID after restart"
+log PASS

@@ -1,0 +1,110 @@
+# Shared helpers of the migration tests: real agents on the two test hosts
+# (scripts/test-hosts.sh), real runc + CRIU containers, the real `migrate` CLI.
+# Each test script sources this file, creates its own containers (unique ids) and removes
+# them on exit, whatever happened.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TH="$REPO/scripts/test-hosts.sh"
+SAMPLE="$REPO/scripts/sample-container.sh"
+: "${MIGRATE_BIN:?MIGRATE_BIN must name the migrate binary}"
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+eval "$("$TH" env)"
+
+TEST_NAME=$(basename "$0" .sh)
+CREATED=()  # "host id" pairs to remove at exit
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
+fail() { printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
+
+runc_root() { case $1 in host-a) echo "$HOST_A_RUNC_ROOT" ;; host-b) echo "$HOST_B_RUNC_ROOT" ;; *) fail "no host $1" ;; esac; }
+state_dir() { case $1 in host-a) echo "$HOST_A_STATE_DIR" ;; host-b) echo "$HOST_B_STATE_DIR" ;; esac; }
+bundles_dir() { case $1 in host-a) echo "$HOST_A_BUNDLES" ;; host-b) echo "$HOST_B_BUNDLES" ;; esac; }
+netns_path() { case $1 in host-a) echo "$HOST_A_NETNS" ;; host-b) echo "$HOST_B_NETNS" ;; esac; }
+
+cleanup_containers() {
+  local pair host id
+  for pair in "${CREATED[@]}"; do
+    read -r host id <<<"$pair"
+    for h in host-a host-b; do
+      "$SAMPLE" remove "$id" "$(runc_root "$h")" || true
+      rm -rf "$(state_dir "$h")/containers/$id"
+    done
+    rm -rf "$(bundles_dir "$host")/$id"
+  done
+}
+trap cleanup_containers EXIT
+
+# start_counter HOST ID: a counting busybox container under cgroup /<host>/<id>.
+start_counter() {
+  CREATED+=("$1 $2")
+  "$SAMPLE" start "$2" "$(runc_root "$1")" "$(bundles_dir "$1")/$2" "/$1/$2" >&2
+}
+
+# container_status HOST ID: runc's status word, or "absent".
+container_status() {
+  runc --root "$(runc_root "$1")" state "$2" 2>/dev/null | jq -r .status || echo absent
+}
+container_pid() { runc --root "$(runc_root "$1")" state "$2" | jq -r .pid; }
+container_bundle() { runc --root "$(runc_root "$1")" state "$2" | jq -r .bundle; }
+count_of() { cat "$(container_bundle "$1" "$2")/rootfs/count"; }
+
+# expect_counting HOST ID MIN: the container runs on HOST, its count is >= MIN and grows.
+expect_counting() {
+  local host=$1 id=$2 min=$3 status first now i
+  status=$(container_status "$host" "$id")
+  [ "$status" = running ] || fail "$id on $host is '$status', expected running"
+  first=$(count_of "$host" "$id")
+  [ "$first" -ge "$min" ] || fail "$id on $host counts $first, expected >= $min (count restarted?)"
+  for i in $(seq 100); do
+    now=$(count_of "$host" "$id")
+    [ "$now" -gt "$first" ] && { log "$id on $host counts on: $first -> $now"; return 0; }
+    sleep 0.05
+  done
+  fail "$id on $host does not count any more (stuck at $first)"
+}
+
+# expect_absent HOST ID
+expect_absent() {
+  local status
+  status=$(container_status "$1" "$2")
+  [ "$status" = absent ] || fail "$2 still exists on $1 ($status)"
+}
+
+# expect_cgroup HOST ID PATH: every v1 controller of the container's init is PATH.
+expect_cgroup() {
+  local pid line path
+  pid=$(container_pid "$1" "$2")
+  while IFS= read -r line; do
+    path=${line#*:*:}
+    case "$line" in
+      0::*) continue ;;  # the unified hierarchy of a hybrid host is not managed by runc here
+    esac
+    [ "$path" = "$3" ] || fail "$2 (pid $pid) in cgroup '$line', expected $3"
+  done </proc/"$pid"/cgroup
+  log "$2 on $1: every controller at $3"
+}
+
+# expect_loopback HOST ID: lo is UP with 127.0.0.1 inside the container.
+expect_loopback() {
+  local pid out
+  pid=$(container_pid "$1" "$2")
+  out=$(nsenter --net="/proc/$pid/ns/net" ip -4 addr show dev lo)
+  grep -q 'state UP\|,UP' <<<"$out" || fail "$2 on $1: loopback down: $out"
+  grep -q 'inet 127.0.0.1/8' <<<"$out" || fail "$2 on $1: no 127.0.0.1 on lo: $out"
+}
+
+# migrate_json ARGS...: runs `migrate container ARGS --output json`; sets REPORT and RC.
+migrate_json() {
+  set +e
+  REPORT=$("$MIGRATE_BIN" container "$@" --output json 2>"$TEST_TMP/migrate.err")
+  RC=$?
+  set -e
+  log "migrate container $* -> exit $RC"
+  [ -n "$REPORT" ] && jq -c . <<<"$REPORT" >&2 || cat "$TEST_TMP/migrate.err" >&2
+}
+
+report() { jq -r "$1" <<<"$REPORT"; }
+
+TEST_TMP=$(mktemp -d)
+trap 'cleanup_containers; rm -rf "$TEST_TMP"' EXIT
