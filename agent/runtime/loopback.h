@@ -24,7 +24,7 @@ Result<LoopbackState> ReadLoopback(ProcessRunner& runner, int pid, const Loopbac
 // Parses `ip -o addr show dev lo` + `ip -o link show dev lo` outputs.
 LoopbackState ParseLoopback(std::string_view link_output, std::string_view addr_output);
 
-// True when the process's network namespace is the host's (nothing to fix then).
+// True when the process shares our own network namespace (then it is not ours to fix).
 Result<bool> SharesHostNetns(int pid, const std::string& proc_root = "/proc");
 
 }  // namespace migrate::runtime

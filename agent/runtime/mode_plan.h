@@ -45,9 +45,6 @@ struct ModePlan {
   bool allowed() const { return mechanism != ModeMechanism::kRefused; }
 };
 
-// Modes migrate offers (ignore, soft, full, strict); none/props are refused as untested.
-bool ModeOffered(CgroupMode mode);
-
 // Restore through runc `version`.
 ModePlan PlanRuncRestore(const Version& runc, CgroupMode mode);
 

@@ -1,0 +1,122 @@
+#include "agent/runtime/criu_log.h"
+
+#include <cstdlib>
+
+namespace migrate::runtime {
+namespace {
+
+constexpr std::string_view kYardMarker = "cg: Preparing cgroups yard (cgroups restore mode ";
+
+// Calls fn(line) for each line (without '\n').
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn fn) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!fn(line)) return;
+    pos = end + 1;
+  }
+}
+
+bool LooksLikeCriuLog(std::string_view log) {
+  return log.find("Version: ") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::optional<std::string> FindLogLine(std::string_view log, std::string_view needle) {
+  std::optional<std::string> found;
+  ForEachLine(log, [&](std::string_view line) {
+    if (line.find(needle) == std::string_view::npos) return true;
+    found = std::string(line);
+    return false;
+  });
+  return found;
+}
+
+Result<RestoreLogFinding> ParseRestoreLogMode(std::string_view restore_log) {
+  if (!LooksLikeCriuLog(restore_log)) {
+    return Status::InvalidArgument("not a CRIU log (no \"Version:\" line)");
+  }
+  std::optional<std::string> line = FindLogLine(restore_log, kYardMarker);
+  RestoreLogFinding finding;
+  if (!line) {
+    // The yard line is printed before any task is restored; a log that ends before the
+    // cgroup set-up cannot tell the mode.
+    if (restore_log.find("Restoring processes") == std::string_view::npos &&
+        restore_log.find("Forking task") == std::string_view::npos &&
+        restore_log.find("Restore finished successfully") == std::string_view::npos) {
+      return Status::InvalidArgument(
+          "restore log ends before the cgroup set-up: the mode cannot be told");
+    }
+    finding.mode = CgroupMode::kIgnore;
+    finding.evidence =
+        "no \"cg: Preparing cgroups yard\" line in restore.log (CRIU prints it for every mode "
+        "but ignore)";
+    return finding;
+  }
+  size_t pos = line->find(kYardMarker) + kYardMarker.size();
+  char* end = nullptr;
+  long flag = std::strtol(line->c_str() + pos, &end, 0);
+  if (end == line->c_str() + pos) {
+    return Status::InvalidArgument("cannot read the mode in: " + *line);
+  }
+  Result<CgroupMode> mode = CgroupModeFromCriuFlag(static_cast<int>(flag));
+  if (!mode.ok()) return mode.status().WithContext(*line);
+  finding.mode = *mode;
+  finding.evidence = *line;
+  return finding;
+}
+
+Result<DumpLogFinding> ParseDumpLog(std::string_view dump_log) {
+  if (!LooksLikeCriuLog(dump_log)) {
+    return Status::InvalidArgument("not a CRIU log (no \"Version:\" line)");
+  }
+  DumpLogFinding finding;
+  std::string first;
+  ForEachLine(dump_log, [&](std::string_view line) {
+    bool adding = line.find("cg: adding cgroup") != std::string_view::npos;
+    bool value = line.find("cg: Dumping value") != std::string_view::npos;
+    if (adding) ++finding.adding_cgroup_lines;
+    if (value) ++finding.dumping_value_lines;
+    if ((adding || value) && first.empty()) first = std::string(line);
+    if (line.find("Dumping finished successfully") != std::string_view::npos) {
+      finding.dump_finished = true;
+    }
+    return true;
+  });
+  finding.cgroups_managed = finding.adding_cgroup_lines > 0 || finding.dumping_value_lines > 0;
+  if (finding.cgroups_managed) {
+    finding.evidence = first + " (" + std::to_string(finding.adding_cgroup_lines) +
+                       " \"cg: adding cgroup\" lines)";
+  } else {
+    finding.evidence =
+        "no \"cg: adding cgroup\" / \"cg: Dumping value\" lines in dump.log (ignore collects "
+        "no cgroup dirs)";
+  }
+  return finding;
+}
+
+std::vector<std::string> ConfigFilesParsed(std::string_view log) {
+  constexpr std::string_view kMarker = "Parsing config file ";
+  std::vector<std::string> files;
+  ForEachLine(log, [&](std::string_view line) {
+    size_t pos = line.find(kMarker);
+    if (pos == std::string_view::npos) return true;
+    std::string file(line.substr(pos + kMarker.size()));
+    bool seen = false;
+    for (const std::string& f : files) seen = seen || f == file;
+    if (!seen) files.push_back(std::move(file));
+    return true;
+  });
+  return files;
+}
+
+std::string CriuConfigForMode(CgroupMode mode) {
+  return "manage-cgroups=" + std::string(CgroupModeName(mode)) + "\n";
+}
+
+}  // namespace migrate::runtime

@@ -1,0 +1,112 @@
+#include "agent/runtime/host_stats.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "agent/runtime/file_util.h"
+
+namespace migrate::runtime {
+namespace {
+
+// nftw offers no user pointer; these are per-thread so that concurrent walks do not mix.
+thread_local uint64_t tree_bytes = 0;
+thread_local int remove_errno = 0;
+thread_local std::string remove_failed_path;
+
+int AddSize(const char*, const struct stat* st, int type, struct FTW*) {
+  if (type == FTW_F || type == FTW_SL || type == FTW_SLN) {
+    tree_bytes += static_cast<uint64_t>(st->st_size);
+  }
+  return 0;
+}
+
+int RemoveOne(const char* path, const struct stat*, int type, struct FTW*) {
+  int rc = (type == FTW_DP || type == FTW_D) ? ::rmdir(path) : ::unlink(path);
+  if (rc != 0 && errno != ENOENT) {
+    remove_errno = errno;
+    remove_failed_path = path;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<uint64_t> FreeBytes(const std::string& path) {
+  struct statvfs st;
+  if (::statvfs(path.c_str(), &st) != 0) return Status::FromErrno("statvfs " + path, errno);
+  return static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
+}
+
+Result<uint64_t> TreeBytes(const std::string& path) {
+  tree_bytes = 0;
+  if (::nftw(path.c_str(), AddSize, 64, FTW_PHYS | FTW_MOUNT) != 0) {
+    return Status::FromErrno("walk " + path, errno);
+  }
+  return tree_bytes;
+}
+
+Result<uint64_t> ProcessRssBytes(int pid, const std::string& proc_root) {
+  std::string path = proc_root + "/" + std::to_string(pid) + "/status";
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    unsigned long long kb = 0;
+    if (std::sscanf(line.c_str(), "VmRSS: %llu kB", &kb) == 1) return kb * 1024ULL;
+  }
+  return uint64_t{0};  // kernel threads and zombies have no VmRSS
+}
+
+uint64_t ProcessesRssBytes(const std::vector<int>& pids, const std::string& proc_root) {
+  uint64_t total = 0;
+  for (int pid : pids) {
+    Result<uint64_t> rss = ProcessRssBytes(pid, proc_root);
+    if (rss.ok()) total += *rss;
+  }
+  return total;
+}
+
+Result<std::vector<std::string>> ProcessCgroups(int pid, const std::string& proc_root) {
+  Result<std::string> text = ReadFile(proc_root + "/" + std::to_string(pid) + "/cgroup");
+  if (!text.ok()) return text.status();
+  std::vector<std::string> lines;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+Status RemoveTree(const std::string& path) {
+  if (path.empty() || path == "/") {
+    return Status::InvalidArgument("refusing to remove \"" + path + "\"");
+  }
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::FromErrno("stat " + path, errno);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::FromErrno("unlink " + path, errno);
+    }
+    return Status::Ok();
+  }
+  remove_errno = 0;
+  if (::nftw(path.c_str(), RemoveOne, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0) {
+    if (remove_errno != 0) return Status::FromErrno("remove " + remove_failed_path, remove_errno);
+    return Status::FromErrno("walk " + path, errno);
+  }
+  return Status::Ok();
+}
+
+}  // namespace migrate::runtime

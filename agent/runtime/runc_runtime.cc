@@ -1,0 +1,449 @@
+#include "agent/runtime/runc_runtime.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include "agent/runtime/cgroup_image.h"
+#include "agent/runtime/criu_log.h"
+#include "agent/runtime/file_util.h"
+#include "agent/runtime/host_stats.h"
+#include "agent/runtime/json.h"
+#include "agent/runtime/loopback.h"
+#include "agent/runtime/oci_config.h"
+
+namespace migrate::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::string_view kGlobalRuncCriuConfig = "/etc/criu/runc.conf";
+
+std::chrono::milliseconds Since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+}
+
+std::string ResolveInPath(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return program;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// The first CRIU "Error" line of a log that is not the harmless RLIMIT_NOFILE one.
+std::string FirstCriuError(const std::string& log_path) {
+  Result<std::string> log = ReadFile(log_path);
+  if (!log.ok()) return {};
+  std::istringstream in(*log);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("Error") != std::string::npos && line.find("RLIMIT_NOFILE") == std::string::npos) {
+      return line;
+    }
+  }
+  return {};
+}
+
+Status WithLog(Status status, const std::string& log_path) {
+  std::string first_error = FirstCriuError(log_path);
+  std::string context = "log " + log_path;
+  if (!first_error.empty()) context += ", first error: " + first_error;
+  return Status(status.code(), status.message() + " (" + context + ")");
+}
+
+Status EmptyDir(const std::string& path) {
+  MIGRATE_RETURN_IF_ERROR(MakeDirs(path));
+  // A directory that already holds images is refused: CRIU would mix them.
+  std::string probe = path + "/inventory.img";
+  if (Exists(probe)) return Status::AlreadyExists(path + " already holds checkpoint images");
+  return Status::Ok();
+}
+
+}  // namespace
+
+proto::ModeEvidence ModeProof::ToProto() const {
+  proto::ModeEvidence out;
+  out.set_requested(CgroupModeToProto(requested));
+  out.set_effective(CgroupModeToProto(effective));
+  out.set_evidence(evidence);
+  out.set_mechanism(mechanism);
+  out.set_note(note);
+  return out;
+}
+
+proto::CgroupModeSupport ModeSupport::ToProto() const {
+  proto::CgroupModeSupport out;
+  out.set_mode(CgroupModeToProto(mode));
+  out.set_checkpoint(checkpoint);
+  out.set_restore(restore);
+  out.set_mechanism(mechanism);
+  out.set_reason(reason);
+  return out;
+}
+
+Result<std::unique_ptr<RuncRuntime>> RuncRuntime::Create(ProcessRunner* runner,
+                                                         RuncOptions options) {
+  ProcessSpec spec;
+  spec.argv = {options.runc_path, "--version"};
+  spec.timeout = std::chrono::seconds(30);
+  Result<ProcessResult> out = RunChecked(*runner, spec);
+  if (!out.ok()) return Status::Unavailable(out.status().message()).WithContext("probe runc");
+  Result<Version> version = ParseRuncVersionOutput(out->stdout_text);
+  if (!version.ok()) return Status::Unavailable(version.status().message()).WithContext("probe runc");
+  RuntimeInfo info{"runc", *version, ResolveInPath(options.runc_path)};
+  return std::make_unique<RuncRuntime>(runner, std::move(options), std::move(info));
+}
+
+RuncRuntime::RuncRuntime(ProcessRunner* runner, RuncOptions options, RuntimeInfo info)
+    : runner_(runner), options_(std::move(options)), info_(std::move(info)) {}
+
+std::vector<std::string> RuncRuntime::Base() const {
+  return {options_.runc_path, "--root", options_.root};
+}
+
+std::string RuncRuntime::OwnedConfigPath(std::string_view container_id) const {
+  return options_.criu_config_dir + "/" + std::string(container_id) + ".conf";
+}
+
+std::vector<ModeSupport> RuncRuntime::ModeSupportTable() const {
+  std::vector<ModeSupport> table;
+  for (CgroupMode mode : kAllCgroupModes) {
+    ModePlan restore = PlanRuncRestore(info_.version, mode);
+    ModePlan any = PlanRuncCheckpoint(info_.version, mode, /*owned_config_file=*/false);
+    ModePlan owned = PlanRuncCheckpoint(info_.version, mode, /*owned_config_file=*/true);
+    ModeSupport row;
+    row.mode = mode;
+    row.restore = restore.allowed();
+    row.checkpoint = any.allowed() && any.expected == mode;
+    row.mechanism = "checkpoint: " + owned.description +
+                    (owned.mechanism != any.mechanism
+                         ? " (containers created by migrate; others: " + any.description + ")"
+                         : "") +
+                    "; restore: " + (restore.allowed() ? restore.description : "refused");
+    std::string reason;
+    if (!row.checkpoint) reason = any.note;
+    if (!row.restore) reason += (reason.empty() ? "" : "; ") + restore.reason;
+    row.reason = reason;
+    table.push_back(std::move(row));
+  }
+  return table;
+}
+
+Result<std::optional<std::string>> RuncRuntime::CreationCriuConfig(std::string_view container_id) {
+  std::string path = options_.root + "/" + std::string(container_id) + "/state.json";
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status().WithContext("runc state of " + std::string(container_id));
+  Result<json::Value> doc = json::Parse(*text);
+  if (!doc.ok()) return doc.status().WithContext(path);
+  const json::Value* config = doc->Find("config");
+  const json::Value* labels = config != nullptr ? config->Find("labels") : nullptr;
+  if (labels == nullptr || !labels->is_array()) return std::optional<std::string>();
+  std::string prefix = std::string(kCriuConfigAnnotation) + "=";
+  for (const json::Value& label : labels->array()) {
+    if (label.is_string() && label.string_value().rfind(prefix, 0) == 0) {
+      return std::optional<std::string>(label.string_value().substr(prefix.size()));
+    }
+  }
+  return std::optional<std::string>();
+}
+
+Result<ModePlan> RuncRuntime::PlanCheckpoint(std::string_view container_id, CgroupMode mode) {
+  MIGRATE_ASSIGN_OR_RETURN(std::optional<std::string> annotation,
+                           CreationCriuConfig(container_id));
+  bool owned = annotation && *annotation == OwnedConfigPath(container_id);
+  ModePlan plan = PlanRuncCheckpoint(info_.version, mode, owned);
+  std::string extra;
+  if (annotation && !annotation->empty() && !owned) {
+    extra = "org.criu.config names " + *annotation +
+            ", which migrate does not manage; CRIU applies it last";
+  } else if (!annotation && Exists(std::string(kGlobalRuncCriuConfig))) {
+    extra = std::string(kGlobalRuncCriuConfig) +
+            " exists and CRIU applies it last (runc's default config file)";
+  }
+  if (!extra.empty()) plan.note += (plan.note.empty() ? "" : "; ") + extra;
+  return plan;
+}
+
+ModePlan RuncRuntime::PlanRestore(CgroupMode mode) const {
+  return PlanRuncRestore(info_.version, mode);
+}
+
+Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
+  ProcessSpec spec;
+  spec.argv = Base();
+  spec.argv.insert(spec.argv.end(), {"state", std::string(container_id)});
+  spec.timeout = std::chrono::seconds(30);
+  MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, runner_->Run(spec));
+  if (!r.Succeeded()) {
+    if (r.stderr_text.find("does not exist") != std::string::npos) {
+      return Status::NotFound("container " + std::string(container_id) + " does not exist");
+    }
+    return Status::FailedPrecondition(FormatCommand(spec.argv) + ": " + r.Describe() + ": " +
+                                      r.stderr_text);
+  }
+  MIGRATE_ASSIGN_OR_RETURN(json::Value doc, json::Parse(r.stdout_text));
+  ContainerState state;
+  auto str = [&](std::string_view key) {
+    const json::Value* v = doc.Find(key);
+    return v != nullptr && v->is_string() ? v->string_value() : std::string();
+  };
+  state.id = str("id");
+  state.status = str("status");
+  state.bundle = str("bundle");
+  if (const json::Value* pid = doc.Find("pid"); pid != nullptr && !pid->number_text().empty()) {
+    state.init_pid = std::atoi(pid->number_text().c_str());
+  }
+  return state;
+}
+
+Result<std::vector<int>> RuncRuntime::Pids(std::string_view container_id) {
+  ProcessSpec spec;
+  spec.argv = Base();
+  spec.argv.insert(spec.argv.end(), {"ps", "--format", "json", std::string(container_id)});
+  spec.timeout = std::chrono::seconds(30);
+  MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, RunChecked(*runner_, spec));
+  MIGRATE_ASSIGN_OR_RETURN(json::Value doc, json::Parse(r.stdout_text));
+  std::vector<int> pids;
+  if (doc.is_array()) {
+    for (const json::Value& v : doc.array()) pids.push_back(std::atoi(v.number_text().c_str()));
+  }
+  return pids;
+}
+
+Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& options) {
+  const std::string& id = options.container_id;
+  // Everything that can refuse runs before the freeze.
+  MIGRATE_ASSIGN_OR_RETURN(ContainerState state, State(id));
+  if (state.status != "running") {
+    return Status::FailedPrecondition("container " + id + " is " + state.status +
+                                      ", not running");
+  }
+  MIGRATE_ASSIGN_OR_RETURN(ModePlan plan, PlanCheckpoint(id, options.cgroup_mode));
+  if (!plan.allowed()) return Status::FailedPrecondition(plan.reason);
+  MIGRATE_RETURN_IF_ERROR(EmptyDir(options.image_dir).WithContext("image dir"));
+  MIGRATE_RETURN_IF_ERROR(MakeDirs(options.work_dir).WithContext("work dir"));
+
+  // A container created with a migrate-owned config file: runc passes that file to CRIU on
+  // every checkpoint and CRIU applies it last, so it must say exactly what this checkpoint
+  // wants (a stale "manage-cgroups=ignore" would override the flag).
+  MIGRATE_ASSIGN_OR_RETURN(std::optional<std::string> annotation, CreationCriuConfig(id));
+  if (annotation && *annotation == OwnedConfigPath(id)) {
+    std::string text = plan.mechanism == ModeMechanism::kCriuConfigFile
+                           ? plan.config_file_text
+                           : "# migrate: no CRIU options for this checkpoint\n";
+    MIGRATE_RETURN_IF_ERROR(MakeDirs(options_.criu_config_dir));
+    MIGRATE_RETURN_IF_ERROR(WriteFileAtomic(*annotation, text));
+  }
+
+  ProcessSpec spec;
+  spec.argv = Base();
+  spec.argv.insert(spec.argv.end(), {"checkpoint", "--image-path", options.image_dir,
+                                     "--work-path", options.work_dir});
+  if (options.tcp_established) spec.argv.push_back("--tcp-established");
+  if (options.leave_running) spec.argv.push_back("--leave-running");
+  spec.argv.insert(spec.argv.end(), plan.runtime_args.begin(), plan.runtime_args.end());
+  spec.argv.insert(spec.argv.end(), options.extra_args.begin(), options.extra_args.end());
+  spec.argv.push_back(id);
+  spec.extra_fds = options.extra_fds;
+  spec.timeout = options_.timeout;
+
+  CheckpointResult result;
+  result.image_dir = options.image_dir;
+  result.work_dir = options.work_dir;
+  result.log_path = options.work_dir + "/dump.log";
+  result.started = std::chrono::system_clock::now();
+  Clock::time_point start = Clock::now();
+  Result<ProcessResult> run = RunChecked(*runner_, spec);
+  result.checkpoint_duration = Since(start);
+  if (!run.ok()) {
+    return WithLog(run.status(), result.log_path).WithContext("checkpoint container " + id);
+  }
+
+  // The proof: what CRIU really did.
+  MIGRATE_ASSIGN_OR_RETURN(std::string log, ReadFile(result.log_path));
+  Result<DumpLogFinding> finding = ParseDumpLog(log);
+  if (!finding.ok()) return finding.status().WithContext(result.log_path);
+  ModeProof& proof = result.dump_mode;
+  proof.requested = options.cgroup_mode;
+  proof.mechanism = plan.description;
+  std::vector<std::string> configs = ConfigFilesParsed(log);
+  if (!configs.empty()) {
+    proof.mechanism += "; CRIU read config file";
+    for (const std::string& c : configs) proof.mechanism += " " + c;
+  }
+  proof.evidence = finding->evidence;
+  Result<CgroupImageSummary> image = ReadCgroupImage(options.image_dir + "/cgroup.img");
+  if (image.ok()) {
+    result.cgroup_image_dirs = image->total_dirs;
+    proof.evidence += "; cgroup.img: " + std::to_string(image->controllers.size()) +
+                      " controllers, " + std::to_string(image->total_dirs) + " dirs";
+  } else {
+    proof.evidence += "; cgroup.img unreadable: " + image.status().message();
+  }
+  bool managed = finding->cgroups_managed || (image.ok() && image->total_dirs > 0);
+  if (!managed) {
+    proof.effective = CgroupMode::kIgnore;
+  } else {
+    // soft, full and strict dump alike; which of them CRIU was told is the mechanism's.
+    proof.effective = plan.expected == CgroupMode::kIgnore ? CgroupMode::kSoft : plan.expected;
+  }
+  proof.note = plan.note;
+  if (proof.effective != proof.requested && proof.effective != plan.expected) {
+    proof.note += std::string(proof.note.empty() ? "" : "; ") + "CRIU dumped " +
+                  (managed ? "cgroup dirs" : "no cgroup dirs") + " although " +
+                  std::string(CgroupModeName(plan.expected)) + " was passed";
+  }
+  if (managed && proof.effective != CgroupMode::kIgnore) {
+    proof.note += std::string(proof.note.empty() ? "" : "; ") +
+                  "at dump time CRIU treats soft, full and strict alike (the mode acts on "
+                  "restore)";
+  }
+  return result;
+}
+
+Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
+  const std::string& id = options.container_id;
+  Clock::time_point total_start = Clock::now();
+  ModePlan plan = PlanRestore(options.cgroup_mode);
+  if (!plan.allowed()) {
+    return Status::FailedPrecondition(plan.reason).WithContext("restore container " + id);
+  }
+  Result<ContainerState> existing = State(id);
+  if (existing.ok()) {
+    return Status::AlreadyExists("container " + id + " already exists (" + existing->status +
+                                 ")");
+  }
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  if (!Exists(options.image_dir + "/inventory.img")) {
+    return Status::NotFound("no checkpoint images in " + options.image_dir);
+  }
+
+  // The bundle: new cgroupsPath, and org.criu.config naming this container's own file (the
+  // restore mode now, and any mode on a later checkpoint of the restored container).
+  std::string config_path = options.bundle_dir + "/config.json";
+  MIGRATE_ASSIGN_OR_RETURN(OciConfig config, OciConfig::Load(config_path));
+  if (options.cgroups_path) config.set_cgroups_path(*options.cgroups_path);
+  std::string owned = OwnedConfigPath(id);
+  config.set_annotation(kCriuConfigAnnotation, owned);
+  MIGRATE_RETURN_IF_ERROR(MakeDirs(options_.criu_config_dir));
+  MIGRATE_RETURN_IF_ERROR(WriteFileAtomic(
+      owned, plan.mechanism == ModeMechanism::kCriuConfigFile
+                 ? plan.config_file_text
+                 : "# migrate: no CRIU options for this restore\n"));
+  MIGRATE_RETURN_IF_ERROR(config.Save(config_path).WithContext("edit bundle"));
+  MIGRATE_RETURN_IF_ERROR(MakeDirs(options.work_dir).WithContext("work dir"));
+
+  ProcessSpec spec;
+  spec.argv = Base();
+  spec.argv.insert(spec.argv.end(), {"restore", "--detach", "--image-path", options.image_dir,
+                                     "--work-path", options.work_dir, "--bundle",
+                                     options.bundle_dir});
+  if (options.tcp_established) spec.argv.push_back("--tcp-established");
+  spec.argv.insert(spec.argv.end(), plan.runtime_args.begin(), plan.runtime_args.end());
+  spec.argv.insert(spec.argv.end(), options.extra_args.begin(), options.extra_args.end());
+  spec.argv.push_back(id);
+  spec.timeout = options_.timeout;
+  // runc's output is captured for its error messages. The restored tasks get their stdio
+  // from the images (a container must run with stdio on /dev/null or pipes, never on files
+  // outside it), and the runner stops reading once runc has exited, so a pipe inherited by
+  // anything detached cannot block us.
+  spec.output = OutputMode::kCapture;
+
+  RestoreResult result;
+  result.log_path = options.work_dir + "/restore.log";
+  Clock::time_point start = Clock::now();
+  Result<ProcessResult> run = RunChecked(*runner_, spec);
+  result.restore_duration = Since(start);
+  auto fail = [&](Status status) {
+    (void)KillAndDelete(id);
+    return status.WithContext("restore container " + id);
+  };
+  if (!run.ok()) return fail(WithLog(run.status(), result.log_path));
+  result.running_at = std::chrono::system_clock::now();
+
+  // The proof: the restore mode CRIU really ran.
+  Result<std::string> log = ReadFile(result.log_path);
+  if (!log.ok()) return fail(log.status());
+  Result<RestoreLogFinding> finding = ParseRestoreLogMode(*log);
+  if (!finding.ok()) return fail(finding.status().WithContext(result.log_path));
+  ModeProof& proof = result.restore_mode;
+  proof.requested = options.cgroup_mode;
+  proof.effective = finding->mode;
+  proof.evidence = finding->evidence;
+  proof.mechanism = plan.description;
+  std::vector<std::string> configs = ConfigFilesParsed(*log);
+  if (!configs.empty()) {
+    proof.mechanism += "; CRIU read config file";
+    for (const std::string& c : configs) proof.mechanism += " " + c;
+  }
+  if (proof.effective != proof.requested) {
+    return fail(Status::FailedPrecondition(
+        "CRIU restored in cgroup mode " + std::string(CgroupModeName(proof.effective)) +
+        ", not the requested " + std::string(CgroupModeName(proof.requested)) + " (" +
+        proof.mechanism + "): " + proof.evidence + " (log " + result.log_path + ")"));
+  }
+
+  Result<ContainerState> state = State(id);
+  if (!state.ok()) return fail(state.status());
+  if (state->status != "running") {
+    return fail(Status::FailedPrecondition("restored container is " + state->status));
+  }
+  result.init_pid = state->init_pid;
+  Result<std::vector<std::string>> cgroups = ProcessCgroups(result.init_pid, options_.proc_root);
+  if (!cgroups.ok()) return fail(cgroups.status());
+  result.cgroups = *cgroups;
+
+  if (options.bring_up_loopback) {
+    Result<bool> shared = SharesHostNetns(result.init_pid, options_.proc_root);
+    if (!shared.ok()) return fail(shared.status());
+    if (!*shared) {
+      LoopbackTools tools{options_.nsenter_path, options_.ip_path, options_.proc_root};
+      Result<LoopbackState> lo = BringUpLoopback(*runner_, result.init_pid, tools);
+      if (!lo.ok()) return fail(lo.status());
+      if (!lo->up || !lo->has_ipv4) {
+        return fail(Status::FailedPrecondition("loopback of the restored container is not "
+                                               "usable after bringing it up: " + lo->detail));
+      }
+      result.loopback = *lo;
+    }
+  }
+  result.total_duration = Since(total_start);
+  return result;
+}
+
+Status RuncRuntime::KillAndDelete(std::string_view container_id) {
+  Result<ContainerState> state = State(container_id);
+  if (!state.ok()) {
+    if (state.status().code() == StatusCode::kNotFound) return Status::Ok();
+    return state.status();
+  }
+  ProcessSpec kill;
+  kill.argv = Base();
+  kill.argv.insert(kill.argv.end(), {"kill", std::string(container_id), "KILL"});
+  kill.timeout = std::chrono::seconds(30);
+  (void)runner_->Run(kill);  // "container not running" is fine
+  ProcessSpec del;
+  del.argv = Base();
+  del.argv.insert(del.argv.end(), {"delete", "--force", std::string(container_id)});
+  del.timeout = std::chrono::seconds(60);
+  Result<ProcessResult> deleted = runner_->Run(del);
+  if (!deleted.ok()) return deleted.status();
+  if (!deleted->Succeeded() && deleted->stderr_text.find("does not exist") == std::string::npos) {
+    return Status::FailedPrecondition(FormatCommand(del.argv) + ": " + deleted->Describe() +
+                                      ": " + deleted->stderr_text);
+  }
+  return Status::Ok();
+}
+
+}  // namespace migrate::runtime
