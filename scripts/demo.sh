@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine (as root): install dependencies, build, bring up
+# two test hosts (network namespaces with their own agents), start a counting container on
+# host-a, migrate it to host-b and back with `migrate container`, print the reports, and
+# tear the hosts down again (KEEP_HOSTS=1 leaves them up to play with).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+
+./scripts/install-deps.sh
+./scripts/build.sh >/dev/null
+
+BUILD=${MIGRATE_BUILD_DIR:-build}
+MIGRATE=$BUILD/controller/migrate
+export TEST_HOSTS_DIR=${TEST_HOSTS_DIR:-/run/migrate-demo-hosts}
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+./scripts/test-hosts.sh down >/dev/null 2>&1 || true
+./scripts/test-hosts.sh up
+if [ "${KEEP_HOSTS:-0}" != 1 ]; then
+  trap './scripts/test-hosts.sh down' EXIT
+fi
+eval "$(./scripts/test-hosts.sh env)"
+
+say "preflight of both hosts"
+"$MIGRATE" hosts check host-a host-b
+
+say "a counting container on host-a (cgroup /host-a/counter)"
+./scripts/sample-container.sh start counter "$HOST_A_RUNC_ROOT" "$HOST_A_BUNDLES/counter" /host-a/counter
+sleep 1
+echo "count on host-a: $(./scripts/sample-container.sh count "$HOST_A_BUNDLES/counter")"
+
+say "migrate counter host-a -> host-b, cgroups ignore (rebuilt under host-b's /migrate-host-b)"
+"$MIGRATE" container counter host-a host-b --cgroups-mode ignore
+bundle_b=$(runc --root "$HOST_B_RUNC_ROOT" state counter | jq -r .bundle)
+pid_b=$(runc --root "$HOST_B_RUNC_ROOT" state counter | jq -r .pid)
+sleep 1
+echo "count on host-b: $(./scripts/sample-container.sh count "$bundle_b")"
+echo "cgroup on host-b: $(grep ':memory:' "/proc/$pid_b/cgroup")"
+echo "host-a runs: $(runc --root "$HOST_A_RUNC_ROOT" list -q | tr '\n' ' ')(nothing)"
+
+say "and back: host-b -> host-a, cgroups soft (default), report as JSON"
+"$MIGRATE" container counter host-b host-a --output json | jq .
+sleep 1
+echo "count on host-a: $(./scripts/sample-container.sh count "$HOST_A_BUNDLES/counter" 2>/dev/null ||
+  ./scripts/sample-container.sh count "$(runc --root "$HOST_A_RUNC_ROOT" state counter | jq -r .bundle)")"
+./scripts/sample-container.sh remove counter "$HOST_A_RUNC_ROOT"
