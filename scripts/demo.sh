@@ -42,6 +42,7 @@ echo "host-a runs: $(runc --root "$HOST_A_RUNC_ROOT" list -q | tr '\n' ' ')(noth
 say "and back: host-b -> host-a, cgroups soft (default), report as JSON"
 "$MIGRATE" container counter host-b host-a --output json | jq .
 sleep 1
-echo "count on host-a: $(./scripts/sample-container.sh count "$HOST_A_BUNDLES/counter" 2>/dev/null ||
-  ./scripts/sample-container.sh count "$(runc --root "$HOST_A_RUNC_ROOT" state counter | jq -r .bundle)")"
+# The container now runs from the bundle host-a's agent received (in its state directory).
+bundle_a=$(runc --root "$HOST_A_RUNC_ROOT" state counter | jq -r .bundle)
+echo "count on host-a: $(./scripts/sample-container.sh count "$bundle_a") (bundle $bundle_a)"
 ./scripts/sample-container.sh remove counter "$HOST_A_RUNC_ROOT"
