@@ -1,0 +1,333 @@
+#include "controller/cli.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "controller/cgroup_mode_names.h"
+#include "controller/hosts_check.h"
+#include "controller/inventory.h"
+#include "controller/migration.h"
+#include "controller/report.h"
+#include "controller/terminal_progress.h"
+#include "transfer/log.h"
+
+#if __has_include("controller/certs_command.h")
+#include "controller/certs_command.h"
+#define MIGRATE_HAVE_CERTS_COMMAND 1
+#else
+#define MIGRATE_HAVE_CERTS_COMMAND 0
+#endif
+
+namespace migrate::controller {
+namespace {
+
+constexpr char kFooter[] = R"(Examples:
+  migrate container web-1 host-a host-b
+      move the running container web-1 from host-a to host-b (cgroups mode soft)
+  migrate container web-1 host-a host-b --cgroups-mode ignore --cgroup-path /tenants/web-1
+      restore it on host-b into a new cgroup (CRIU leaves cgroups alone)
+  migrate container web-1 host-a host-b --dry-run
+      run every preflight check on both hosts, change nothing
+  migrate container web-1 host-a host-b --output json | jq .status
+  migrate hosts check host-a host-b
+  migrate certs --help
+
+Hosts come from an inventory file: --hosts FILE, else $MIGRATE_HOSTS, else
+/etc/migrate/hosts.json (format: docs/controller.md).
+Exit status: 0 migrated (or --dry-run passed), 1 failed before the freeze (nothing changed),
+2 bad input, 3 rolled back (the container runs on the source again), 4 failed after the
+freeze and the rollback failed (see the report).)";
+
+struct ContainerArgs {
+  std::string container_id;
+  std::string source;
+  std::string destination;
+  std::string cgroups_mode = "soft";
+  std::string cgroup_path;
+  int compress_level = 0;
+  bool tcp_established = false;
+  bool keep_images = false;
+  bool dry_run = false;
+  std::string output = "text";
+  std::string hosts_file;
+  int timeout_s = 120;
+  int transfer_timeout_s = 1800;
+};
+
+struct HostsCheckArgs {
+  std::vector<std::string> hosts;
+  std::string output = "text";
+  std::string hosts_file;
+  int timeout_s = 120;
+};
+
+HttpsClientOptions ClientOptions(int timeout_s, int transfer_timeout_s) {
+  HttpsClientOptions options;
+  options.request_timeout = std::chrono::seconds(timeout_s);
+  options.transfer_timeout = std::chrono::seconds(transfer_timeout_s);
+  options.connect_timeout = std::min(options.connect_timeout, options.request_timeout);
+  options.poll_timeout = std::min(options.poll_timeout, options.request_timeout);
+  return options;
+}
+
+// A report for a command that never reached an agent (bad input).
+proto::Report InputErrorReport(const ContainerArgs& args, const Status& status) {
+  proto::Report report;
+  report.set_status("failed");
+  report.set_container(args.container_id);
+  report.set_source(args.source);
+  report.set_destination(args.destination);
+  report.mutable_cgroups_mode()->set_requested(args.cgroups_mode);
+  report.mutable_timings_ms();
+  report.mutable_bytes();
+  report.mutable_rollback();
+  report.set_error(status.ToString());
+  report.set_failed_phase("input");
+  return report;
+}
+
+int InputError(const ContainerArgs& args, const Status& status, CliEnvironment& env) {
+  *env.err << "migrate: " << status.message() << "\n";
+  if (args.output == "json") *env.out << ReportToJson(InputErrorReport(args, status));
+  return kExitUsage;
+}
+
+int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
+  Result<proto::CgroupMode> mode = ParseCgroupModeName(args.cgroups_mode);
+  if (!mode.ok()) return InputError(args, mode.status(), env);
+  if (!args.cgroup_path.empty() && *mode != proto::CGROUP_MODE_IGNORE) {
+    return InputError(args,
+                      Status::InvalidArgument(
+                          "--cgroup-path needs --cgroups-mode ignore: in " + args.cgroups_mode +
+                          " mode CRIU puts the processes back into the cgroups they were "
+                          "dumped from"),
+                      env);
+  }
+  if (!args.cgroup_path.empty() && args.cgroup_path.front() != '/') {
+    return InputError(
+        args, Status::InvalidArgument("--cgroup-path must be absolute (e.g. /tenants/web-1)"),
+        env);
+  }
+  const std::string path = ChooseInventoryPath(args.hosts_file, env.hosts_env);
+  Result<proto::Inventory> inventory = LoadInventory(path);
+  if (!inventory.ok()) return InputError(args, inventory.status(), env);
+  Result<proto::InventoryHost> source = FindHost(*inventory, args.source);
+  if (!source.ok()) return InputError(args, source.status().WithContext("source"), env);
+  Result<proto::InventoryHost> destination = FindHost(*inventory, args.destination);
+  if (!destination.ok()) {
+    return InputError(args, destination.status().WithContext("destination"), env);
+  }
+  Result<std::unique_ptr<AgentClientFactory>> factory =
+      env.make_factory(*inventory, ClientOptions(args.timeout_s, args.transfer_timeout_s));
+  if (!factory.ok()) {
+    return InputError(args, factory.status().WithContext("controller certificate"), env);
+  }
+  Result<std::unique_ptr<AgentClient>> source_client = (*factory)->Connect(*source);
+  if (!source_client.ok()) return InputError(args, source_client.status(), env);
+  Result<std::unique_ptr<AgentClient>> destination_client = (*factory)->Connect(*destination);
+  if (!destination_client.ok()) return InputError(args, destination_client.status(), env);
+
+  MigrationRequest request;
+  request.container_id = args.container_id;
+  request.source = *source;
+  request.destination = *destination;
+  request.cgroup_mode = *mode;
+  request.cgroup_path = args.cgroup_path;
+  request.compress_level = args.compress_level;
+  request.tcp_established = args.tcp_established;
+  request.keep_images = args.keep_images;
+  request.dry_run = args.dry_run;
+
+  std::unique_ptr<TerminalProgress> progress;
+  if (env.err_is_tty && args.output == "text") {
+    progress = std::make_unique<TerminalProgress>(
+        *env.err, *env.clock, args.container_id + " " + args.source + " -> " + args.destination);
+  }
+  Migration migration(request, **source_client, **destination_client, *env.clock,
+                      progress.get());
+  const proto::Report report = migration.Run();
+  if (args.output == "json") {
+    *env.out << ReportToJson(report);
+  } else {
+    *env.out << ReportToText(report);
+  }
+  env.out->flush();
+  return ExitCodeForReport(report);
+}
+
+int RunHostsCheck(const HostsCheckArgs& args, CliEnvironment& env) {
+  auto fail = [&](const Status& status) {
+    *env.err << "migrate: " << status.message() << "\n";
+    return kExitUsage;
+  };
+  const std::string path = ChooseInventoryPath(args.hosts_file, env.hosts_env);
+  Result<proto::Inventory> inventory = LoadInventory(path);
+  if (!inventory.ok()) return fail(inventory.status());
+  std::vector<proto::InventoryHost> hosts;
+  for (const std::string& name : args.hosts) {
+    Result<proto::InventoryHost> host = FindHost(*inventory, name);
+    if (!host.ok()) return fail(host.status());
+    hosts.push_back(*host);
+  }
+  Result<std::unique_ptr<AgentClientFactory>> factory =
+      env.make_factory(*inventory, ClientOptions(args.timeout_s, args.timeout_s));
+  if (!factory.ok()) return fail(factory.status().WithContext("controller certificate"));
+  proto::HostsCheckReport report;
+  report.set_status("ok");
+  for (const proto::InventoryHost& host : hosts) {
+    Result<std::unique_ptr<AgentClient>> client = (*factory)->Connect(host);
+    proto::HostCheckResult result;
+    if (!client.ok()) {
+      result.set_host(host.name());
+      result.set_error(client.status().ToString());
+    } else {
+      result = CheckHost(**client);
+    }
+    if (!result.ok()) report.set_status("failed");
+    *report.add_hosts() = result;
+  }
+  *env.out << (args.output == "json" ? HostsCheckToJson(report) : HostsCheckToText(report));
+  env.out->flush();
+  return report.status() == "ok" ? 0 : kExitFailed;
+}
+
+}  // namespace
+
+CliEnvironment ProcessCliEnvironment() {
+  static SteadyClock clock;
+  CliEnvironment env;
+  env.out = &std::cout;
+  env.err = &std::cerr;
+  env.hosts_env = std::getenv(kInventoryEnvVar);
+  env.err_is_tty = ::isatty(STDERR_FILENO) == 1;
+  env.clock = &clock;
+  env.make_factory = [](const proto::Inventory& inventory, const HttpsClientOptions& options)
+      -> Result<std::unique_ptr<AgentClientFactory>> {
+    MIGRATE_ASSIGN_OR_RETURN(std::unique_ptr<HttpsAgentClientFactory> factory,
+                             HttpsAgentClientFactory::Create(inventory.controller(), options));
+    return std::unique_ptr<AgentClientFactory>(std::move(factory));
+  };
+  return env;
+}
+
+int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
+  CLI::App app{"migrate: live-migrate running OCI containers (runc + CRIU) between hosts",
+               "migrate"};
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "debug|info|warn|error (logs go to stderr)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
+  ContainerArgs container;
+  CLI::App* container_cmd = app.add_subcommand(
+      "container", "Move a running container from one host to another, with preflight, "
+                   "progress, a report, and rollback to the source on any failure");
+  container_cmd->footer(kFooter);
+  container_cmd->add_option("id", container.container_id, "the container's id (as runc knows it)")
+      ->required();
+  container_cmd->add_option("src-host", container.source, "host it runs on (inventory name)")
+      ->required();
+  container_cmd->add_option("dst-host", container.destination, "host to move it to")->required();
+  container_cmd
+      ->add_option("--cgroups-mode", container.cgroups_mode,
+                   "how CRIU treats cgroups: ignore|soft|full|strict (also none|props); the "
+                   "restore must really run this mode or the migration is rolled back")
+      ->check(CLI::IsMember({"ignore", "none", "props", "soft", "full", "strict"}))
+      ->capture_default_str();
+  container_cmd->add_option("--cgroup-path", container.cgroup_path,
+                            "destination cgroupsPath (ignore mode only; default: the "
+                            "destination agent's cgroup parent + id)");
+  container_cmd
+      ->add_option("--compress-level", container.compress_level,
+                   "zstd level 1..19 for the streams (default: the agents' default)")
+      ->check(CLI::Range(1, 19));
+  container_cmd->add_flag("--tcp-established", container.tcp_established,
+                          "checkpoint established TCP connections (CRIU --tcp-established)");
+  container_cmd->add_flag("--keep-images", container.keep_images,
+                          "keep the checkpoint images on both hosts after a successful commit");
+  container_cmd->add_flag("--dry-run", container.dry_run,
+                          "run the preflight on both hosts only; freeze and change nothing");
+  container_cmd->add_option("--output", container.output, "text|json (json: one object)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  container_cmd->add_option("--hosts", container.hosts_file,
+                            "inventory file (default: $MIGRATE_HOSTS, else "
+                            "/etc/migrate/hosts.json)");
+  container_cmd
+      ->add_option("--timeout", container.timeout_s,
+                   "seconds allowed for each ordinary agent call (preflight, restore, ...)")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  container_cmd
+      ->add_option("--transfer-timeout", container.transfer_timeout_s,
+                   "seconds allowed for the bundle send and for checkpoint+transfer")
+      ->check(CLI::Range(1, 7 * 86400))
+      ->capture_default_str();
+
+  HostsCheckArgs hosts_check;
+  CLI::App* hosts_cmd = app.add_subcommand("hosts", "Inspect the hosts of the inventory");
+  hosts_cmd->require_subcommand(1);
+  CLI::App* check_cmd = hosts_cmd->add_subcommand(
+      "check", "Check hosts on their own: agent reachable and authenticated, runtime, CRIU "
+               "(criu check), cgroup layout and the cgroup modes each can honour");
+  check_cmd->add_option("host", hosts_check.hosts, "inventory names")->required();
+  check_cmd->add_option("--output", hosts_check.output, "text|json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  check_cmd->add_option("--hosts", hosts_check.hosts_file,
+                        "inventory file (default: $MIGRATE_HOSTS, else /etc/migrate/hosts.json)");
+  check_cmd->add_option("--timeout", hosts_check.timeout_s, "seconds per agent call")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+
+  int certs_exit_code = 0;
+#if MIGRATE_HAVE_CERTS_COMMAND
+  RegisterCertsCommand(app, &certs_exit_code);
+#endif
+
+  // CLI11 would only say "A subcommand is required" for a mistyped command: name it.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (arg.empty() || arg.front() == '-') continue;
+    std::string names;
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      if (sub->get_name() == arg) {
+        names.clear();
+        break;
+      }
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!names.empty()) {
+      *env.err << "migrate: unknown command \"" << arg << "\" (commands: " << names
+               << ")\nRun with --help for more information.\n";
+      return kExitUsage;
+    }
+    break;
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, *env.out, *env.err);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  LogLevel level = LogLevel::kWarn;
+  if (ParseLogLevel(log_level, &level)) SetLogThreshold(level);
+
+  if (container_cmd->parsed()) return RunContainer(container, env);
+  if (check_cmd->parsed()) return RunHostsCheck(hosts_check, env);
+  return certs_exit_code;
+}
+
+}  // namespace migrate::controller

@@ -1,0 +1,285 @@
+// The command line: argument validation (exit 2, nothing contacted), inventory lookup, and
+// whole commands against fake agents.
+#include "controller/cli.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "controller/report.h"
+#include "tests/controller/fake_agent_client.h"
+
+namespace migrate::controller {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Hands out the test's fakes by node name (they stay owned by the test).
+class ForwardingClient : public AgentClient {
+ public:
+  explicit ForwardingClient(AgentClient& target) : target_(target) {}
+  const std::string& node_name() const override { return target_.node_name(); }
+  Result<proto::Health> GetHealth() override { return target_.GetHealth(); }
+  Result<proto::Capabilities> GetCapabilities() override { return target_.GetCapabilities(); }
+  Result<proto::ContainerInfo> Inspect(const proto::InspectRequest& r) override {
+    return target_.Inspect(r);
+  }
+  Result<proto::PreflightResponse> Preflight(const proto::PreflightRequest& r) override {
+    return target_.Preflight(r);
+  }
+  Result<proto::PrepareReceiveResponse> PrepareReceive(
+      const proto::PrepareReceiveRequest& r) override {
+    return target_.PrepareReceive(r);
+  }
+  Result<proto::TransferResult> SendBundle(const proto::SendBundleRequest& r) override {
+    return target_.SendBundle(r);
+  }
+  Result<proto::CheckpointSendResponse> CheckpointSend(
+      const proto::CheckpointSendRequest& r) override {
+    return target_.CheckpointSend(r);
+  }
+  Result<proto::RestoreResponse> Restore(const proto::RestoreRequest& r) override {
+    return target_.Restore(r);
+  }
+  Result<proto::MigrationStatus> Commit(const proto::CommitRequest& r) override {
+    return target_.Commit(r);
+  }
+  Result<proto::MigrationStatus> Rollback(const proto::RollbackRequest& r) override {
+    return target_.Rollback(r);
+  }
+  Result<proto::MigrationStatus> GetMigration(const std::string& id) override {
+    return target_.GetMigration(id);
+  }
+
+ private:
+  AgentClient& target_;
+};
+
+class FakeFactory : public AgentClientFactory {
+ public:
+  explicit FakeFactory(testing::FakePair* pair) : pair_(pair) {}
+  Result<std::unique_ptr<AgentClient>> Connect(const proto::InventoryHost& host) override {
+    if (host.name() == "host-a") return std::unique_ptr<AgentClient>(new ForwardingClient(*pair_->source));
+    if (host.name() == "host-b") {
+      return std::unique_ptr<AgentClient>(new ForwardingClient(*pair_->destination));
+    }
+    return Status::NotFound("no fake for " + host.name());
+  }
+
+ private:
+  testing::FakePair* pair_;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "migrate-cli-XXXXXX").string();
+    dir_ = ::mkdtemp(pattern.data());
+    hosts_ = dir_ + "/hosts.json";
+    std::ofstream(hosts_) << R"({"hosts": [
+        {"name": "host-a", "address": "127.0.0.1", "port": 7001},
+        {"name": "host-b", "address": "127.0.0.1", "port": 7002},
+        {"name": "host-c", "address": "127.0.0.1", "port": 7003}],
+      "controller": {"ca": "ca.pem", "cert": "c.pem", "key": "k.pem"}})";
+    pair_ = testing::MakeHealthyPair();
+    env_.out = &out_;
+    env_.err = &err_;
+    env_.clock = &clock_;
+    env_.hosts_env = hosts_.c_str();
+    env_.make_factory = [this](const proto::Inventory& inventory, const HttpsClientOptions& o)
+        -> Result<std::unique_ptr<AgentClientFactory>> {
+      ++factories_made_;
+      last_inventory_ = inventory;
+      last_options_ = o;
+      return std::unique_ptr<AgentClientFactory>(new FakeFactory(pair_.get()));
+    };
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  int Run(std::vector<std::string> args) {
+    args.insert(args.begin(), "migrate");
+    std::vector<const char*> argv;
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    return RunCli(static_cast<int>(argv.size()), argv.data(), env_);
+  }
+
+  // Nothing reached an agent.
+  void ExpectNoAgentCalls() { EXPECT_TRUE(pair_->log.Calls().empty()); }
+
+  std::string dir_;
+  std::string hosts_;
+  std::unique_ptr<testing::FakePair> pair_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+  testing::FakeClock clock_;
+  CliEnvironment env_;
+  int factories_made_ = 0;
+  proto::Inventory last_inventory_;
+  HttpsClientOptions last_options_;
+};
+
+TEST_F(CliTest, MigratesAndPrintsAJsonReport) {
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--output", "json"}), 0) << err_.str();
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
+  EXPECT_EQ(parsed.fields().at("status").string_value(), "migrated");
+  EXPECT_EQ(err_.str(), "") << "no progress line when stderr is not a tty";
+  EXPECT_EQ(last_inventory_.controller().ca(), dir_ + "/ca.pem");
+}
+
+TEST_F(CliTest, TextReportAndOptionsReachTheAgents) {
+  pair_ = testing::MakeHealthyPair(proto::CGROUP_MODE_IGNORE);
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--cgroups-mode", "ignore",
+                 "--cgroup-path", "/tenants/web", "--compress-level", "5", "--keep-images",
+                 "--tcp-established", "--hosts", hosts_, "--timeout", "7",
+                 "--transfer-timeout", "99"}),
+            0)
+      << out_.str() << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("migrated web host-a -> host-b"));
+  const proto::CheckpointSendRequest& cp = pair_->source->checkpoint_requests.at(0);
+  EXPECT_EQ(cp.cgroup_mode(), proto::CGROUP_MODE_IGNORE);
+  EXPECT_EQ(cp.compress_level(), 5);
+  EXPECT_TRUE(cp.tcp_established());
+  EXPECT_EQ(pair_->destination->restore_requests.at(0).cgroup_path(), "/tenants/web");
+  EXPECT_TRUE(pair_->source->commit_requests.at(0).keep_images());
+  EXPECT_EQ(last_options_.request_timeout, std::chrono::seconds(7));
+  EXPECT_EQ(last_options_.transfer_timeout, std::chrono::seconds(99));
+}
+
+TEST_F(CliTest, ProgressLineOnlyOnATerminal) {
+  env_.err_is_tty = true;
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b"}), 0);
+  EXPECT_THAT(err_.str(), HasSubstr("checkpoint+transfer"));
+  EXPECT_THAT(err_.str(), HasSubstr("\r\033[K"));
+  err_.str("");
+  pair_ = testing::MakeHealthyPair();
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--output", "json"}), 0);
+  EXPECT_EQ(err_.str(), "") << "--output json draws no progress";
+}
+
+TEST_F(CliTest, RolledBackExitsThree) {
+  pair_->destination->errors["Restore"] = Status::FailedPrecondition("restore failed");
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b"}), kExitRolledBack);
+  EXPECT_THAT(out_.str(), HasSubstr("ROLLED BACK"));
+}
+
+TEST_F(CliTest, PreflightRefusalExitsOneAndSaysWhatToDo) {
+  pair_->destination->preflight.mutable_checks(3)->set_ok(false);  // free-space
+  pair_->destination->preflight.mutable_checks(3)->set_remedy("free some space on host-b");
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b"}), kExitFailed);
+  EXPECT_THAT(out_.str(), HasSubstr("what to do: free some space on host-b"));
+  EXPECT_TRUE(pair_->source->checkpoint_requests.empty());
+}
+
+TEST_F(CliTest, DryRun) {
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--dry-run"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("preflight passed"));
+  EXPECT_TRUE(pair_->destination->restore_requests.empty());
+}
+
+struct BadArgs {
+  const char* name;
+  std::vector<std::string> args;
+  const char* message;
+};
+
+class CliBadInputTest : public CliTest, public ::testing::WithParamInterface<BadArgs> {};
+
+TEST_P(CliBadInputTest, ExitsTwoAndTouchesNothing) {
+  std::vector<std::string> args = GetParam().args;
+  for (std::string& a : args) {
+    if (a == "$DIR") a = dir_;
+  }
+  EXPECT_EQ(Run(args), kExitUsage);
+  EXPECT_THAT(err_.str() + out_.str(), HasSubstr(GetParam().message));
+  ExpectNoAgentCalls();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Refusals, CliBadInputTest,
+    ::testing::Values(
+        BadArgs{"NoCommand", {}, "subcommand"},
+        BadArgs{"UnknownCommand", {"teleport"}, "teleport"},
+        BadArgs{"MissingDestination", {"container", "web", "host-a"}, "dst-host"},
+        BadArgs{"BadMode", {"container", "web", "host-a", "host-b", "--cgroups-mode", "loose"},
+                "loose"},
+        BadArgs{"CompressLevelTooHigh",
+                {"container", "web", "host-a", "host-b", "--compress-level", "40"}, "40"},
+        BadArgs{"CompressLevelNotANumber",
+                {"container", "web", "host-a", "host-b", "--compress-level", "fast"}, "fast"},
+        BadArgs{"BadOutput", {"container", "web", "host-a", "host-b", "--output", "yaml"},
+                "yaml"},
+        BadArgs{"ZeroTimeout", {"container", "web", "host-a", "host-b", "--timeout", "0"},
+                "--timeout"},
+        BadArgs{"UnknownOption", {"container", "web", "host-a", "host-b", "--fast"}, "--fast"},
+        BadArgs{"CgroupPathWithoutIgnore",
+                {"container", "web", "host-a", "host-b", "--cgroup-path", "/x"},
+                "--cgroup-path needs --cgroups-mode ignore"},
+        BadArgs{"RelativeCgroupPath",
+                {"container", "web", "host-a", "host-b", "--cgroups-mode", "ignore",
+                 "--cgroup-path", "x/y"},
+                "must be absolute"},
+        BadArgs{"UnknownSource", {"container", "web", "host-x", "host-b"},
+                "unknown host \"host-x\" (the inventory knows: host-a, host-b, host-c)"},
+        BadArgs{"UnknownDestination", {"container", "web", "host-a", "nowhere"},
+                "destination: unknown host \"nowhere\""},
+        BadArgs{"MissingInventory",
+                {"container", "web", "host-a", "host-b", "--hosts", "$DIR/none.json"},
+                "does not exist"},
+        BadArgs{"HostsCheckUnknownHost", {"hosts", "check", "host-a", "host-q"},
+                "unknown host \"host-q\""},
+        BadArgs{"HostsWithoutCheck", {"hosts"}, "subcommand"}),
+    [](const ::testing::TestParamInfo<BadArgs>& p) { return p.param.name; });
+
+TEST_F(CliTest, BadInputWithJsonOutputStillPrintsOneObject) {
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-z", "--output", "json"}), kExitUsage);
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
+  EXPECT_EQ(parsed.fields().at("status").string_value(), "failed");
+  EXPECT_THAT(parsed.fields().at("error").string_value(), HasSubstr("host-z"));
+  EXPECT_EQ(factories_made_, 0);
+}
+
+TEST_F(CliTest, HelpTeachesWithExamples) {
+  EXPECT_EQ(Run({"container", "--help"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("--cgroups-mode"));
+  EXPECT_THAT(out_.str(), HasSubstr("Examples:"));
+  EXPECT_THAT(out_.str(), HasSubstr("migrate container web-1 host-a host-b --dry-run"));
+}
+
+TEST_F(CliTest, HostsCheckPrintsATable) {
+  EXPECT_EQ(Run({"hosts", "check", "host-a", "host-b"}), 0) << out_.str() << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("HOST"));
+  EXPECT_THAT(out_.str(), HasSubstr("runc 1.1.5"));
+  EXPECT_THAT(out_.str(), HasSubstr("ignore,soft,full"));
+  EXPECT_THAT(out_.str(), HasSubstr("strict: runc creates"));
+  EXPECT_THAT(pair_->log.Calls(), ::testing::ElementsAre("host-a:GetHealth", "host-a:GetCapabilities",
+                                                       "host-b:GetHealth", "host-b:GetCapabilities"));
+}
+
+TEST_F(CliTest, HostsCheckFailsWhenCriuCheckFails) {
+  pair_->destination->capabilities.set_criu_check_ok(false);
+  pair_->destination->capabilities.set_criu_check_output("vdso: Unexpected rt vDSO area bounds");
+  EXPECT_EQ(Run({"hosts", "check", "host-a", "host-b", "--output", "json"}), kExitFailed);
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
+  EXPECT_EQ(parsed.fields().at("status").string_value(), "failed");
+  EXPECT_THAT(out_.str(), HasSubstr("vDSO"));
+}
+
+TEST_F(CliTest, HostsCheckUnreachableHost) {
+  pair_->source->errors["GetHealth"] = Status::Unavailable("connection refused");
+  EXPECT_EQ(Run({"hosts", "check", "host-a"}), kExitFailed);
+  EXPECT_THAT(out_.str(), HasSubstr("agent not reachable"));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("host-b")));
+}
+
+}  // namespace
+}  // namespace migrate::controller
