@@ -1,0 +1,79 @@
+#include "agent/runtime/oci_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "agent/runtime/file_util.h"
+#include "agent/runtime/host_stats.h"
+
+namespace migrate::runtime {
+namespace {
+
+// The shape `runc spec` writes, trimmed.
+constexpr const char* kSpec = R"({
+  "ociVersion": "1.0.2-dev",
+  "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
+              "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 18446744073709551615, "soft": 1024}]},
+  "root": {"path": "rootfs", "readonly": true},
+  "linux": {"resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "cgroupsPath": "/host-a/web-1",
+            "namespaces": [{"type": "pid"}, {"type": "network"}]}
+})";
+
+TEST(OciConfigTest, RewritesCgroupsPathAndKeepsTheRest) {
+  Result<OciConfig> config = OciConfig::Parse(kSpec);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->cgroups_path(), "/host-a/web-1");
+  config->set_cgroups_path("/host-b/web-1");
+  EXPECT_EQ(config->cgroups_path(), "/host-b/web-1");
+  std::string out = config->ToString();
+  EXPECT_NE(out.find("18446744073709551615"), std::string::npos) << "no float rounding";
+  EXPECT_NE(out.find("\"readonly\": true"), std::string::npos);
+  Result<OciConfig> back = OciConfig::Parse(out);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->cgroups_path(), "/host-b/web-1");
+  // Member order kept: linux still ends with namespaces after cgroupsPath.
+  EXPECT_LT(out.find("cgroupsPath"), out.find("namespaces"));
+}
+
+TEST(OciConfigTest, CreatesLinuxAndAnnotations) {
+  Result<OciConfig> config = OciConfig::Parse(R"({"ociVersion":"1.0.2"})");
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->cgroups_path().has_value());
+  EXPECT_FALSE(config->annotation(kCriuConfigAnnotation).has_value());
+  config->set_cgroups_path("/x/y");
+  config->set_annotation(kCriuConfigAnnotation, "/run/migrate/criu/y.conf");
+  EXPECT_EQ(config->cgroups_path(), "/x/y");
+  EXPECT_EQ(config->annotation("org.criu.config"), "/run/migrate/criu/y.conf");
+  config->set_annotation(kCriuConfigAnnotation, "/other");
+  EXPECT_EQ(config->annotation("org.criu.config"), "/other");
+  EXPECT_TRUE(config->remove_annotation("org.criu.config"));
+  EXPECT_FALSE(config->annotation("org.criu.config").has_value());
+}
+
+TEST(OciConfigTest, RejectsWhatIsNotAConfig) {
+  EXPECT_FALSE(OciConfig::Parse("[]").ok());
+  EXPECT_FALSE(OciConfig::Parse("{").ok());
+  EXPECT_FALSE(OciConfig::Parse(R"({"linux": 3})").ok());
+  EXPECT_FALSE(OciConfig::Parse(R"({"annotations": []})").ok());
+}
+
+TEST(OciConfigTest, SaveAndLoad) {
+  char tmpl[] = "/tmp/oci-config-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string path = std::string(tmpl) + "/config.json";
+  Result<OciConfig> config = OciConfig::Parse(kSpec);
+  ASSERT_TRUE(config.ok());
+  config->set_cgroups_path("/new");
+  ASSERT_TRUE(config->Save(path).ok());
+  Result<OciConfig> loaded = OciConfig::Load(path);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->cgroups_path(), "/new");
+  EXPECT_EQ(OciConfig::Load(std::string(tmpl) + "/missing.json").status().code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(RemoveTree(tmpl).ok());
+}
+
+}  // namespace
+}  // namespace migrate::runtime

@@ -1,0 +1,291 @@
+// RuncRuntime against a scripted runc (FakeProcessRunner) and real CRIU logs from testdata/:
+// which argv reaches runc, what is written where, and what is concluded from the logs.
+#include "agent/runtime/runc_runtime.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "agent/runtime/file_util.h"
+#include "agent/runtime/host_stats.h"
+#include "agent/runtime/oci_config.h"
+#include "tests/support/fake_process_runner.h"
+
+namespace migrate::runtime {
+namespace {
+
+using testing::FakeProcessRunner;
+
+std::string Data(const std::string& name) {
+  return *ReadFile(std::string(MIGRATE_RUNTIME_TESTDATA) + "/" + name);
+}
+
+bool Has(const std::vector<std::string>& argv, const std::string& word) {
+  return std::find(argv.begin(), argv.end(), word) != argv.end();
+}
+
+// The value after `flag` in argv.
+std::string After(const std::vector<std::string>& argv, const std::string& flag) {
+  auto it = std::find(argv.begin(), argv.end(), flag);
+  return it != argv.end() && it + 1 != argv.end() ? *(it + 1) : std::string();
+}
+
+class RuncRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/runc-runtime-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_TRUE(MakeDirs(dir_ + "/bundle/rootfs").ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_ + "/bundle/config.json",
+                                R"({"ociVersion":"1.0.2","linux":{"cgroupsPath":"/a/c1"}})")
+                    .ok());
+    ASSERT_TRUE(MakeDirs(dir_ + "/images").ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_ + "/images/inventory.img", "x").ok());
+    // A fake /proc: the restored init (pid 4242) and our own net namespace.
+    ASSERT_TRUE(MakeDirs(dir_ + "/proc/4242/ns").ok());
+    ASSERT_TRUE(MakeDirs(dir_ + "/proc/self/ns").ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_ + "/proc/4242/cgroup", "4:memory:/b/c1\n0::/b/c1\n").ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_ + "/proc/self/ns/net", "").ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_ + "/proc/4242/ns/net", "").ok());
+  }
+  void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
+
+  RuncRuntime Make(const char* version) {
+    RuncOptions options;
+    options.root = dir_ + "/runc-root";
+    options.criu_config_dir = dir_ + "/criu-conf";
+    options.proc_root = dir_ + "/proc";
+    return RuncRuntime(&runner_, options, RuntimeInfo{"runc", *ParseVersion(version), "runc"});
+  }
+
+  // `runc state c1`: absent until `restore` ran, then running as pid 4242.
+  void ScriptRestore(const std::string& restore_log) {
+    runner_.On({"state", "c1"}, [this](const ProcessSpec&) {
+      if (!restored_) {
+        return Result<ProcessResult>(FakeProcessRunner::Exit(
+            1, "", "time=\"x\" level=error msg=\"container does not exist\"\n"));
+      }
+      return Result<ProcessResult>(FakeProcessRunner::Exit(
+          0, R"({"id":"c1","pid":4242,"status":"running","bundle":")" + dir_ + "/bundle\"}"));
+    });
+    runner_.On({"restore"}, [this, restore_log](const ProcessSpec& spec) {
+      EXPECT_TRUE(WriteFileAtomic(After(spec.argv, "--work-path") + "/restore.log", restore_log).ok());
+      restored_ = true;
+      return Result<ProcessResult>(FakeProcessRunner::Exit(0));
+    });
+    runner_.OnExit({"kill"}, 0);
+    runner_.OnExit({"delete"}, 0);
+    runner_.OnExit({"nsenter", "set", "lo", "up"}, 0);
+    runner_.OnExit({"nsenter", "link", "show"}, 0,
+                   "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n");
+    runner_.OnExit({"nsenter", "addr", "show"}, 0, "1: lo    inet 127.0.0.1/8 scope host lo\n");
+  }
+
+  RestoreOptions Restore(CgroupMode mode) {
+    RestoreOptions o;
+    o.container_id = "c1";
+    o.image_dir = dir_ + "/images";
+    o.work_dir = dir_ + "/work";
+    o.bundle_dir = dir_ + "/bundle";
+    o.cgroup_mode = mode;
+    o.cgroups_path = "/b/c1";
+    return o;
+  }
+
+  std::string dir_;
+  FakeProcessRunner runner_;
+  bool restored_ = false;
+};
+
+TEST_F(RuncRuntimeTest, StrictRestoreIsRefusedBeforeAnythingRuns) {
+  RuncRuntime runtime = Make("1.1.5");
+  std::string before = *ReadFile(dir_ + "/bundle/config.json");
+  Result<RestoreResult> r = runtime.Restore(Restore(CgroupMode::kStrict));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("strict cannot be honoured"), std::string::npos)
+      << r.status().message();
+  EXPECT_TRUE(runner_.calls().empty()) << "nothing may run before the refusal";
+  EXPECT_EQ(*ReadFile(dir_ + "/bundle/config.json"), before) << "bundle untouched";
+}
+
+TEST_F(RuncRuntimeTest, IgnoreOnRunc115UsesTheConfigFileAndProvesIt) {
+  ScriptRestore(Data("restore-ignore-configfile.log"));
+  RuncRuntime runtime = Make("1.1.5");
+  RestoreOptions options = Restore(CgroupMode::kIgnore);
+  Result<RestoreResult> r = runtime.Restore(options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+
+  std::vector<ProcessSpec> restores = runner_.CallsWith("restore");
+  ASSERT_EQ(restores.size(), 1u);
+  const std::vector<std::string>& argv = restores[0].argv;
+  EXPECT_FALSE(Has(argv, "--manage-cgroups-mode")) << "runc 1.1.5 ignores it on restore";
+  EXPECT_TRUE(Has(argv, "--detach"));
+  EXPECT_EQ(After(argv, "--root"), dir_ + "/runc-root");
+  EXPECT_EQ(After(argv, "--image-path"), dir_ + "/images");
+  EXPECT_EQ(argv.back(), "c1");
+
+  Result<OciConfig> config = OciConfig::Load(dir_ + "/bundle/config.json");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->cgroups_path(), "/b/c1");
+  std::string owned = dir_ + "/criu-conf/c1.conf";
+  EXPECT_EQ(config->annotation("org.criu.config"), owned);
+  EXPECT_EQ(*ReadFile(owned), "manage-cgroups=ignore\n");
+
+  EXPECT_EQ(r->restore_mode.requested, CgroupMode::kIgnore);
+  EXPECT_EQ(r->restore_mode.effective, CgroupMode::kIgnore);
+  EXPECT_NE(r->restore_mode.mechanism.find("CRIU config file"), std::string::npos);
+  EXPECT_EQ(r->init_pid, 4242);
+  EXPECT_EQ(r->cgroups, (std::vector<std::string>{"4:memory:/b/c1", "0::/b/c1"}));
+  // Its own network namespace (another inode than ours): loopback brought up inside it.
+  std::vector<ProcessSpec> up = runner_.CallsWith("up");
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].argv, (std::vector<std::string>{"nsenter", "--net=" + dir_ + "/proc/4242/ns/net",
+                                                  "ip", "link", "set", "lo", "up"}));
+  EXPECT_TRUE(r->loopback.checked);
+  EXPECT_TRUE(r->loopback.up);
+  EXPECT_TRUE(r->loopback.has_ipv4);
+}
+
+TEST_F(RuncRuntimeTest, EffectiveModeDifferentFromRequestedIsAnErrorNamingTheLine) {
+  // The whitespace trap's real log: CRIU ran soft although ignore was asked.
+  ScriptRestore(Data("restore-ignore-whitespace-trap.log"));
+  RuncRuntime runtime = Make("1.1.5");
+  Result<RestoreResult> r = runtime.Restore(Restore(CgroupMode::kIgnore));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("cg: Preparing cgroups yard (cgroups restore mode 0x4)"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("not the requested ignore"), std::string::npos);
+  EXPECT_FALSE(runner_.CallsWith("delete").empty()) << "the wrong restore is removed";
+}
+
+TEST_F(RuncRuntimeTest, Runc13PassesTheFlagAndNeutralisesTheFile) {
+  ScriptRestore(Data("restore-full-configfile.log"));
+  RuncRuntime runtime = Make("1.3.0");
+  Result<RestoreResult> r = runtime.Restore(Restore(CgroupMode::kFull));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::vector<std::string> argv = runner_.CallsWith("restore")[0].argv;
+  EXPECT_EQ(After(argv, "--manage-cgroups-mode"), "full");
+  EXPECT_EQ(ReadFile(dir_ + "/criu-conf/c1.conf")->find("manage-cgroups"), std::string::npos);
+  EXPECT_EQ(r->restore_mode.effective, CgroupMode::kFull);
+}
+
+TEST_F(RuncRuntimeTest, RestoreRefusesAnExistingContainer) {
+  runner_.OnExit({"state", "c1"}, 0, R"({"id":"c1","pid":1,"status":"running","bundle":"/b"})");
+  RuncRuntime runtime = Make("1.1.5");
+  Result<RestoreResult> r = runtime.Restore(Restore(CgroupMode::kSoft));
+  EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(runner_.CallsWith("restore").empty());
+}
+
+class RuncCheckpointTest : public RuncRuntimeTest {
+ protected:
+  // A running container whose creation-time labels are `labels` (runc's state.json).
+  void ScriptCheckpoint(const std::string& labels, const std::string& dump_log,
+                        const std::string& cgroup_img) {
+    ASSERT_TRUE(MakeDirs(dir_ + "/runc-root/c1").ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_ + "/runc-root/c1/state.json",
+                                R"({"id":"c1","config":{"labels":[)" + labels + "]}}")
+                    .ok());
+    runner_.OnExit({"state", "c1"}, 0, R"({"id":"c1","pid":77,"status":"running","bundle":"/b"})");
+    runner_.On({"checkpoint"}, [dump_log, cgroup_img](const ProcessSpec& spec) {
+      EXPECT_TRUE(WriteFileAtomic(After(spec.argv, "--work-path") + "/dump.log", dump_log).ok());
+      EXPECT_TRUE(WriteFileAtomic(After(spec.argv, "--image-path") + "/cgroup.img", cgroup_img).ok());
+      return Result<ProcessResult>(FakeProcessRunner::Exit(0));
+    });
+  }
+  CheckpointOptions Checkpoint(CgroupMode mode) {
+    CheckpointOptions o;
+    o.container_id = "c1";
+    o.image_dir = dir_ + "/dump-images";
+    o.work_dir = dir_ + "/dump-work";
+    o.cgroup_mode = mode;
+    return o;
+  }
+};
+
+TEST_F(RuncCheckpointTest, IgnoreWithOwnedConfigFileDumpsIgnore) {
+  std::string owned = dir_ + "/criu-conf/c1.conf";
+  ScriptCheckpoint("\"org.criu.config=" + owned + "\",\"bundle=/b\"",
+                   Data("dump-ignore-configfile.log"), Data("cgroup-ignore.img"));
+  RuncRuntime runtime = Make("1.1.5");
+  Result<CheckpointResult> r = runtime.Checkpoint(Checkpoint(CgroupMode::kIgnore));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::vector<std::string> argv = runner_.CallsWith("checkpoint")[0].argv;
+  EXPECT_FALSE(Has(argv, "--manage-cgroups-mode")) << "runc 1.1.5 rejects ignore";
+  EXPECT_FALSE(Has(argv, "--leave-running"));
+  EXPECT_EQ(*ReadFile(owned), "manage-cgroups=ignore\n");
+  EXPECT_EQ(r->dump_mode.effective, CgroupMode::kIgnore);
+  EXPECT_EQ(r->cgroup_image_dirs, 0);
+  EXPECT_TRUE(r->dump_mode.note.empty()) << r->dump_mode.note;
+}
+
+TEST_F(RuncCheckpointTest, IgnoreWithoutOwnedFileDumpsSoftAndSaysSo) {
+  ScriptCheckpoint("\"bundle=/b\"", Data("dump-soft-default.log"), Data("cgroup-soft.img"));
+  RuncRuntime runtime = Make("1.1.5");
+  Result<CheckpointResult> r = runtime.Checkpoint(Checkpoint(CgroupMode::kIgnore));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(Has(runner_.CallsWith("checkpoint")[0].argv, "--manage-cgroups-mode"));
+  EXPECT_EQ(r->dump_mode.requested, CgroupMode::kIgnore);
+  EXPECT_EQ(r->dump_mode.effective, CgroupMode::kSoft);
+  EXPECT_NE(r->dump_mode.note.find("dump side cannot run ignore"), std::string::npos);
+  EXPECT_GT(r->cgroup_image_dirs, 0);
+  EXPECT_NE(r->dump_mode.evidence.find("cg: adding cgroup"), std::string::npos);
+}
+
+TEST_F(RuncCheckpointTest, FullUsesTheFlagAndClearsAStaleOwnedFile) {
+  std::string owned = dir_ + "/criu-conf/c1.conf";
+  ASSERT_TRUE(MakeDirs(dir_ + "/criu-conf").ok());
+  ASSERT_TRUE(WriteFileAtomic(owned, "manage-cgroups=ignore\n").ok());  // from the restore
+  ScriptCheckpoint("\"org.criu.config=" + owned + "\"", Data("dump-soft-default.log"),
+                   Data("cgroup-soft.img"));
+  RuncRuntime runtime = Make("1.1.5");
+  CheckpointOptions options = Checkpoint(CgroupMode::kFull);
+  options.leave_running = true;
+  options.tcp_established = true;
+  Result<CheckpointResult> r = runtime.Checkpoint(options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::vector<std::string> argv = runner_.CallsWith("checkpoint")[0].argv;
+  EXPECT_EQ(After(argv, "--manage-cgroups-mode"), "full");
+  EXPECT_TRUE(Has(argv, "--leave-running"));
+  EXPECT_TRUE(Has(argv, "--tcp-established"));
+  EXPECT_EQ(ReadFile(owned)->find("manage-cgroups"), std::string::npos)
+      << "a stale ignore would override the flag";
+  EXPECT_EQ(r->dump_mode.effective, CgroupMode::kFull);
+}
+
+TEST_F(RuncCheckpointTest, RefusesWhatIsNotRunningBeforeTheFreeze) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/runc-root/c1").ok());
+  runner_.OnExit({"state", "c1"}, 0, R"({"id":"c1","pid":0,"status":"stopped","bundle":"/b"})");
+  RuncRuntime runtime = Make("1.1.5");
+  Result<CheckpointResult> r = runtime.Checkpoint(Checkpoint(CgroupMode::kSoft));
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(runner_.CallsWith("checkpoint").empty());
+}
+
+TEST_F(RuncRuntimeTest, SupportTableForRunc115) {
+  RuncRuntime runtime = Make("1.1.5");
+  for (const ModeSupport& row : runtime.ModeSupportTable()) {
+    SCOPED_TRACE(std::string(CgroupModeName(row.mode)));
+    if (row.mode == CgroupMode::kStrict) {
+      EXPECT_FALSE(row.restore);
+      EXPECT_TRUE(row.checkpoint);
+      EXPECT_NE(row.reason.find("strict cannot be honoured"), std::string::npos);
+    } else {
+      EXPECT_TRUE(row.restore);
+    }
+    if (row.mode == CgroupMode::kIgnore) {
+      EXPECT_FALSE(row.checkpoint) << "only containers created by migrate dump in ignore";
+      EXPECT_NE(row.mechanism.find("CRIU config file"), std::string::npos);
+    }
+    EXPECT_NE(row.ToProto().mode(), proto::CGROUP_MODE_UNSPECIFIED);
+  }
+}
+
+}  // namespace
+}  // namespace migrate::runtime

@@ -1,0 +1,85 @@
+// Real containers for tests: a temp dir with its own runc root, busybox bundles that count,
+// and cleanup of everything (containers, cgroup dirs under every controller, files), even
+// when the test fails.
+//
+//   auto sandbox = ContainerSandbox::Create("ckpt");           // /tmp/migrate-test-ckpt-XXXX
+//   BundleOptions opts; opts.cgroups_path = sandbox->CgroupPath("c1");
+//   auto bundle = sandbox->MakeCountingBundle("c1", opts);
+//   ASSERT_TRUE(sandbox->RunDetached("c1", *bundle).ok());
+//   auto count = WaitForCountAbove(*bundle, 0, 5s);
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/runtime/process_runner.h"
+#include "transfer/status.h"
+
+namespace migrate::testing {
+
+struct BundleOptions {
+  // linux.cgroupsPath (use ContainerSandbox::CgroupPath for a unique, cleaned-up one).
+  std::string cgroups_path;
+  // A network namespace created by the runtime (no path). false: share the caller's.
+  bool new_network_namespace = true;
+  // org.criu.config annotation; nullopt: none.
+  std::optional<std::string> criu_config;
+  // Time between increments of /count.
+  int interval_ms = 50;
+};
+
+class ContainerSandbox {
+ public:
+  // Creates /tmp/migrate-test-<name>-XXXXXX with a runc root inside.
+  static Result<std::unique_ptr<ContainerSandbox>> Create(const std::string& name,
+                                                          runtime::ProcessRunner* runner);
+  ~ContainerSandbox();  // Cleanup(); errors are printed, not thrown
+  ContainerSandbox(const ContainerSandbox&) = delete;
+  ContainerSandbox& operator=(const ContainerSandbox&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  std::string runc_root() const { return dir_ + "/runc-root"; }
+  // A fresh directory under dir() (e.g. "images", "work").
+  Result<std::string> MakeDir(const std::string& name);
+
+  // "/migrate-test-<unique>/<leaf>": unique per sandbox; every controller's directory for it
+  // (and the parent) is removed at cleanup.
+  std::string CgroupPath(const std::string& leaf);
+  // Registers another cgroupsPath for removal at cleanup (e.g. one a restore moved into).
+  void TrackCgroup(const std::string& cgroups_path);
+
+  // Builds <dir>/<name>: rootfs with busybox-static, config.json from `runc spec`, edited
+  // so the process counts into /count (atomically replaced) with stdio on /dev/null.
+  Result<std::string> MakeCountingBundle(const std::string& name, const BundleOptions& options);
+  // `runc --root <root> run -d -b <bundle> <id>` with stdio on /dev/null; tracked for cleanup.
+  Status RunDetached(const std::string& id, const std::string& bundle);
+  // Track a container id created by other means (e.g. a restore) for cleanup.
+  void TrackContainer(const std::string& id);
+
+  // Kills and deletes tracked containers, removes tracked cgroup dirs, removes dir().
+  Status Cleanup();
+
+ private:
+  ContainerSandbox(std::string dir, runtime::ProcessRunner* runner);
+  std::string dir_;
+  std::string cgroup_prefix_;
+  runtime::ProcessRunner* runner_;
+  std::vector<std::string> containers_;
+  std::vector<std::string> cgroups_;
+  bool cleaned_ = false;
+};
+
+// The container's current count, read from the host through the bundle's rootfs.
+// NotFound before the first write.
+Result<long> ReadCount(const std::string& bundle);
+// Polls until the count exceeds `above`; returns it. DeadlineExceeded otherwise.
+Result<long> WaitForCountAbove(const std::string& bundle, long above,
+                               std::chrono::milliseconds timeout);
+
+// Mount points of every cgroup hierarchy (v1 controllers, name=systemd, unified v2).
+std::vector<std::string> CgroupMountPoints();
+
+}  // namespace migrate::testing
