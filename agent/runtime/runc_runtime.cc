@@ -126,10 +126,13 @@ std::vector<ModeSupport> RuncRuntime::ModeSupportTable() const {
     row.mode = mode;
     row.restore = restore.allowed();
     row.checkpoint = any.allowed() && any.expected == mode;
-    row.mechanism = "checkpoint: " + owned.description +
-                    (owned.mechanism != any.mechanism
-                         ? " (containers created by migrate; others: " + any.description + ")"
-                         : "") +
+    std::string checkpoint_how =
+        owned.mechanism == any.mechanism
+            ? owned.description
+            : "CRIU config file \"manage-cgroups=" + std::string(CgroupModeName(mode)) +
+                  "\" via org.criu.config for containers created or restored by migrate, "
+                  "else " + any.description;
+    row.mechanism = "checkpoint: " + checkpoint_how +
                     "; restore: " + (restore.allowed() ? restore.description : "refused");
     std::string reason;
     if (!row.checkpoint) reason = any.note;

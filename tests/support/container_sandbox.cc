@@ -37,13 +37,13 @@ std::string RandomSuffix() {
 }  // namespace
 
 ContainerSandbox::ContainerSandbox(std::string dir, runtime::ProcessRunner* runner)
-    : dir_(std::move(dir)), cgroup_prefix_("/migrate-test-" + RandomSuffix()), runner_(runner) {}
+    : dir_(std::move(dir)), cgroup_prefix_("/migrate-rt-" + RandomSuffix()), runner_(runner) {}
 
 Result<std::unique_ptr<ContainerSandbox>> ContainerSandbox::Create(const std::string& name,
                                                                   runtime::ProcessRunner* runner) {
   std::string safe = name;
   std::replace_if(safe.begin(), safe.end(), [](char c) { return c == '/' || c == ' '; }, '_');
-  std::string tmpl = "/tmp/migrate-test-" + safe + "-XXXXXX";
+  std::string tmpl = "/tmp/migrate-rt-" + safe + "-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return Status::FromErrno("mkdtemp", errno);
   std::unique_ptr<ContainerSandbox> sandbox(new ContainerSandbox(tmpl, runner));
   MIGRATE_RETURN_IF_ERROR(runtime::MakeDirs(sandbox->runc_root(), 0700));

@@ -2,7 +2,7 @@
 // and cleanup of everything (containers, cgroup dirs under every controller, files), even
 // when the test fails.
 //
-//   auto sandbox = ContainerSandbox::Create("ckpt");           // /tmp/migrate-test-ckpt-XXXX
+//   auto sandbox = ContainerSandbox::Create("ckpt");           // /tmp/migrate-rt-ckpt-XXXX
 //   BundleOptions opts; opts.cgroups_path = sandbox->CgroupPath("c1");
 //   auto bundle = sandbox->MakeCountingBundle("c1", opts);
 //   ASSERT_TRUE(sandbox->RunDetached("c1", *bundle).ok());
@@ -33,7 +33,7 @@ struct BundleOptions {
 
 class ContainerSandbox {
  public:
-  // Creates /tmp/migrate-test-<name>-XXXXXX with a runc root inside.
+  // Creates /tmp/migrate-rt-<name>-XXXXXX with a runc root inside.
   static Result<std::unique_ptr<ContainerSandbox>> Create(const std::string& name,
                                                           runtime::ProcessRunner* runner);
   ~ContainerSandbox();  // Cleanup(); errors are printed, not thrown
@@ -45,7 +45,7 @@ class ContainerSandbox {
   // A fresh directory under dir() (e.g. "images", "work").
   Result<std::string> MakeDir(const std::string& name);
 
-  // "/migrate-test-<unique>/<leaf>": unique per sandbox; every controller's directory for it
+  // "/migrate-rt-<unique>/<leaf>": unique per sandbox; every controller's directory for it
   // (and the parent) is removed at cleanup.
   std::string CgroupPath(const std::string& leaf);
   // Registers another cgroupsPath for removal at cleanup (e.g. one a restore moved into).
