@@ -23,8 +23,8 @@ class AgentClient {
   // The inventory name of the node this client talks to.
   virtual const std::string& node_name() const = 0;
 
-  virtual Result<proto::Health> GetHealth() = 0;                      // GET /v1/health
-  virtual Result<proto::Capabilities> GetCapabilities() = 0;          // GET /v1/capabilities
+  virtual Result<proto::Health> GetHealth() = 0;              // GET /v1/health
+  virtual Result<proto::Capabilities> GetCapabilities() = 0;  // GET /v1/capabilities
   virtual Result<proto::ContainerInfo> Inspect(const proto::InspectRequest& req) = 0;
   virtual Result<proto::PreflightResponse> Preflight(const proto::PreflightRequest& req) = 0;
   virtual Result<proto::PrepareReceiveResponse> PrepareReceive(

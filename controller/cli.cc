@@ -110,8 +110,7 @@ int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
   }
   if (!args.cgroup_path.empty() && args.cgroup_path.front() != '/') {
     return InputError(
-        args, Status::InvalidArgument("--cgroup-path must be absolute (e.g. /tenants/web-1)"),
-        env);
+        args, Status::InvalidArgument("--cgroup-path must be absolute (e.g. /tenants/web-1)"), env);
   }
   const std::string path = ChooseInventoryPath(args.hosts_file, env.hosts_env);
   Result<proto::Inventory> inventory = LoadInventory(path);
@@ -148,8 +147,7 @@ int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
     progress = std::make_unique<TerminalProgress>(
         *env.err, *env.clock, args.container_id + " " + args.source + " -> " + args.destination);
   }
-  Migration migration(request, **source_client, **destination_client, *env.clock,
-                      progress.get());
+  Migration migration(request, **source_client, **destination_client, *env.clock, progress.get());
   const proto::Report report = migration.Run();
   if (args.output == "json") {
     *env.out << ReportToJson(report);
@@ -206,8 +204,9 @@ CliEnvironment ProcessCliEnvironment() {
   env.hosts_env = std::getenv(kInventoryEnvVar);
   env.err_is_tty = ::isatty(STDERR_FILENO) == 1;
   env.clock = &clock;
-  env.make_factory = [](const proto::Inventory& inventory, const HttpsClientOptions& options)
-      -> Result<std::unique_ptr<AgentClientFactory>> {
+  env.make_factory =
+      [](const proto::Inventory& inventory,
+         const HttpsClientOptions& options) -> Result<std::unique_ptr<AgentClientFactory>> {
     MIGRATE_ASSIGN_OR_RETURN(std::unique_ptr<HttpsAgentClientFactory> factory,
                              HttpsAgentClientFactory::Create(inventory.controller(), options));
     return std::unique_ptr<AgentClientFactory>(std::move(factory));
@@ -226,9 +225,10 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
       ->capture_default_str();
 
   ContainerArgs container;
-  CLI::App* container_cmd = app.add_subcommand(
-      "container", "Move a running container from one host to another, with preflight, "
-                   "progress, a report, and rollback to the source on any failure");
+  CLI::App* container_cmd =
+      app.add_subcommand("container",
+                         "Move a running container from one host to another, with preflight, "
+                         "progress, a report, and rollback to the source on any failure");
   container_cmd->footer(kFooter);
   container_cmd->add_option("id", container.container_id, "the container's id (as runc knows it)")
       ->required();
@@ -275,8 +275,9 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
   CLI::App* hosts_cmd = app.add_subcommand("hosts", "Inspect the hosts of the inventory");
   hosts_cmd->require_subcommand(1);
   CLI::App* check_cmd = hosts_cmd->add_subcommand(
-      "check", "Check hosts on their own: agent reachable and authenticated, runtime, CRIU "
-               "(criu check), cgroup layout and the cgroup modes each can honour");
+      "check",
+      "Check hosts on their own: agent reachable and authenticated, runtime, CRIU "
+      "(criu check), cgroup layout and the cgroup modes each can honour");
   check_cmd->add_option("host", hosts_check.hosts, "inventory names")->required();
   check_cmd->add_option("--output", hosts_check.output, "text|json")
       ->check(CLI::IsMember({"text", "json"}))

@@ -15,8 +15,8 @@
 namespace migrate::controller {
 
 struct CliEnvironment {
-  std::ostream* out = nullptr;  // reports
-  std::ostream* err = nullptr;  // errors and the progress line
+  std::ostream* out = nullptr;      // reports
+  std::ostream* err = nullptr;      // errors and the progress line
   const char* hosts_env = nullptr;  // value of $MIGRATE_HOSTS (may be null)
   bool err_is_tty = false;          // draw the progress line
   Clock* clock = nullptr;

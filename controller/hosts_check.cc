@@ -68,8 +68,8 @@ proto::HostCheckResult CheckHost(AgentClient& agent) {
 }
 
 std::string HostsCheckToText(const proto::HostsCheckReport& report) {
-  const std::vector<std::string> header = {"HOST",  "STATUS",  "AGENT",         "RUNTIME",
-                                           "CRIU",  "CGROUPS", "DUMP MODES",    "RESTORE MODES"};
+  const std::vector<std::string> header = {"HOST", "STATUS",  "AGENT",      "RUNTIME",
+                                           "CRIU", "CGROUPS", "DUMP MODES", "RESTORE MODES"};
   std::vector<std::vector<std::string>> rows = {header};
   for (const proto::HostCheckResult& h : report.hosts()) {
     const proto::Capabilities& c = h.capabilities();

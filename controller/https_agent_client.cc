@@ -1,5 +1,7 @@
 // The only translation unit of the controller that includes Beast (slow to compile).
+// clang-format off
 #include <utility>  // g++ 12 + Boost 1.74: asio needs it first.
+// clang-format on
 
 #include "controller/https_agent_client.h"
 
@@ -66,12 +68,12 @@ Result<std::string> HttpsAgentClient::Call(bool post, const std::string& target,
   beast::tcp_stream& tcp_stream = beast::get_lowest_layer(stream);
   tcp::resolver::results_type endpoints;
   beast::error_code ec = RunOperation(ioc, [&](auto handler) {
-    resolver.async_resolve(host_.address(), std::to_string(host_.port()),
-                           [&endpoints, handler](beast::error_code e,
-                                                 tcp::resolver::results_type results) mutable {
-                             endpoints = std::move(results);
-                             handler(e);
-                           });
+    resolver.async_resolve(
+        host_.address(), std::to_string(host_.port()),
+        [&endpoints, handler](beast::error_code e, tcp::resolver::results_type results) mutable {
+          endpoints = std::move(results);
+          handler(e);
+        });
   });
   if (ec) return TransportError(where + ": resolve " + host_.address(), ec);
 
@@ -80,14 +82,14 @@ Result<std::string> HttpsAgentClient::Call(bool post, const std::string& target,
   if (ec) return TransportError(where + ": connect", ec);
 
   tcp_stream.expires_after(options_.connect_timeout);
-  ec = RunOperation(ioc, [&](auto handler) {
-    stream.async_handshake(net::ssl::stream_base::client, handler);
-  });
+  ec = RunOperation(
+      ioc, [&](auto handler) { stream.async_handshake(net::ssl::stream_base::client, handler); });
   if (ec) {
     if (ec.category() == net::error::get_ssl_category()) {
       return Status::PermissionDenied(where + ": TLS handshake refused: " + ec.message() +
                                       " (is the agent's certificate issued by the cluster CA "
-                                      "for the name \"" + host_.name() + "\"?)");
+                                      "for the name \"" +
+                                      host_.name() + "\"?)");
     }
     return TransportError(where + ": TLS handshake", ec);
   }
@@ -97,8 +99,7 @@ Result<std::string> HttpsAgentClient::Call(bool post, const std::string& target,
                                     std::string(tls::RoleName(peer.role)) + ", not node");
   }
 
-  http::request<http::string_body> request{post ? http::verb::post : http::verb::get, target,
-                                           11};
+  http::request<http::string_body> request{post ? http::verb::post : http::verb::get, target, 11};
   request.set(http::field::host, host_.name());
   request.set(http::field::user_agent, "migrate-controller");
   request.set(http::field::accept, kContentType);
@@ -128,8 +129,7 @@ Result<std::string> HttpsAgentClient::Call(bool post, const std::string& target,
   const unsigned code = response.result_int();
   if (code >= 200 && code < 300) return std::move(response.body());
   proto::ApiError error;
-  if (!response.body().empty() && error.ParseFromString(response.body()) &&
-      !error.code().empty()) {
+  if (!response.body().empty() && error.ParseFromString(response.body()) && !error.code().empty()) {
     return Status(StatusCodeFromName(error.code()), where + ": " + error.message());
   }
   std::string text = response.body().substr(0, 200);
@@ -184,8 +184,7 @@ Result<proto::PreflightResponse> HttpsAgentClient::Preflight(const proto::Prefli
 
 Result<proto::PrepareReceiveResponse> HttpsAgentClient::PrepareReceive(
     const proto::PrepareReceiveRequest& req) {
-  return Post<proto::PrepareReceiveResponse>("/v1/prepare-receive", req,
-                                             options_.request_timeout);
+  return Post<proto::PrepareReceiveResponse>("/v1/prepare-receive", req, options_.request_timeout);
 }
 
 Result<proto::TransferResult> HttpsAgentClient::SendBundle(const proto::SendBundleRequest& req) {
@@ -194,8 +193,7 @@ Result<proto::TransferResult> HttpsAgentClient::SendBundle(const proto::SendBund
 
 Result<proto::CheckpointSendResponse> HttpsAgentClient::CheckpointSend(
     const proto::CheckpointSendRequest& req) {
-  return Post<proto::CheckpointSendResponse>("/v1/checkpoint-send", req,
-                                             options_.transfer_timeout);
+  return Post<proto::CheckpointSendResponse>("/v1/checkpoint-send", req, options_.transfer_timeout);
 }
 
 Result<proto::RestoreResponse> HttpsAgentClient::Restore(const proto::RestoreRequest& req) {
@@ -212,8 +210,8 @@ Result<proto::MigrationStatus> HttpsAgentClient::Rollback(const proto::RollbackR
 
 Result<proto::MigrationStatus> HttpsAgentClient::GetMigration(const std::string& migration_id) {
   for (char c : migration_id) {
-    const bool safe = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                      (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+    const bool safe = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      c == '-' || c == '_';
     if (!safe) return Status::InvalidArgument("bad migration id \"" + migration_id + "\"");
   }
   return Get<proto::MigrationStatus>("/v1/migrations/" + migration_id, options_.poll_timeout);

@@ -15,8 +15,8 @@
 namespace migrate::controller {
 
 struct HttpsClientOptions {
-  std::chrono::milliseconds connect_timeout{10'000};   // TCP connect + TLS handshake
-  std::chrono::milliseconds request_timeout{120'000};  // ordinary calls (restore included)
+  std::chrono::milliseconds connect_timeout{10'000};      // TCP connect + TLS handshake
+  std::chrono::milliseconds request_timeout{120'000};     // ordinary calls (restore included)
   std::chrono::milliseconds transfer_timeout{1'800'000};  // send-bundle, checkpoint-send
   std::chrono::milliseconds poll_timeout{5'000};          // GET /v1/migrations/<id>
   size_t max_response_bytes = 64 << 20;
@@ -24,8 +24,7 @@ struct HttpsClientOptions {
 
 class HttpsAgentClient final : public AgentClient {
  public:
-  HttpsAgentClient(proto::InventoryHost host, tls::ContextPtr context,
-                   HttpsClientOptions options);
+  HttpsAgentClient(proto::InventoryHost host, tls::ContextPtr context, HttpsClientOptions options);
 
   const std::string& node_name() const override { return host_.name(); }
 

@@ -33,8 +33,8 @@ std::string ChooseInventoryPath(const std::string& flag_value, const char* env_v
 Result<proto::Inventory> ParseInventory(std::string_view json, const std::string& base_dir,
                                         const std::string& origin) {
   if (Status syntax = CheckJsonSyntax(json); !syntax.ok()) {
-    return Status::InvalidArgument("inventory " + origin + " is not valid JSON: " +
-                                   syntax.message());
+    return Status::InvalidArgument("inventory " + origin +
+                                   " is not valid JSON: " + syntax.message());
   }
   proto::Inventory inventory;
   google::protobuf::util::JsonParseOptions options;
@@ -111,8 +111,8 @@ Result<proto::InventoryHost> FindHost(const proto::Inventory& inventory, std::st
     if (!known.empty()) known += ", ";
     known += host.name();
   }
-  return Status::NotFound("unknown host \"" + std::string(name) + "\" (the inventory knows: " +
-                          known + ")");
+  return Status::NotFound("unknown host \"" + std::string(name) +
+                          "\" (the inventory knows: " + known + ")");
 }
 
 }  // namespace migrate::controller

@@ -201,10 +201,10 @@ MigrationPhase Migration::Preflight() {
       if (!why.empty()) why += "; ";
       why += c.host() + ": " + c.name() + ": " + c.detail();
     }
-    return Fail(MigrationPhase::kPreflight,
-                Status::FailedPrecondition("preflight refused (" + std::to_string(failed) +
-                                           " failed check" + (failed == 1 ? "" : "s") +
-                                           "): " + why));
+    return Fail(
+        MigrationPhase::kPreflight,
+        Status::FailedPrecondition("preflight refused (" + std::to_string(failed) +
+                                   " failed check" + (failed == 1 ? "" : "s") + "): " + why));
   };
 
   AddControllerCheck("distinct-hosts", src != dst,
@@ -214,7 +214,6 @@ MigrationPhase Migration::Preflight() {
   if (!AllChecksOk()) return refuse();
 
   // 1. Both agents reachable, authenticated, and who the inventory says they are.
-  std::string criu_source_version;
   for (AgentClient* agent : {&source_, &destination_}) {
     const std::string& name = agent->node_name();
     Result<proto::Health> health = agent->GetHealth();
@@ -222,12 +221,11 @@ MigrationPhase Migration::Preflight() {
     check.set_name("agent-reachable");
     check.set_ok(health.ok());
     if (health.ok()) {
-      check.set_detail("agent " + health->agent_version() + " answered as " +
-                       health->node_name());
+      check.set_detail("agent " + health->agent_version() + " answered as " + health->node_name());
       if (health->node_name() != name) {
         check.set_ok(false);
-        check.set_remedy("the agent's configured node name differs from the inventory's \"" +
-                         name + "\": fix the agent's configuration or the inventory");
+        check.set_remedy("the agent's configured node name differs from the inventory's \"" + name +
+                         "\": fix the agent's configuration or the inventory");
       }
     } else {
       check.set_detail(health.status().ToString());
@@ -275,8 +273,7 @@ MigrationPhase Migration::Preflight() {
                                        source_preflight_.container().memory_bytes());
   destination_request.set_source_cpuinfo(source_preflight_.cpuinfo());
   destination_request.set_source_criu_version(source_preflight_.capabilities().criu_version());
-  Result<proto::PreflightResponse> destination_answer =
-      destination_.Preflight(destination_request);
+  Result<proto::PreflightResponse> destination_answer = destination_.Preflight(destination_request);
   if (!destination_answer.ok()) {
     proto::PreflightCheck check;
     check.set_name("preflight");
@@ -299,15 +296,14 @@ MigrationPhase Migration::Preflight() {
   Result<int> order = CompareVersions(dst_criu, src_criu);
   if (!order.ok()) {
     AddControllerCheck("criu-versions", false,
-                       "cannot compare CRIU versions: source \"" + src_criu +
-                           "\", destination \"" + dst_criu + "\"",
+                       "cannot compare CRIU versions: source \"" + src_criu + "\", destination \"" +
+                           dst_criu + "\"",
                        "check that CRIU is installed and works on both hosts (criu check)");
   } else {
-    AddControllerCheck(
-        "criu-versions", *order >= 0,
-        "source CRIU " + src_criu + ", destination CRIU " + dst_criu,
-        "upgrade CRIU on " + dst + " to " + src_criu +
-            " or newer: images from a newer CRIU may not restore with an older one");
+    AddControllerCheck("criu-versions", *order >= 0,
+                       "source CRIU " + src_criu + ", destination CRIU " + dst_criu,
+                       "upgrade CRIU on " + dst + " to " + src_criu +
+                           " or newer: images from a newer CRIU may not restore with an older one");
   }
   // Safety nets behind the agents' own checks: when the agents passed everything, the
   // controller still refuses what their answers show to be impossible.
@@ -322,8 +318,8 @@ MigrationPhase Migration::Preflight() {
          destination_answer->capabilities().cgroup_modes()) {
       if (support.mode() != request_.cgroup_mode || support.restore()) continue;
       AddControllerCheck("cgroup-mode-restore", false,
-                         dst + " cannot restore in cgroup mode " +
-                             ModeText(request_.cgroup_mode) + ": " + support.reason(),
+                         dst + " cannot restore in cgroup mode " + ModeText(request_.cgroup_mode) +
+                             ": " + support.reason(),
                          "choose another --cgroups-mode");
     }
   }
@@ -353,7 +349,8 @@ MigrationPhase Migration::Bundle() {
   target.set_data_port(receive_.data_port());
   target.set_token(receive_.bundle_token());
   send.set_compress_level(request_.compress_level);
-  Result<proto::TransferResult> sent = WithProgressPolling([&] { return source_.SendBundle(send); });
+  Result<proto::TransferResult> sent =
+      WithProgressPolling([&] { return source_.SendBundle(send); });
   if (!sent.ok()) {
     return Fail(MigrationPhase::kBundle,
                 sent.status().WithContext("send bundle from " + request_.source.name() + " to " +
@@ -399,8 +396,8 @@ MigrationPhase Migration::CheckpointTransfer() {
   bytes.set_images_wire(static_cast<double>(checkpoint_.stats().wire_bytes()));
   bytes.set_raw(bytes.bundle_raw() + bytes.images_raw());
   bytes.set_wire(bytes.bundle_wire() + bytes.images_wire());
-  report_.mutable_timings_ms()->set_checkpoint(ClampMs(
-      static_cast<int64_t>(std::min<uint64_t>(checkpoint_.checkpoint_ms(), UINT32_MAX))));
+  report_.mutable_timings_ms()->set_checkpoint(
+      ClampMs(static_cast<int64_t>(std::min<uint64_t>(checkpoint_.checkpoint_ms(), UINT32_MAX))));
   report_.mutable_timings_ms()->set_transfer_tail(ClampMs(
       static_cast<int64_t>(std::min<uint64_t>(checkpoint_.transfer_tail_ms(), UINT32_MAX))));
   return MigrationPhase::kRestore;
@@ -461,8 +458,7 @@ MigrationPhase Migration::Verify() {
                 Status::FailedPrecondition(
                     "the restored container " + request_.container_id + " on " +
                     request_.destination.name() + " is " +
-                    (info->exists() ? info->status() : std::string("absent")) +
-                    ", not running"));
+                    (info->exists() ? info->status() : std::string("absent")) + ", not running"));
   }
   if (!restore_.loopback_up()) {
     report_.add_warnings("the restored container's loopback is not up with 127.0.0.1");
@@ -508,9 +504,8 @@ MigrationPhase Migration::Rollback() {
     }
     if (rollback.destination() != "ok") {
       report_.add_warnings("rollback on " + request_.destination.name() + " failed (" +
-                           rollback.destination() +
-                           "): its agent must clean up migration " + request_.migration_id +
-                           " when it comes back");
+                           rollback.destination() + "): its agent must clean up migration " +
+                           request_.migration_id + " when it comes back");
     }
   }
   if (frozen_) {

@@ -49,7 +49,7 @@ struct MigrationRequest {
   int compress_level = 0;   // 0 = the agent's default
   bool tcp_established = false;
   bool keep_images = false;
-  bool dry_run = false;     // stop after preflight
+  bool dry_run = false;  // stop after preflight
   // How often to poll the source agent for transfer progress (0: never). Only used when a
   // ProgressSink is given.
   int progress_interval_ms = 500;
@@ -61,8 +61,8 @@ std::string NewMigrationId();
 class Migration {
  public:
   // `progress` may be null. The clients and the clock must outlive Run().
-  Migration(MigrationRequest request, AgentClient& source, AgentClient& destination,
-            Clock& clock, ProgressSink* progress);
+  Migration(MigrationRequest request, AgentClient& source, AgentClient& destination, Clock& clock,
+            ProgressSink* progress);
 
   // Runs the whole migration. Never throws; every outcome is in the report.
   proto::Report Run();

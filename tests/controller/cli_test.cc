@@ -2,9 +2,9 @@
 // whole commands against fake agents.
 #include "controller/cli.h"
 
+#include <gmock/gmock.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -65,7 +65,8 @@ class FakeFactory : public AgentClientFactory {
  public:
   explicit FakeFactory(testing::FakePair* pair) : pair_(pair) {}
   Result<std::unique_ptr<AgentClient>> Connect(const proto::InventoryHost& host) override {
-    if (host.name() == "host-a") return std::unique_ptr<AgentClient>(new ForwardingClient(*pair_->source));
+    if (host.name() == "host-a")
+      return std::unique_ptr<AgentClient>(new ForwardingClient(*pair_->source));
     if (host.name() == "host-b") {
       return std::unique_ptr<AgentClient>(new ForwardingClient(*pair_->destination));
     }
@@ -79,8 +80,7 @@ class FakeFactory : public AgentClientFactory {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "migrate-cli-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "migrate-cli-XXXXXX").string();
     dir_ = ::mkdtemp(pattern.data());
     hosts_ = dir_ + "/hosts.json";
     std::ofstream(hosts_) << R"({"hosts": [
@@ -93,8 +93,9 @@ class CliTest : public ::testing::Test {
     env_.err = &err_;
     env_.clock = &clock_;
     env_.hosts_env = hosts_.c_str();
-    env_.make_factory = [this](const proto::Inventory& inventory, const HttpsClientOptions& o)
-        -> Result<std::unique_ptr<AgentClientFactory>> {
+    env_.make_factory =
+        [this](const proto::Inventory& inventory,
+               const HttpsClientOptions& o) -> Result<std::unique_ptr<AgentClientFactory>> {
       ++factories_made_;
       last_inventory_ = inventory;
       last_options_ = o;
@@ -136,11 +137,11 @@ TEST_F(CliTest, MigratesAndPrintsAJsonReport) {
 
 TEST_F(CliTest, TextReportAndOptionsReachTheAgents) {
   pair_ = testing::MakeHealthyPair(proto::CGROUP_MODE_IGNORE);
-  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--cgroups-mode", "ignore",
-                 "--cgroup-path", "/tenants/web", "--compress-level", "5", "--keep-images",
-                 "--tcp-established", "--hosts", hosts_, "--timeout", "7",
-                 "--transfer-timeout", "99"}),
-            0)
+  EXPECT_EQ(
+      Run({"container", "web", "host-a", "host-b", "--cgroups-mode", "ignore", "--cgroup-path",
+           "/tenants/web", "--compress-level", "5", "--keep-images", "--tcp-established", "--hosts",
+           hosts_, "--timeout", "7", "--transfer-timeout", "99"}),
+      0)
       << out_.str() << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("migrated web host-a -> host-b"));
   const proto::CheckpointSendRequest& cp = pair_->source->checkpoint_requests.at(0);
@@ -205,19 +206,20 @@ TEST_P(CliBadInputTest, ExitsTwoAndTouchesNothing) {
 INSTANTIATE_TEST_SUITE_P(
     Refusals, CliBadInputTest,
     ::testing::Values(
-        BadArgs{"NoCommand", {}, "subcommand"},
-        BadArgs{"UnknownCommand", {"teleport"}, "teleport"},
+        BadArgs{"NoCommand", {}, "subcommand"}, BadArgs{"UnknownCommand", {"teleport"}, "teleport"},
         BadArgs{"MissingDestination", {"container", "web", "host-a"}, "dst-host"},
-        BadArgs{"BadMode", {"container", "web", "host-a", "host-b", "--cgroups-mode", "loose"},
+        BadArgs{"BadMode",
+                {"container", "web", "host-a", "host-b", "--cgroups-mode", "loose"},
                 "loose"},
         BadArgs{"CompressLevelTooHigh",
-                {"container", "web", "host-a", "host-b", "--compress-level", "40"}, "40"},
+                {"container", "web", "host-a", "host-b", "--compress-level", "40"},
+                "40"},
         BadArgs{"CompressLevelNotANumber",
-                {"container", "web", "host-a", "host-b", "--compress-level", "fast"}, "fast"},
-        BadArgs{"BadOutput", {"container", "web", "host-a", "host-b", "--output", "yaml"},
-                "yaml"},
-        BadArgs{"ZeroTimeout", {"container", "web", "host-a", "host-b", "--timeout", "0"},
-                "--timeout"},
+                {"container", "web", "host-a", "host-b", "--compress-level", "fast"},
+                "fast"},
+        BadArgs{"BadOutput", {"container", "web", "host-a", "host-b", "--output", "yaml"}, "yaml"},
+        BadArgs{
+            "ZeroTimeout", {"container", "web", "host-a", "host-b", "--timeout", "0"}, "--timeout"},
         BadArgs{"UnknownOption", {"container", "web", "host-a", "host-b", "--fast"}, "--fast"},
         BadArgs{"CgroupPathWithoutIgnore",
                 {"container", "web", "host-a", "host-b", "--cgroup-path", "/x"},
@@ -226,14 +228,17 @@ INSTANTIATE_TEST_SUITE_P(
                 {"container", "web", "host-a", "host-b", "--cgroups-mode", "ignore",
                  "--cgroup-path", "x/y"},
                 "must be absolute"},
-        BadArgs{"UnknownSource", {"container", "web", "host-x", "host-b"},
+        BadArgs{"UnknownSource",
+                {"container", "web", "host-x", "host-b"},
                 "unknown host \"host-x\" (the inventory knows: host-a, host-b, host-c)"},
-        BadArgs{"UnknownDestination", {"container", "web", "host-a", "nowhere"},
+        BadArgs{"UnknownDestination",
+                {"container", "web", "host-a", "nowhere"},
                 "destination: unknown host \"nowhere\""},
         BadArgs{"MissingInventory",
                 {"container", "web", "host-a", "host-b", "--hosts", "$DIR/none.json"},
                 "does not exist"},
-        BadArgs{"HostsCheckUnknownHost", {"hosts", "check", "host-a", "host-q"},
+        BadArgs{"HostsCheckUnknownHost",
+                {"hosts", "check", "host-a", "host-q"},
                 "unknown host \"host-q\""},
         BadArgs{"HostsWithoutCheck", {"hosts"}, "subcommand"}),
     [](const ::testing::TestParamInfo<BadArgs>& p) { return p.param.name; });
@@ -260,8 +265,9 @@ TEST_F(CliTest, HostsCheckPrintsATable) {
   EXPECT_THAT(out_.str(), HasSubstr("runc 1.1.5"));
   EXPECT_THAT(out_.str(), HasSubstr("ignore,soft,full"));
   EXPECT_THAT(out_.str(), HasSubstr("strict: runc creates"));
-  EXPECT_THAT(pair_->log.Calls(), ::testing::ElementsAre("host-a:GetHealth", "host-a:GetCapabilities",
-                                                       "host-b:GetHealth", "host-b:GetCapabilities"));
+  EXPECT_THAT(pair_->log.Calls(),
+              ::testing::ElementsAre("host-a:GetHealth", "host-a:GetCapabilities",
+                                     "host-b:GetHealth", "host-b:GetCapabilities"));
 }
 
 TEST_F(CliTest, HostsCheckFailsWhenCriuCheckFails) {

@@ -2,7 +2,9 @@
 // certificates made at run time: protobuf bodies both ways, the agent's ApiError as a Status,
 // and every refusal the controller owes its user (wrong name, wrong role, foreign CA,
 // nothing listening, a server that never answers).
+// clang-format off
 #include <utility>  // g++ 12 + Boost 1.74: asio needs it first.
+// clang-format on
 
 #include "controller/https_agent_client.h"
 
@@ -153,8 +155,8 @@ class HttpsAgentClientTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
 
-  static tls::TlsFiles Issue(const std::string& ca, const std::string& out,
-                             const std::string& name, tls::Role role) {
+  static tls::TlsFiles Issue(const std::string& ca, const std::string& out, const std::string& name,
+                             tls::Role role) {
     certs::IssueOptions options;
     options.name = name;
     options.role = role;
@@ -256,9 +258,8 @@ TEST_F(HttpsAgentClientTest, NonProtobufErrorBodyStillSaysTheHttpStatus) {
 }
 
 TEST_F(HttpsAgentClientTest, RefusesAServerCertifiedForAnotherName) {
-  TestServer server(ServerContext(node_b_), [](const http::request<http::string_body>&) {
-    return Reply(proto::Health());
-  });
+  TestServer server(ServerContext(node_b_),
+                    [](const http::request<http::string_body>&) { return Reply(proto::Health()); });
   Result<proto::Health> health = Client(server.port(), "host-a")->GetHealth();
   ASSERT_FALSE(health.ok());
   EXPECT_EQ(health.status().code(), StatusCode::kPermissionDenied) << health.status().ToString();
@@ -288,8 +289,9 @@ TEST_F(HttpsAgentClientTest, RefusesAServerFromAnotherCa) {
 TEST_F(HttpsAgentClientTest, NothingListeningIsUnavailable) {
   uint16_t port = 0;
   {
-    TestServer server(ServerContext(node_b_),
-                      [](const http::request<http::string_body>&) { return Reply(proto::Health()); });
+    TestServer server(ServerContext(node_b_), [](const http::request<http::string_body>&) {
+      return Reply(proto::Health());
+    });
     port = server.port();
   }
   Result<proto::Health> health = Client(port)->GetHealth();

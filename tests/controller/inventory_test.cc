@@ -153,8 +153,8 @@ TEST(InventoryTest, PathLookupOrder) {
 }
 
 TEST(JsonSyntaxTest, AcceptsWellFormedJson) {
-  for (const char* text : {"{}", "[]", " {\"a\": [1, -2.5e+3, true, false, null, \"x\\u00e9\"]} ",
-                           "0", "\"s\""}) {
+  for (const char* text :
+       {"{}", "[]", " {\"a\": [1, -2.5e+3, true, false, null, \"x\\u00e9\"]} ", "0", "\"s\""}) {
     EXPECT_TRUE(CheckJsonSyntax(text).ok()) << text;
   }
 }
@@ -164,10 +164,11 @@ TEST(JsonSyntaxTest, PointsAtTheFirstError) {
     const char* text;
     const char* where;
   };
-  for (const Case& c : {Case{"{\"a\" 1}", "line 1, column 6"}, Case{"[1,\n 2,,3]", "line 2, column 4"},
-                        Case{"{\"a\": 01}", "leading zero"}, Case{"{\"a\": \"x}", "unterminated"},
-                        Case{"{} {}", "after the JSON value"}, Case{"{'a': 1}", "double quotes"},
-                        Case{"[tru]", "invalid literal"}}) {
+  for (const Case& c :
+       {Case{"{\"a\" 1}", "line 1, column 6"}, Case{"[1,\n 2,,3]", "line 2, column 4"},
+        Case{"{\"a\": 01}", "leading zero"}, Case{"{\"a\": \"x}", "unterminated"},
+        Case{"{} {}", "after the JSON value"}, Case{"{'a': 1}", "double quotes"},
+        Case{"[tru]", "invalid literal"}}) {
     Status status = CheckJsonSyntax(c.text);
     ASSERT_FALSE(status.ok()) << c.text;
     EXPECT_THAT(status.message(), HasSubstr(c.where)) << c.text;

@@ -15,8 +15,8 @@ namespace migrate::controller {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::FakePair;
+using ::testing::HasSubstr;
 using testing::MakeHealthyPair;
 
 MigrationRequest Request(proto::CgroupMode mode = proto::CGROUP_MODE_SOFT) {
@@ -70,11 +70,11 @@ TEST(MigrationTest, HappyPathFollowsTheFlow) {
 
   EXPECT_EQ(report.status(), "migrated") << report.error();
   EXPECT_EQ(ExitCodeForReport(report), kExitMigrated);
-  EXPECT_THAT(pair->log.Calls(),
-              ElementsAre("host-a:GetHealth", "host-b:GetHealth", "host-a:Preflight",
-                          "host-b:Preflight", "host-b:PrepareReceive", "host-a:SendBundle",
-                          "host-a:CheckpointSend", "host-b:Restore", "host-b:Inspect",
-                          "host-b:Commit", "host-a:Commit"));
+  EXPECT_THAT(
+      pair->log.Calls(),
+      ElementsAre("host-a:GetHealth", "host-b:GetHealth", "host-a:Preflight", "host-b:Preflight",
+                  "host-b:PrepareReceive", "host-a:SendBundle", "host-a:CheckpointSend",
+                  "host-b:Restore", "host-b:Inspect", "host-b:Commit", "host-a:Commit"));
   // What the destination was told about the source.
   ASSERT_EQ(pair->destination->preflight_requests.size(), 1u);
   const proto::PreflightRequest& dst_preflight = pair->destination->preflight_requests[0];
@@ -249,8 +249,7 @@ INSTANTIATE_TEST_SUITE_P(
                   p.source->errors["Preflight"] = Status::Internal("boom");
                 },
                 "host-a", "preflight"},
-        Refusal{"SameHostTwice",
-                [](FakePair&, MigrationRequest& r) { r.destination = r.source; },
+        Refusal{"SameHostTwice", [](FakePair&, MigrationRequest& r) { r.destination = r.source; },
                 "controller", "distinct-hosts"}),
     [](const ::testing::TestParamInfo<Refusal>& p) { return p.param.name; });
 
@@ -331,33 +330,33 @@ TEST_P(LateFailureTest, RollsBackDestinationThenSource) {
 
 INSTANTIATE_TEST_SUITE_P(
     AfterFreeze, LateFailureTest,
-    ::testing::Values(
-        LateFailure{"CheckpointSendStreamCut",
-                    [](FakePair& p) {
-                      p.source->errors["CheckpointSend"] =
-                          Status::DataLoss("stream cut after 120 MiB");
-                    },
-                    "checkpoint+transfer", "stream cut"},
-        LateFailure{"RestoreFails",
-                    [](FakePair& p) {
-                      p.destination->errors["Restore"] =
-                          Status::FailedPrecondition("runc restore: exit status 1");
-                    },
-                    "restore", "runc restore"},
-        LateFailure{"VerifyEffectiveModeMismatch",
-                    [](FakePair& p) {
-                      p.destination->restore.mutable_restore_mode()->set_effective(
-                          proto::CGROUP_MODE_IGNORE);
-                    },
-                    "verify", "ran cgroup mode ignore, requested soft"},
-        LateFailure{"VerifyContainerNotRunning",
-                    [](FakePair& p) { p.destination->inspect.set_status("stopped"); },
-                    "verify", "is stopped, not running"},
-        LateFailure{"CommitOnDestinationFails",
-                    [](FakePair& p) {
-                      p.destination->errors["Commit"] = Status::IoError("journal: disk full");
-                    },
-                    "commit", "journal: disk full"}),
+    ::testing::Values(LateFailure{"CheckpointSendStreamCut",
+                                  [](FakePair& p) {
+                                    p.source->errors["CheckpointSend"] =
+                                        Status::DataLoss("stream cut after 120 MiB");
+                                  },
+                                  "checkpoint+transfer", "stream cut"},
+                      LateFailure{"RestoreFails",
+                                  [](FakePair& p) {
+                                    p.destination->errors["Restore"] =
+                                        Status::FailedPrecondition("runc restore: exit status 1");
+                                  },
+                                  "restore", "runc restore"},
+                      LateFailure{"VerifyEffectiveModeMismatch",
+                                  [](FakePair& p) {
+                                    p.destination->restore.mutable_restore_mode()->set_effective(
+                                        proto::CGROUP_MODE_IGNORE);
+                                  },
+                                  "verify", "ran cgroup mode ignore, requested soft"},
+                      LateFailure{"VerifyContainerNotRunning",
+                                  [](FakePair& p) { p.destination->inspect.set_status("stopped"); },
+                                  "verify", "is stopped, not running"},
+                      LateFailure{"CommitOnDestinationFails",
+                                  [](FakePair& p) {
+                                    p.destination->errors["Commit"] =
+                                        Status::IoError("journal: disk full");
+                                  },
+                                  "commit", "journal: disk full"}),
     [](const ::testing::TestParamInfo<LateFailure>& p) { return p.param.name; });
 
 TEST(MigrationTest, DestinationDeadDuringRollbackStillRollsBackTheSource) {
@@ -430,8 +429,7 @@ TEST(MigrationTest, FailureInjectedAtEveryCall) {
       break;
     }
     const std::string failed_call = pair->log.Calls().at(fail_at);
-    SCOPED_TRACE("failure injected at call " + std::to_string(fail_at) + " (" + failed_call +
-                 ")");
+    SCOPED_TRACE("failure injected at call " + std::to_string(fail_at) + " (" + failed_call + ")");
     const bool after_freeze = !pair->source->checkpoint_requests.empty();
     if (failed_call == "host-a:Commit") {
       // The destination committed: it owns the container; never roll back.
@@ -492,8 +490,8 @@ TEST(MigrationTest, ProgressIsPolledOnTheSourceDuringTheCheckpoint) {
   EXPECT_EQ(progress.last_raw, 1u << 20);
   EXPECT_EQ(progress.last_wire, 1u << 19);
   EXPECT_TRUE(progress.finished);
-  EXPECT_THAT(progress.phases, ElementsAre("preflight", "bundle", "checkpoint+transfer",
-                                           "restore", "verify", "commit"));
+  EXPECT_THAT(progress.phases, ElementsAre("preflight", "bundle", "checkpoint+transfer", "restore",
+                                           "verify", "commit"));
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // The report as printed: JSON keys and types exactly as docs/controller.md promises.
 #include "controller/report.h"
 
+#include <gmock/gmock.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "controller/migration.h"
@@ -12,9 +12,9 @@
 namespace migrate::controller {
 namespace {
 
-using ::testing::HasSubstr;
 using google::protobuf::Struct;
 using google::protobuf::Value;
+using ::testing::HasSubstr;
 
 proto::Report MigratedReport() {
   auto pair = testing::MakeHealthyPair(proto::CGROUP_MODE_IGNORE);
