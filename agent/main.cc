@@ -113,8 +113,9 @@ int main(int argc, char** argv) {
   RuntimeFlags probe_flags;
   std::string node_name;
   CLI::App* probe = app.add_subcommand(
-      "probe", "Show what this node can do: runtime, CRIU (`criu check`), kernel, cgroup "
-               "layout, and per cgroup mode whether checkpoint/restore can honour it and how");
+      "probe",
+      "Show what this node can do: runtime, CRIU (`criu check`), kernel, cgroup "
+      "layout, and per cgroup mode whether checkpoint/restore can honour it and how");
   AddRuntimeFlags(probe, &probe_flags);
   probe->add_option("--node-name", node_name, "name to report for this node");
   probe->callback([&] {
@@ -157,8 +158,7 @@ int main(int argc, char** argv) {
       "/var/lib/m/work --cgroups-mode ignore");
   AddRuntimeFlags(checkpoint, &ckpt_flags);
   checkpoint->add_option("container", ckpt.container_id, "container id")->required();
-  checkpoint->add_option("--image-dir", ckpt.image_dir, "where CRIU writes the images")
-      ->required();
+  checkpoint->add_option("--image-dir", ckpt.image_dir, "where CRIU writes the images")->required();
   checkpoint->add_option("--work-dir", ckpt.work_dir, "where dump.log is kept")->required();
   AddModeOption(checkpoint, &ckpt_mode, "dump");
   checkpoint->add_flag("--tcp-established", ckpt.tcp_established,
@@ -184,9 +184,8 @@ int main(int argc, char** argv) {
       out.set_checkpoint_ms(static_cast<uint64_t>(result->checkpoint_duration.count()));
       PrintJson(out);
     } else {
-      std::cout << "checkpointed " << ckpt.container_id << " into " << result->image_dir
-                << " in " << result->checkpoint_duration.count() << " ms (log "
-                << result->log_path << ")\n";
+      std::cout << "checkpointed " << ckpt.container_id << " into " << result->image_dir << " in "
+                << result->checkpoint_duration.count() << " ms (log " << result->log_path << ")\n";
       PrintProof("dump", result->dump_mode);
     }
   });
@@ -250,9 +249,8 @@ int main(int argc, char** argv) {
       out.set_loopback_up(result->loopback.up && result->loopback.has_ipv4);
       PrintJson(out);
     } else {
-      std::cout << "restored " << rest.container_id << " (init pid " << result->init_pid
-                << ") in " << result->restore_duration.count() << " ms (log "
-                << result->log_path << ")\n";
+      std::cout << "restored " << rest.container_id << " (init pid " << result->init_pid << ") in "
+                << result->restore_duration.count() << " ms (log " << result->log_path << ")\n";
       PrintProof("restore", result->restore_mode);
       std::cout << "cgroups of pid " << result->init_pid << ":\n";
       for (const std::string& line : result->cgroups) std::cout << "  " << line << "\n";

@@ -28,11 +28,11 @@ struct RestoreLogFinding {
 Result<RestoreLogFinding> ParseRestoreLogMode(std::string_view restore_log);
 
 struct DumpLogFinding {
-  bool cgroups_managed = false;   // dump collected cgroup dirs (soft/full/strict/none/props)
-  int adding_cgroup_lines = 0;    // "cg: adding cgroup"
-  int dumping_value_lines = 0;    // "cg: Dumping value"
-  std::string evidence;           // first such line, or a sentence stating their absence
-  bool dump_finished = false;     // "Dumping finished successfully"
+  bool cgroups_managed = false;  // dump collected cgroup dirs (soft/full/strict/none/props)
+  int adding_cgroup_lines = 0;   // "cg: adding cgroup"
+  int dumping_value_lines = 0;   // "cg: Dumping value"
+  std::string evidence;          // first such line, or a sentence stating their absence
+  bool dump_finished = false;    // "Dumping finished successfully"
 };
 Result<DumpLogFinding> ParseDumpLog(std::string_view dump_log);
 

@@ -208,14 +208,30 @@ class Parser {
       if (pos_ >= s_.size()) return Error("unterminated escape");
       char e = s_[pos_++];
       switch (e) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
+        case '"':
+          out->push_back('"');
+          break;
+        case '\\':
+          out->push_back('\\');
+          break;
+        case '/':
+          out->push_back('/');
+          break;
+        case 'b':
+          out->push_back('\b');
+          break;
+        case 'f':
+          out->push_back('\f');
+          break;
+        case 'n':
+          out->push_back('\n');
+          break;
+        case 'r':
+          out->push_back('\r');
+          break;
+        case 't':
+          out->push_back('\t');
+          break;
         case 'u': {
           uint32_t cp = 0;
           MIGRATE_RETURN_IF_ERROR(ParseHex4(&cp));
@@ -293,13 +309,27 @@ void WriteString(const std::string& s, std::string* out) {
   out->push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\b': *out += "\\b"; break;
-      case '\f': *out += "\\f"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\b':
+        *out += "\\b";
+        break;
+      case '\f':
+        *out += "\\f";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -320,10 +350,18 @@ void Write(const Value& v, int indent, int level, std::string* out) {
     out->append(static_cast<size_t>(indent * lvl), ' ');
   };
   switch (v.type()) {
-    case Value::Type::kNull: *out += "null"; break;
-    case Value::Type::kBool: *out += v.bool_value() ? "true" : "false"; break;
-    case Value::Type::kNumber: *out += v.number_text(); break;
-    case Value::Type::kString: WriteString(v.string_value(), out); break;
+    case Value::Type::kNull:
+      *out += "null";
+      break;
+    case Value::Type::kBool:
+      *out += v.bool_value() ? "true" : "false";
+      break;
+    case Value::Type::kNumber:
+      *out += v.number_text();
+      break;
+    case Value::Type::kString:
+      WriteString(v.string_value(), out);
+      break;
     case Value::Type::kArray: {
       if (v.array().empty()) {
         *out += "[]";

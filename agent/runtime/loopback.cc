@@ -8,9 +8,8 @@ namespace {
 
 std::vector<std::string> InNetns(const LoopbackTools& tools, int pid,
                                  std::vector<std::string> command) {
-  std::vector<std::string> argv = {tools.nsenter_path,
-                                   "--net=" + tools.proc_root + "/" + std::to_string(pid) +
-                                       "/ns/net"};
+  std::vector<std::string> argv = {
+      tools.nsenter_path, "--net=" + tools.proc_root + "/" + std::to_string(pid) + "/ns/net"};
   for (std::string& c : command) argv.push_back(std::move(c));
   return argv;
 }

@@ -24,19 +24,23 @@ void UseFlag(ModePlan* plan) {
 void UseConfigFile(ModePlan* plan, const std::string& why) {
   plan->mechanism = ModeMechanism::kCriuConfigFile;
   plan->config_file_text = CriuConfigForMode(plan->requested);
-  plan->description = "CRIU config file \"manage-cgroups=" +
-                      std::string(CgroupModeName(plan->requested)) +
-                      "\" named by the org.criu.config annotation (" + why + ")";
+  plan->description =
+      "CRIU config file \"manage-cgroups=" + std::string(CgroupModeName(plan->requested)) +
+      "\" named by the org.criu.config annotation (" + why + ")";
 }
 
 }  // namespace
 
 std::string_view ModeMechanismName(ModeMechanism mechanism) {
   switch (mechanism) {
-    case ModeMechanism::kRefused: return "refused";
-    case ModeMechanism::kRuntimeFlag: return "runtime flag";
-    case ModeMechanism::kCriuConfigFile: return "CRIU config file via org.criu.config";
-    case ModeMechanism::kRuntimeDefault: return "runtime default";
+    case ModeMechanism::kRefused:
+      return "refused";
+    case ModeMechanism::kRuntimeFlag:
+      return "runtime flag";
+    case ModeMechanism::kCriuConfigFile:
+      return "CRIU config file via org.criu.config";
+    case ModeMechanism::kRuntimeDefault:
+      return "runtime default";
   }
   return "unknown";
 }
@@ -70,8 +74,8 @@ ModePlan PlanRuncCheckpoint(const Version& runc, CgroupMode mode, bool owned_con
   plan.expected = mode;
   // runc 1.1 rejects ignore on checkpoint; 1.2 accepts it but drops it (0 in CRIU's enum);
   // soft/full/strict are non-zero and reach CRIU on every version.
-  bool flag_works = RuncFlagKnows(mode) && (mode != CgroupMode::kIgnore ||
-                                            RuncSendsEveryFlagMode(runc));
+  bool flag_works =
+      RuncFlagKnows(mode) && (mode != CgroupMode::kIgnore || RuncSendsEveryFlagMode(runc));
   if (flag_works) {
     UseFlag(&plan);
     return plan;

@@ -23,10 +23,10 @@
 namespace migrate::runtime {
 
 enum class ModeMechanism {
-  kRefused,          // no mechanism can honour the mode
-  kRuntimeFlag,      // the runtime's own flag passes the mode to CRIU
-  kCriuConfigFile,   // a CRIU config file named by the org.criu.config annotation
-  kRuntimeDefault,   // nothing passed: the runtime's default (runc: soft) runs
+  kRefused,         // no mechanism can honour the mode
+  kRuntimeFlag,     // the runtime's own flag passes the mode to CRIU
+  kCriuConfigFile,  // a CRIU config file named by the org.criu.config annotation
+  kRuntimeDefault,  // nothing passed: the runtime's default (runc: soft) runs
 };
 std::string_view ModeMechanismName(ModeMechanism mechanism);
 
@@ -37,10 +37,10 @@ struct ModePlan {
   // cannot run the mode (then `note` says so); a restore plan never differs.
   CgroupMode expected = CgroupMode::kSoft;
   std::vector<std::string> runtime_args;  // e.g. {"--manage-cgroups-mode", "full"}
-  std::string config_file_text;  // for kCriuConfigFile: "manage-cgroups=ignore\n"
-  std::string description;       // "runc flag --manage-cgroups-mode full", ...
-  std::string reason;            // kRefused: why; otherwise empty
-  std::string note;              // e.g. dump side runs soft: images carry soft
+  std::string config_file_text;           // for kCriuConfigFile: "manage-cgroups=ignore\n"
+  std::string description;                // "runc flag --manage-cgroups-mode full", ...
+  std::string reason;                     // kRefused: why; otherwise empty
+  std::string note;                       // e.g. dump side runs soft: images carry soft
 
   bool allowed() const { return mechanism != ModeMechanism::kRefused; }
 };

@@ -31,10 +31,14 @@ proto::CgroupLayout DetectCgroupLayout(std::string_view mountinfo) {
 
 std::string_view CgroupLayoutName(proto::CgroupLayout layout) {
   switch (layout) {
-    case proto::CGROUP_LAYOUT_V1: return "v1";
-    case proto::CGROUP_LAYOUT_HYBRID: return "hybrid";
-    case proto::CGROUP_LAYOUT_V2: return "v2";
-    default: return "unknown";
+    case proto::CGROUP_LAYOUT_V1:
+      return "v1";
+    case proto::CGROUP_LAYOUT_HYBRID:
+      return "hybrid";
+    case proto::CGROUP_LAYOUT_V2:
+      return "v2";
+    default:
+      return "unknown";
   }
 }
 
@@ -45,8 +49,7 @@ Result<proto::Capabilities> ProbeNode(Runtime& runtime, Criu& criu,
   caps.set_agent_version(options.agent_version);
   struct utsname uts;
   if (::uname(&uts) == 0) caps.set_kernel_version(uts.release);
-  MIGRATE_ASSIGN_OR_RETURN(std::string mountinfo,
-                           ReadFile(options.proc_root + "/self/mountinfo"));
+  MIGRATE_ASSIGN_OR_RETURN(std::string mountinfo, ReadFile(options.proc_root + "/self/mountinfo"));
   caps.set_cgroup_layout(DetectCgroupLayout(mountinfo));
 
   const RuntimeInfo& info = runtime.info();
@@ -82,8 +85,8 @@ std::string FormatCapabilities(const proto::Capabilities& caps) {
   out << "runtime:         " << caps.runtime_name() << " " << caps.runtime_version() << " ("
       << caps.runtime_path() << ")\n";
   out << "criu:            " << (caps.criu_version().empty() ? "-" : caps.criu_version())
-      << ", check " << (caps.criu_check_ok() ? "ok" : "FAILED") << ": "
-      << caps.criu_check_output() << "\n";
+      << ", check " << (caps.criu_check_ok() ? "ok" : "FAILED") << ": " << caps.criu_check_output()
+      << "\n";
   out << "cgroup modes:\n";
   for (const proto::CgroupModeSupport& row : caps.cgroup_modes()) {
     Result<CgroupMode> mode = CgroupModeFromProto(row.mode());

@@ -196,8 +196,8 @@ Result<ProcessResult> PosixProcessRunner::Run(const ProcessSpec& spec) {
   while (!exited) {
     int timeout_ms = -1;
     if (spec.timeout.count() > 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          start + spec.timeout - Clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start + spec.timeout -
+                                                                        Clock::now());
       if (left.count() <= 0) {
         result.timed_out = true;
         ::kill(-pid, SIGKILL);

@@ -7,8 +7,8 @@ bool NeedsQuoting(const std::string& arg) {
   if (arg.empty()) return true;
   for (char c : arg) {
     bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-' || c == '_' || c == '.' || c == '/' || c == '=' || c == ':' ||
-                 c == ',' || c == '+' || c == '@';
+                 c == '-' || c == '_' || c == '.' || c == '/' || c == '=' || c == ':' || c == ',' ||
+                 c == '+' || c == '@';
     if (!plain) return true;
   }
   return false;

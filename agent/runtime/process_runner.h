@@ -34,8 +34,8 @@ struct ProcessSpec {
 };
 
 struct ProcessResult {
-  int exit_code = -1;    // valid when term_signal == 0 and !timed_out
-  int term_signal = 0;   // the signal that ended it, if any
+  int exit_code = -1;   // valid when term_signal == 0 and !timed_out
+  int term_signal = 0;  // the signal that ended it, if any
   bool timed_out = false;
   std::string stdout_text;
   std::string stderr_text;

@@ -27,7 +27,8 @@ std::chrono::milliseconds Since(Clock::time_point start) {
 std::string ResolveInPath(const std::string& program) {
   if (program.find('/') != std::string::npos) return program;
   const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin");
+  std::istringstream dirs(path != nullptr ? path
+                                          : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin");
   std::string dir;
   while (std::getline(dirs, dir, ':')) {
     std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
@@ -48,7 +49,8 @@ std::string FirstCriuError(const std::string& log_path) {
   std::istringstream in(*log);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.find("Error") != std::string::npos && line.find("RLIMIT_NOFILE") == std::string::npos) {
+    if (line.find("Error") != std::string::npos &&
+        line.find("RLIMIT_NOFILE") == std::string::npos) {
       return line;
     }
   }
@@ -56,6 +58,7 @@ std::string FirstCriuError(const std::string& log_path) {
 }
 
 Status WithLog(Status status, const std::string& log_path) {
+  if (!Exists(log_path)) return status;
   std::string first_error = FirstCriuError(log_path);
   std::string context = "log " + log_path;
   if (!first_error.empty()) context += ", first error: " + first_error;
@@ -100,7 +103,8 @@ Result<std::unique_ptr<RuncRuntime>> RuncRuntime::Create(ProcessRunner* runner,
   Result<ProcessResult> out = RunChecked(*runner, spec);
   if (!out.ok()) return Status::Unavailable(out.status().message()).WithContext("probe runc");
   Result<Version> version = ParseRuncVersionOutput(out->stdout_text);
-  if (!version.ok()) return Status::Unavailable(version.status().message()).WithContext("probe runc");
+  if (!version.ok())
+    return Status::Unavailable(version.status().message()).WithContext("probe runc");
   RuntimeInfo info{"runc", *version, ResolveInPath(options.runc_path)};
   return std::make_unique<RuncRuntime>(runner, std::move(options), std::move(info));
 }
@@ -131,7 +135,8 @@ std::vector<ModeSupport> RuncRuntime::ModeSupportTable() const {
             ? owned.description
             : "CRIU config file \"manage-cgroups=" + std::string(CgroupModeName(mode)) +
                   "\" via org.criu.config for containers created or restored by migrate, "
-                  "else " + any.description;
+                  "else " +
+                  any.description;
     row.mechanism = "checkpoint: " + checkpoint_how +
                     "; restore: " + (restore.allowed() ? restore.description : "refused");
     std::string reason;
@@ -162,8 +167,7 @@ Result<std::optional<std::string>> RuncRuntime::CreationCriuConfig(std::string_v
 }
 
 Result<ModePlan> RuncRuntime::PlanCheckpoint(std::string_view container_id, CgroupMode mode) {
-  MIGRATE_ASSIGN_OR_RETURN(std::optional<std::string> annotation,
-                           CreationCriuConfig(container_id));
+  MIGRATE_ASSIGN_OR_RETURN(std::optional<std::string> annotation, CreationCriuConfig(container_id));
   bool owned = annotation && *annotation == OwnedConfigPath(container_id);
   ModePlan plan = PlanRuncCheckpoint(info_.version, mode, owned);
   std::string extra;
@@ -229,8 +233,7 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
   // Everything that can refuse runs before the freeze.
   MIGRATE_ASSIGN_OR_RETURN(ContainerState state, State(id));
   if (state.status != "running") {
-    return Status::FailedPrecondition("container " + id + " is " + state.status +
-                                      ", not running");
+    return Status::FailedPrecondition("container " + id + " is " + state.status + ", not running");
   }
   MIGRATE_ASSIGN_OR_RETURN(ModePlan plan, PlanCheckpoint(id, options.cgroup_mode));
   if (!plan.allowed()) return Status::FailedPrecondition(plan.reason);
@@ -251,8 +254,8 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
 
   ProcessSpec spec;
   spec.argv = Base();
-  spec.argv.insert(spec.argv.end(), {"checkpoint", "--image-path", options.image_dir,
-                                     "--work-path", options.work_dir});
+  spec.argv.insert(spec.argv.end(), {"checkpoint", "--image-path", options.image_dir, "--work-path",
+                                     options.work_dir});
   if (options.tcp_established) spec.argv.push_back("--tcp-established");
   if (options.leave_running) spec.argv.push_back("--leave-running");
   spec.argv.insert(spec.argv.end(), plan.runtime_args.begin(), plan.runtime_args.end());
@@ -324,8 +327,7 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   }
   Result<ContainerState> existing = State(id);
   if (existing.ok()) {
-    return Status::AlreadyExists("container " + id + " already exists (" + existing->status +
-                                 ")");
+    return Status::AlreadyExists("container " + id + " already exists (" + existing->status + ")");
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
   if (!Exists(options.image_dir + "/inventory.img")) {
@@ -340,18 +342,18 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   std::string owned = OwnedConfigPath(id);
   config.set_annotation(kCriuConfigAnnotation, owned);
   MIGRATE_RETURN_IF_ERROR(MakeDirs(options_.criu_config_dir));
-  MIGRATE_RETURN_IF_ERROR(WriteFileAtomic(
-      owned, plan.mechanism == ModeMechanism::kCriuConfigFile
-                 ? plan.config_file_text
-                 : "# migrate: no CRIU options for this restore\n"));
+  MIGRATE_RETURN_IF_ERROR(
+      WriteFileAtomic(owned, plan.mechanism == ModeMechanism::kCriuConfigFile
+                                 ? plan.config_file_text
+                                 : "# migrate: no CRIU options for this restore\n"));
   MIGRATE_RETURN_IF_ERROR(config.Save(config_path).WithContext("edit bundle"));
   MIGRATE_RETURN_IF_ERROR(MakeDirs(options.work_dir).WithContext("work dir"));
 
   ProcessSpec spec;
   spec.argv = Base();
-  spec.argv.insert(spec.argv.end(), {"restore", "--detach", "--image-path", options.image_dir,
-                                     "--work-path", options.work_dir, "--bundle",
-                                     options.bundle_dir});
+  spec.argv.insert(spec.argv.end(),
+                   {"restore", "--detach", "--image-path", options.image_dir, "--work-path",
+                    options.work_dir, "--bundle", options.bundle_dir});
   if (options.tcp_established) spec.argv.push_back("--tcp-established");
   spec.argv.insert(spec.argv.end(), plan.runtime_args.begin(), plan.runtime_args.end());
   spec.argv.insert(spec.argv.end(), options.extra_args.begin(), options.extra_args.end());
@@ -415,8 +417,10 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
       Result<LoopbackState> lo = BringUpLoopback(*runner_, result.init_pid, tools);
       if (!lo.ok()) return fail(lo.status());
       if (!lo->up || !lo->has_ipv4) {
-        return fail(Status::FailedPrecondition("loopback of the restored container is not "
-                                               "usable after bringing it up: " + lo->detail));
+        return fail(
+            Status::FailedPrecondition("loopback of the restored container is not "
+                                       "usable after bringing it up: " +
+                                       lo->detail));
       }
       result.loopback = *lo;
     }
@@ -443,8 +447,8 @@ Status RuncRuntime::KillAndDelete(std::string_view container_id) {
   Result<ProcessResult> deleted = runner_->Run(del);
   if (!deleted.ok()) return deleted.status();
   if (!deleted->Succeeded() && deleted->stderr_text.find("does not exist") == std::string::npos) {
-    return Status::FailedPrecondition(FormatCommand(del.argv) + ": " + deleted->Describe() +
-                                      ": " + deleted->stderr_text);
+    return Status::FailedPrecondition(FormatCommand(del.argv) + ": " + deleted->Describe() + ": " +
+                                      deleted->stderr_text);
   }
   return Status::Ok();
 }

@@ -10,8 +10,8 @@
 namespace migrate::runtime {
 
 struct RuncOptions {
-  std::string runc_path = "runc";      // looked up in PATH when it has no '/'
-  std::string root = "/run/runc";      // runc --root (per node)
+  std::string runc_path = "runc";  // looked up in PATH when it has no '/'
+  std::string root = "/run/runc";  // runc --root (per node)
   // Directory of the per-container CRIU config files migrate owns: "<dir>/<id>.conf".
   // Restore points each restored container's org.criu.config at its file, so that a later
   // checkpoint of it can run any mode (the file is rewritten per checkpoint).

@@ -47,7 +47,7 @@ struct CheckpointOptions {
   CgroupMode cgroup_mode = CgroupMode::kSoft;
   bool tcp_established = false;
   bool leave_running = false;
-  std::vector<std::string> extra_args;  // appended to `runc checkpoint` (e.g. lazy pages)
+  std::vector<std::string> extra_args;         // appended to `runc checkpoint` (e.g. lazy pages)
   std::vector<std::pair<int, int>> extra_fds;  // see ProcessSpec::extra_fds
 };
 
@@ -55,8 +55,8 @@ struct CheckpointResult {
   ModeProof dump_mode;
   std::string image_dir;
   std::string work_dir;
-  std::string log_path;  // dump.log
-  int cgroup_image_dirs = -1;  // dirs in cgroup.img (-1: not read)
+  std::string log_path;                           // dump.log
+  int cgroup_image_dirs = -1;                     // dirs in cgroup.img (-1: not read)
   std::chrono::system_clock::time_point started;  // just before the freeze
   std::chrono::milliseconds checkpoint_duration{0};
 };
@@ -69,15 +69,15 @@ struct RestoreOptions {
   CgroupMode cgroup_mode = CgroupMode::kSoft;
   std::optional<std::string> cgroups_path;  // rewrites linux.cgroupsPath when set
   bool tcp_established = false;
-  bool bring_up_loopback = true;  // runc restores a runtime-created netns with lo DOWN
+  bool bring_up_loopback = true;        // runc restores a runtime-created netns with lo DOWN
   std::vector<std::string> extra_args;  // appended to `runc restore`
 };
 
 struct LoopbackState {
-  bool checked = false;    // false: not asked, or the container shares the host netns
-  bool up = false;         // link flag UP
-  bool has_ipv4 = false;   // 127.0.0.1 present
-  std::string detail;      // the `ip` output that shows it
+  bool checked = false;   // false: not asked, or the container shares the host netns
+  bool up = false;        // link flag UP
+  bool has_ipv4 = false;  // 127.0.0.1 present
+  std::string detail;     // the `ip` output that shows it
 };
 
 struct RestoreResult {
@@ -87,8 +87,8 @@ struct RestoreResult {
   LoopbackState loopback;
   std::string log_path;  // restore.log
   std::chrono::system_clock::time_point running_at;
-  std::chrono::milliseconds restore_duration{0};   // runc restore
-  std::chrono::milliseconds total_duration{0};     // incl. config edit and loopback
+  std::chrono::milliseconds restore_duration{0};  // runc restore
+  std::chrono::milliseconds total_duration{0};    // incl. config edit and loopback
 };
 
 // Whether this runtime can honour a mode, per side (for Capabilities and preflight).

@@ -37,12 +37,23 @@ std::string RandomSuffix() {
 }  // namespace
 
 ContainerSandbox::ContainerSandbox(std::string dir, runtime::ProcessRunner* runner)
-    : dir_(std::move(dir)), cgroup_prefix_("/migrate-rt-" + RandomSuffix()), runner_(runner) {}
+    : dir_(std::move(dir)),
+      runc_root_(dir_ + "/runc-root"),
+      cgroup_prefix_("/migrate-rt-" + RandomSuffix()),
+      runner_(runner) {}
+
+std::vector<std::string> ContainerSandbox::Runc(std::vector<std::string> args) const {
+  std::vector<std::string> argv = prefix_;
+  argv.insert(argv.end(), {"runc", "--root", runc_root_});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
 
 Result<std::unique_ptr<ContainerSandbox>> ContainerSandbox::Create(const std::string& name,
-                                                                  runtime::ProcessRunner* runner) {
+                                                                   runtime::ProcessRunner* runner) {
   std::string safe = name;
-  std::replace_if(safe.begin(), safe.end(), [](char c) { return c == '/' || c == ' '; }, '_');
+  std::replace_if(
+      safe.begin(), safe.end(), [](char c) { return c == '/' || c == ' '; }, '_');
   std::string tmpl = "/tmp/migrate-rt-" + safe + "-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return Status::FromErrno("mkdtemp", errno);
   std::unique_ptr<ContainerSandbox> sandbox(new ContainerSandbox(tmpl, runner));
@@ -110,8 +121,10 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
   }
   process->Set("terminal", Value::Bool(false));
   // Counts into /count, replaced atomically so that a reader never sees a partial write.
-  std::string loop = "i=0; while true; do i=$((i+1)); echo $i > /count.tmp; mv /count.tmp /count; "
-                     "usleep " + std::to_string(options.interval_ms * 1000) + "; done";
+  std::string loop =
+      "i=0; while true; do i=$((i+1)); echo $i > /count.tmp; mv /count.tmp /count; "
+      "usleep " +
+      std::to_string(options.interval_ms * 1000) + "; done";
   process->Set("args", StringArray({"/bin/sh", "-c", loop}));
   root->Set("readonly", Value::Bool(false));
   if (!options.cgroups_path.empty()) {
@@ -140,7 +153,7 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
 Status ContainerSandbox::RunDetached(const std::string& id, const std::string& bundle) {
   TrackContainer(id);
   runtime::ProcessSpec spec;
-  spec.argv = {"runc", "--root", runc_root(), "run", "--detach", "--bundle", bundle, id};
+  spec.argv = Runc({"run", "--detach", "--bundle", bundle, id});
   // The container inherits runc's stdio: /dev/null, never a pipe (it would be held open)
   // nor a file outside the container (CRIU could not dump it).
   spec.output = runtime::OutputMode::kDevNull;
@@ -161,11 +174,11 @@ Status ContainerSandbox::Cleanup() {
   };
   for (const std::string& id : containers_) {
     runtime::ProcessSpec kill;
-    kill.argv = {"runc", "--root", runc_root(), "kill", id, "KILL"};
+    kill.argv = Runc({"kill", id, "KILL"});
     kill.timeout = std::chrono::seconds(10);
     (void)runner_->Run(kill);
     runtime::ProcessSpec del;
-    del.argv = {"runc", "--root", runc_root(), "delete", "--force", id};
+    del.argv = Runc({"delete", "--force", id});
     del.timeout = std::chrono::seconds(30);
     (void)runner_->Run(del);
   }

@@ -41,7 +41,13 @@ class ContainerSandbox {
   ContainerSandbox& operator=(const ContainerSandbox&) = delete;
 
   const std::string& dir() const { return dir_; }
-  std::string runc_root() const { return dir_ + "/runc-root"; }
+  // The runc --root used for every container of this sandbox (default <dir>/runc-root).
+  const std::string& runc_root() const { return runc_root_; }
+  // Use another runc root, e.g. a test host's (HOST_A_RUNC_ROOT).
+  void set_runc_root(std::string root) { runc_root_ = std::move(root); }
+  // Prefix for every runc command, e.g. {"nsenter", "--net=/run/netns/host-a"} to run the
+  // containers inside a test host's network namespace (never `ip netns exec`: it breaks runc).
+  void set_command_prefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
   // A fresh directory under dir() (e.g. "images", "work").
   Result<std::string> MakeDir(const std::string& name);
 
@@ -64,7 +70,10 @@ class ContainerSandbox {
 
  private:
   ContainerSandbox(std::string dir, runtime::ProcessRunner* runner);
+  std::vector<std::string> Runc(std::vector<std::string> args) const;
   std::string dir_;
+  std::string runc_root_;
+  std::vector<std::string> prefix_;
   std::string cgroup_prefix_;
   runtime::ProcessRunner* runner_;
   std::vector<std::string> containers_;

@@ -26,7 +26,8 @@ void FakeProcessRunner::On(std::vector<std::string> words, Action action) {
 void FakeProcessRunner::OnExit(std::vector<std::string> words, int exit_code,
                                std::string stdout_text, std::string stderr_text) {
   runtime::ProcessResult r = Exit(exit_code, std::move(stdout_text), std::move(stderr_text));
-  On(std::move(words), [r](const runtime::ProcessSpec&) { return Result<runtime::ProcessResult>(r); });
+  On(std::move(words),
+     [r](const runtime::ProcessSpec&) { return Result<runtime::ProcessResult>(r); });
 }
 
 Result<runtime::ProcessResult> FakeProcessRunner::Run(const runtime::ProcessSpec& spec) {

@@ -82,8 +82,9 @@ TEST(CriuLogTest, RejectsWhatIsNotACompleteEnoughLog) {
   // A CRIU log that stops before the cgroup set-up cannot claim ignore.
   std::string head = "(00.000000) Version: 4.1.1 (gitid 0)\n(00.000100) Error: early\n";
   EXPECT_FALSE(ParseRestoreLogMode(head).ok());
-  std::string bad_flag = "(00.0) Version: 4.1.1\n(00.1) cg: Preparing cgroups yard (cgroups "
-                         "restore mode 0x6)\n";
+  std::string bad_flag =
+      "(00.0) Version: 4.1.1\n(00.1) cg: Preparing cgroups yard (cgroups "
+      "restore mode 0x6)\n";
   EXPECT_FALSE(ParseRestoreLogMode(bad_flag).ok());
   EXPECT_FALSE(ParseDumpLog("no version here").ok());
 }

@@ -14,8 +14,9 @@ TEST(JsonTest, RoundTripKeepsOrderAndNumberText) {
   EXPECT_EQ(v->Find("big")->number_text(), "9223372036854775807");
   EXPECT_EQ(v->Find("neg")->number_text(), "-1.5e3");
   EXPECT_EQ(v->Find("s")->string_value(), "x\"y\\z\n\xc3\xa9");
-  EXPECT_EQ(Serialize(*v), R"({"z":1,"a":[true,false,null],"big":9223372036854775807,"neg":-1.5e3,"s":"x\"y\\z\n)"
-                           "\xc3\xa9\"}");
+  EXPECT_EQ(Serialize(*v),
+            R"({"z":1,"a":[true,false,null],"big":9223372036854775807,"neg":-1.5e3,"s":"x\"y\\z\n)"
+            "\xc3\xa9\"}");
   // Pretty output parses back to the same document.
   Result<Value> again = Parse(Serialize(*v, 2));
   ASSERT_TRUE(again.ok());
@@ -30,9 +31,9 @@ TEST(JsonTest, SurrogatePairsAndControlCharacters) {
 }
 
 TEST(JsonTest, RejectsBadInput) {
-  for (const char* bad : {"", "{", "[1,]", "{\"a\" 1}", "{\"a\":1,}", "01", "1.", "-", "tru",
-                          "\"abc", "\"\\x\"", "{\"a\":1}{", "{\"a\":1,\"a\":2}", "\"\\ud800\"",
-                          "[\"\x01\"]", "nul"}) {
+  for (const char* bad :
+       {"", "{", "[1,]", "{\"a\" 1}", "{\"a\":1,}", "01", "1.", "-", "tru", "\"abc", "\"\\x\"",
+        "{\"a\":1}{", "{\"a\":1,\"a\":2}", "\"\\ud800\"", "[\"\x01\"]", "nul"}) {
     EXPECT_FALSE(Parse(bad).ok()) << bad;
   }
   std::string deep(1000, '[');

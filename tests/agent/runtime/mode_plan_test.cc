@@ -28,7 +28,8 @@ TEST(ModePlanTest, OldRuncRestoresEveryModeThroughTheConfigFile) {
       ASSERT_TRUE(plan.allowed()) << version << " " << CgroupModeName(mode);
       EXPECT_EQ(plan.mechanism, ModeMechanism::kCriuConfigFile) << version;
       EXPECT_EQ(plan.expected, mode);
-      EXPECT_EQ(plan.config_file_text, "manage-cgroups=" + std::string(CgroupModeName(mode)) + "\n");
+      EXPECT_EQ(plan.config_file_text,
+                "manage-cgroups=" + std::string(CgroupModeName(mode)) + "\n");
       EXPECT_TRUE(plan.runtime_args.empty()) << "the flag is not read by runc " << version;
     }
   }
@@ -39,8 +40,8 @@ TEST(ModePlanTest, Runc13PassesTheFlag) {
     ModePlan plan = PlanRuncRestore(V("1.3.0"), mode);
     ASSERT_TRUE(plan.allowed());
     EXPECT_EQ(plan.mechanism, ModeMechanism::kRuntimeFlag);
-    EXPECT_EQ(plan.runtime_args,
-              (std::vector<std::string>{"--manage-cgroups-mode", std::string(CgroupModeName(mode))}));
+    EXPECT_EQ(plan.runtime_args, (std::vector<std::string>{"--manage-cgroups-mode",
+                                                           std::string(CgroupModeName(mode))}));
     EXPECT_TRUE(plan.config_file_text.empty());
   }
   // runc's flag has no value for none/props: the config file again.
@@ -71,8 +72,7 @@ TEST(ModePlanTest, CheckpointIgnoreOnOldRuncNeedsAnOwnedConfigFile) {
     EXPECT_TRUE(foreign.allowed()) << "the restore mode governs; the dump still proceeds";
     EXPECT_EQ(foreign.mechanism, ModeMechanism::kRuntimeDefault);
     EXPECT_EQ(foreign.expected, CgroupMode::kSoft);
-    EXPECT_NE(foreign.note.find("dump side cannot run ignore"), std::string::npos)
-        << foreign.note;
+    EXPECT_NE(foreign.note.find("dump side cannot run ignore"), std::string::npos) << foreign.note;
     EXPECT_TRUE(foreign.runtime_args.empty()) << "runc 1.1 rejects --manage-cgroups-mode ignore";
   }
   ModePlan v13 = PlanRuncCheckpoint(V("1.3.0"), CgroupMode::kIgnore, false);

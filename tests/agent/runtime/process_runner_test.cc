@@ -1,9 +1,9 @@
 // The real PosixProcessRunner on harmless programs (cheap, no root needed).
-#include "agent/runtime/posix_process_runner.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include "agent/runtime/posix_process_runner.h"
 
 namespace migrate::runtime {
 namespace {

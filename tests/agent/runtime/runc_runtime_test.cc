@@ -72,7 +72,8 @@ class RuncRuntimeTest : public ::testing::Test {
           0, R"({"id":"c1","pid":4242,"status":"running","bundle":")" + dir_ + "/bundle\"}"));
     });
     runner_.On({"restore"}, [this, restore_log](const ProcessSpec& spec) {
-      EXPECT_TRUE(WriteFileAtomic(After(spec.argv, "--work-path") + "/restore.log", restore_log).ok());
+      EXPECT_TRUE(
+          WriteFileAtomic(After(spec.argv, "--work-path") + "/restore.log", restore_log).ok());
       restored_ = true;
       return Result<ProcessResult>(FakeProcessRunner::Exit(0));
     });
@@ -195,7 +196,8 @@ class RuncCheckpointTest : public RuncRuntimeTest {
     runner_.OnExit({"state", "c1"}, 0, R"({"id":"c1","pid":77,"status":"running","bundle":"/b"})");
     runner_.On({"checkpoint"}, [dump_log, cgroup_img](const ProcessSpec& spec) {
       EXPECT_TRUE(WriteFileAtomic(After(spec.argv, "--work-path") + "/dump.log", dump_log).ok());
-      EXPECT_TRUE(WriteFileAtomic(After(spec.argv, "--image-path") + "/cgroup.img", cgroup_img).ok());
+      EXPECT_TRUE(
+          WriteFileAtomic(After(spec.argv, "--image-path") + "/cgroup.img", cgroup_img).ok());
       return Result<ProcessResult>(FakeProcessRunner::Exit(0));
     });
   }

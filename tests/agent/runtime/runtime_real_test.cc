@@ -32,9 +32,8 @@ class RuntimeRealTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0) << "runtime tests drive runc and CRIU and need root";
-    Result<std::unique_ptr<ContainerSandbox>> sandbox =
-        ContainerSandbox::Create(::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                                 &runner_);
+    Result<std::unique_ptr<ContainerSandbox>> sandbox = ContainerSandbox::Create(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name(), &runner_);
     ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
     sandbox_ = std::move(sandbox).value();
     RuncOptions options;
@@ -77,8 +76,8 @@ class RuntimeRealTest : public ::testing::Test {
     return runtime_->Checkpoint(options);
   }
 
-  Result<RestoreResult> Restore(const std::string& id, const std::string& bundle,
-                                CgroupMode mode, const std::string& tag,
+  Result<RestoreResult> Restore(const std::string& id, const std::string& bundle, CgroupMode mode,
+                                const std::string& tag,
                                 std::optional<std::string> cgroups_path = std::nullopt) {
     sandbox_->TrackContainer(id);
     RestoreOptions options;
@@ -89,6 +88,26 @@ class RuntimeRealTest : public ::testing::Test {
     options.cgroup_mode = mode;
     options.cgroups_path = std::move(cgroups_path);
     return runtime_->Restore(options);
+  }
+
+  // `runc restore` run by hand (not through RuncRuntime), for the controls that document
+  // runtime and CRIU behaviour. Returns CRIU's finding from restore.log.
+  Result<RestoreLogFinding> RawRestore(const std::string& id, const std::string& bundle,
+                                       const std::string& image_dir,
+                                       std::vector<std::string> extra_args, std::string* log_text) {
+    sandbox_->TrackContainer(id);
+    std::string work = sandbox_->dir() + "/raw-restore-work-" + id;
+    MIGRATE_RETURN_IF_ERROR(MakeDirs(work));
+    ProcessSpec spec;
+    spec.argv = {"runc",         "--root",  sandbox_->runc_root(), "restore", "--detach",
+                 "--image-path", image_dir, "--work-path",         work,      "--bundle",
+                 bundle};
+    spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
+    spec.argv.push_back(id);
+    spec.timeout = 60s;
+    MIGRATE_RETURN_IF_ERROR(RunChecked(runner_, spec).status());
+    MIGRATE_ASSIGN_OR_RETURN(*log_text, ReadFile(work + "/restore.log"));
+    return ParseRestoreLogMode(*log_text);
   }
 
   // After a restore: the count goes on from where the checkpoint left it.
@@ -115,8 +134,7 @@ class RuntimeRealTest : public ::testing::Test {
   std::unique_ptr<RuncRuntime> runtime_;
 };
 
-class RuntimeModeTest : public RuntimeRealTest,
-                        public ::testing::WithParamInterface<CgroupMode> {};
+class RuntimeModeTest : public RuntimeRealTest, public ::testing::WithParamInterface<CgroupMode> {};
 
 TEST_P(RuntimeModeTest, CheckpointRestoreCountContinuesInTheRequestedMode) {
   const CgroupMode mode = GetParam();
@@ -126,8 +144,8 @@ TEST_P(RuntimeModeTest, CheckpointRestoreCountContinuesInTheRequestedMode) {
 
   Result<CheckpointResult> dump = Checkpoint(id, mode, "1");
   ASSERT_TRUE(dump.ok()) << dump.status().ToString();
-  EXPECT_EQ(dump->dump_mode.effective, mode) << dump->dump_mode.evidence << " / "
-                                             << dump->dump_mode.note;
+  EXPECT_EQ(dump->dump_mode.effective, mode)
+      << dump->dump_mode.evidence << " / " << dump->dump_mode.note;
   EXPECT_EQ(dump->cgroup_image_dirs == 0, mode == CgroupMode::kIgnore) << dump->dump_mode.evidence;
   EXPECT_EQ(runtime_->State(id).status().code(), StatusCode::kNotFound) << "dump stops it";
   Result<long> at_checkpoint = ReadCount(bundle);
@@ -147,9 +165,9 @@ TEST_P(RuntimeModeTest, CheckpointRestoreCountContinuesInTheRequestedMode) {
   ExpectAllIn(restored->cgroups, sandbox_->CgroupPath(id));
   ExpectCountContinues(bundle, *at_checkpoint);
   std::cout << "[ " << CgroupModeName(mode) << " ] dump " << dump->checkpoint_duration.count()
-            << " ms, restore " << restored->restore_duration.count() << " ms; dump: "
-            << dump->dump_mode.evidence << "; restore: " << restored->restore_mode.evidence
-            << "\n";
+            << " ms, restore " << restored->restore_duration.count()
+            << " ms; dump: " << dump->dump_mode.evidence
+            << "; restore: " << restored->restore_mode.evidence << "\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, RuntimeModeTest,
@@ -234,8 +252,7 @@ TEST_F(RuntimeRealTest, RegressionIgnoreReallyRunsIgnore) {
       << "CRIU ran a managed mode: " << *FindLogLine(*log, "Preparing cgroups yard");
   EXPECT_EQ(restored->restore_mode.effective, CgroupMode::kIgnore);
   if (!runtime_->info().version.AtLeast(1, 3, 0)) {
-    EXPECT_EQ(runtime_->PlanRestore(CgroupMode::kIgnore).mechanism,
-              ModeMechanism::kCriuConfigFile);
+    EXPECT_EQ(runtime_->PlanRestore(CgroupMode::kIgnore).mechanism, ModeMechanism::kCriuConfigFile);
     EXPECT_FALSE(ConfigFilesParsed(*log).empty()) << "the config file must have been read";
   }
   ExpectCountContinues(bundle, *at_checkpoint);
@@ -249,29 +266,41 @@ TEST_F(RuntimeRealTest, PlainFlagRestoreOnInstalledRunc) {
   Result<CheckpointResult> dump = Checkpoint("plainflag", CgroupMode::kSoft, "1");
   ASSERT_TRUE(dump.ok()) << dump.status().ToString();
 
-  sandbox_->TrackContainer("plainflag");
-  std::string work = sandbox_->dir() + "/raw-restore-work";
-  ASSERT_TRUE(MakeDirs(work).ok());
-  ProcessSpec spec;
-  spec.argv = {"runc", "--root", sandbox_->runc_root(), "restore", "--detach",
-               "--image-path", dump->image_dir, "--work-path", work, "--bundle", bundle,
-               "--manage-cgroups-mode", "ignore", "plainflag"};
-  spec.timeout = 60s;
-  Result<ProcessResult> run = RunChecked(runner_, spec);
-  ASSERT_TRUE(run.ok()) << run.status().ToString();
-  Result<std::string> log = ReadFile(work + "/restore.log");
-  ASSERT_TRUE(log.ok());
-  Result<RestoreLogFinding> finding = ParseRestoreLogMode(*log);
+  std::string log;
+  Result<RestoreLogFinding> finding =
+      RawRestore("plainflag", bundle, dump->image_dir, {"--manage-cgroups-mode", "ignore"}, &log);
   ASSERT_TRUE(finding.ok()) << finding.status().ToString();
   if (runtime_->info().version.AtLeast(1, 3, 0)) {
     EXPECT_EQ(finding->mode, CgroupMode::kIgnore) << finding->evidence;
   } else {
     EXPECT_EQ(finding->mode, CgroupMode::kSoft)
-        << "runc " << runtime_->info().version.text << " now passes the restore mode: "
-        << finding->evidence;
+        << "runc " << runtime_->info().version.text
+        << " now passes the restore mode: " << finding->evidence;
   }
-  std::cout << "runc " << runtime_->info().version.text << " --manage-cgroups-mode ignore: "
-            << finding->evidence << "\n";
+  std::cout << "runc " << runtime_->info().version.text
+            << " --manage-cgroups-mode ignore: " << finding->evidence << "\n";
+}
+
+// The config-file trap: "manage-cgroups ignore" (a space, no '=') is read without complaint
+// and CRIU runs soft. The runtime layer always writes "manage-cgroups=<mode>".
+TEST_F(RuntimeRealTest, WhitespaceConfigFileTrapYieldsSoft) {
+  std::string bundle = StartCounting("trap", /*owned_annotation=*/false);
+  ASSERT_FALSE(bundle.empty());
+  Result<CheckpointResult> dump = Checkpoint("trap", CgroupMode::kSoft, "1");
+  ASSERT_TRUE(dump.ok()) << dump.status().ToString();
+  std::string conf = sandbox_->dir() + "/trap.conf";
+  ASSERT_TRUE(WriteFileAtomic(conf, "manage-cgroups ignore\n").ok());
+  Result<OciConfig> config = OciConfig::Load(bundle + "/config.json");
+  ASSERT_TRUE(config.ok());
+  config->set_annotation(kCriuConfigAnnotation, conf);
+  ASSERT_TRUE(config->Save(bundle + "/config.json").ok());
+
+  std::string log;
+  Result<RestoreLogFinding> finding = RawRestore("trap", bundle, dump->image_dir, {}, &log);
+  ASSERT_TRUE(finding.ok()) << finding.status().ToString();
+  EXPECT_EQ(ConfigFilesParsed(log), std::vector<std::string>{conf}) << "CRIU did read it";
+  EXPECT_EQ(finding->mode, CgroupMode::kSoft) << finding->evidence;
+  EXPECT_EQ(CriuConfigForMode(CgroupMode::kIgnore), "manage-cgroups=ignore\n");
 }
 
 TEST_F(RuntimeRealTest, IgnoreCheckpointOfAForeignContainerSaysItDumpedSoft) {
