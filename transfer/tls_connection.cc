@@ -10,6 +10,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,6 +60,43 @@ Status ConnectOne(int fd, const sockaddr* addr, socklen_t len, Clock::time_point
   if (err != 0) return Status::FromErrno("connect", err);
   return Status::Ok();
 }
+
+// OpenSSL writes with write(2): a peer that reset the connection would raise SIGPIPE and
+// kill the process. This blocks SIGPIPE in the calling thread for the duration of one TLS
+// call and swallows a SIGPIPE it caused (the write then fails with EPIPE), without touching
+// process-wide signal dispositions.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        timespec zero{0, 0};
+        while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
 
 }  // namespace
 
@@ -115,6 +154,7 @@ Status TlsConnection::WaitFor(Want want, Clock::time_point deadline, const char*
 template <typename Op>
 Result<int> TlsConnection::Drive(Op op, Clock::time_point deadline, const char* what) {
   if (fd_ < 0) return Status::Aborted(std::string(what) + ": connection closed locally");
+  SigpipeGuard no_sigpipe;
   for (;;) {
     ERR_clear_error();
     errno = 0;

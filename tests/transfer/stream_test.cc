@@ -1,0 +1,368 @@
+// The data stream end to end over loopback: real TLS, real zstd, real files.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <future>
+#include <thread>
+
+#include "tests/transfer/test_tree.h"
+#include "transfer/file_source.h"
+#include "transfer/stream_sender.h"
+#include "transfer/stream_server.h"
+
+namespace migrate::transfer {
+namespace {
+
+using testing::CompareTrees;
+using testing::CountEntries;
+using testing::Exists;
+using testing::MakeSampleTree;
+using testing::StreamFixture;
+
+constexpr auto kWait = std::chrono::seconds(60);
+
+Result<TransferStats> WaitFor(StreamServer& server, const std::string& token) {
+  return server.Wait(token, Clock::now() + kWait);
+}
+
+TEST(StreamTest, RoundTripPreservesTheTree) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/false);
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("tree")).ok());
+
+  DirectoryTreeSource source(src);
+  TransferProgress progress;
+  SendOptions opts = fx.Send(token);
+  opts.progress = &progress;
+  auto sent = SendTree(opts, source);
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  auto received = WaitFor(fx.server(), token);
+  ASSERT_TRUE(received.ok()) << received.status().ToString();
+
+  EXPECT_EQ(CompareTrees(src, fx.FinalDir("tree")), "");
+  EXPECT_EQ(CountEntries(fx.staging()), 0u) << "staging not cleaned";
+  EXPECT_EQ(sent->files, received->files);
+  EXPECT_EQ(sent->raw_bytes, received->raw_bytes);
+  EXPECT_EQ(sent->wire_bytes, received->wire_bytes);
+  EXPECT_EQ(sent->files, 16u);
+  EXPECT_EQ(progress.files.load(), sent->files);
+  EXPECT_EQ(progress.raw_bytes.load(), sent->raw_bytes);
+  auto p = fx.server().Progress(token);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->files, received->files);
+  EXPECT_EQ(p->raw_bytes, received->raw_bytes);
+
+  // The 256 MiB sparse file stays sparse and cost (almost) nothing on the wire.
+  struct stat st;
+  ASSERT_EQ(stat((fx.FinalDir("tree") + "/bin/sparse.img").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 256ll << 20);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20);
+  EXPECT_LT(sent->wire_bytes, 8u << 20) << "random 5 MiB + text + 12 KiB of sparse data";
+  // The final directory is the staged one: owner-only until metadata, then the source's.
+  ASSERT_EQ(stat((fx.FinalDir("tree") + "/bin/tool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 04755u);
+}
+
+TEST(StreamTest, ZeroFilledFilesCostNoWireBytes) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  // 64 MiB of real (allocated) zeros: sent as holes, received sparse.
+  testing::WriteTextFile(src + "/zeros", std::string(64u << 20, '\0'));
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("zeros")).ok());
+  DirectoryTreeSource source(src);
+  auto sent = SendTree(fx.Send(token), source);
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  ASSERT_TRUE(WaitFor(fx.server(), token).ok());
+  EXPECT_LT(sent->wire_bytes, 4096u);
+  EXPECT_EQ(CompareTrees(src, fx.FinalDir("zeros")), "");
+  struct stat st;
+  ASSERT_EQ(stat((fx.FinalDir("zeros") + "/zeros").c_str(), &st), 0);
+  EXPECT_EQ(st.st_blocks, 0);
+}
+
+TEST(StreamTest, FsyncOptionCommitsTheSameTree) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  std::string token = StreamFixture::NewToken();
+  ExpectedStream expected = fx.Expected("synced");
+  expected.fsync = true;
+  ASSERT_TRUE(fx.server().Expect(token, expected).ok());
+  DirectoryTreeSource source(src);
+  SendOptions opts = fx.Send(token);
+  opts.compress_threads = 1;
+  opts.zstd_level = 3;
+  auto sent = SendTree(opts, source);
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  ASSERT_TRUE(WaitFor(fx.server(), token).ok());
+  EXPECT_EQ(CompareTrees(src, fx.FinalDir("synced")), "");
+}
+
+TEST(StreamTest, TokenIsOneTime) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("once")).ok());
+  {
+    DirectoryTreeSource source(src);
+    ASSERT_TRUE(SendTree(fx.Send(token), source).ok());
+  }
+  DirectoryTreeSource again(src);
+  auto second = SendTree(fx.Send(token), again);
+  EXPECT_EQ(second.status().code(), StatusCode::kPermissionDenied) << second.status().ToString();
+  EXPECT_NE(second.status().message().find("already used"), std::string::npos);
+  EXPECT_EQ(fx.server().Expect(token, fx.Expected("twice")).code(), StatusCode::kAlreadyExists);
+}
+
+TEST(StreamTest, UnknownTokenIsRefused) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  DirectoryTreeSource source(src);
+  auto sent = SendTree(fx.Send(StreamFixture::NewToken()), source);
+  EXPECT_EQ(sent.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(sent.status().message().find("unknown stream token"), std::string::npos)
+      << sent.status().ToString();
+}
+
+TEST(StreamTest, SenderWithAnotherNodeNameIsRefusedAndTokenKept) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("named")).ok());
+  // node-c has a valid certificate from the same CA, but is not the expected source.
+  auto ctx = tls::MakeClientContext(fx.pki().Issue("node-c"));
+  ASSERT_TRUE(ctx.ok());
+  SendOptions opts = fx.Send(token);
+  opts.tls = *ctx;
+  DirectoryTreeSource source(src);
+  auto sent = SendTree(opts, source);
+  EXPECT_EQ(sent.status().code(), StatusCode::kPermissionDenied) << sent.status().ToString();
+  EXPECT_FALSE(Exists(fx.FinalDir("named")));
+  // The right node can still use the token.
+  DirectoryTreeSource again(src);
+  auto ok = SendTree(fx.Send(token), again);
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+}
+
+TEST(StreamTest, ControllerCertificateCannotSendData) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  std::string token = StreamFixture::NewToken();
+  ExpectedStream expected = fx.Expected("ctl");
+  expected.expected_peer_node_name = "ctl";
+  ASSERT_TRUE(fx.server().Expect(token, expected).ok());
+  auto ctx = tls::MakeClientContext(fx.pki().Issue("ctl", tls::Role::kController));
+  ASSERT_TRUE(ctx.ok());
+  SendOptions opts = fx.Send(token);
+  opts.tls = *ctx;
+  DirectoryTreeSource source(src);
+  auto sent = SendTree(opts, source);
+  EXPECT_EQ(sent.status().code(), StatusCode::kPermissionDenied) << sent.status().ToString();
+}
+
+TEST(StreamTest, ServerNameMismatchStopsTheSender) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("x")).ok());
+  SendOptions opts = fx.Send(token);
+  opts.server_name = "node-z";
+  DirectoryTreeSource source(src);
+  auto sent = SendTree(opts, source);
+  EXPECT_EQ(sent.status().code(), StatusCode::kPermissionDenied) << sent.status().ToString();
+  EXPECT_EQ(fx.server().Wait(token, Clock::now() + std::chrono::milliseconds(50)).status().code(),
+            StatusCode::kDeadlineExceeded);
+}
+
+TEST(StreamTest, CancelBeforeConnectRefusesTheStream) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("c")).ok());
+  fx.server().Cancel(token);
+  EXPECT_EQ(WaitFor(fx.server(), token).status().code(), StatusCode::kAborted);
+  DirectoryTreeSource source(src);
+  EXPECT_EQ(SendTree(fx.Send(token), source).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_FALSE(Exists(fx.FinalDir("c")));
+}
+
+TEST(StreamTest, CancelWhileStreamingLeavesNothing) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  testing::WriteTextFile(src + "/first", "complete\n");
+  auto growing = GrowingDirectorySource::Open(src);
+  ASSERT_TRUE(growing.ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("cancelled")).ok());
+  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+  // Wait until the first file has arrived in staging, then cancel on the receiver.
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline) {
+    auto p = fx.server().Progress(token);
+    if (p.ok() && p->files >= 1) break;
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(CountEntries(fx.staging()), 1u) << "a staging tree while streaming";
+  fx.server().Cancel(token);
+  auto received = WaitFor(fx.server(), token);
+  EXPECT_EQ(received.status().code(), StatusCode::kAborted) << received.status().ToString();
+  EXPECT_FALSE(Exists(fx.FinalDir("cancelled")));
+  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+  auto sent = sender.get();
+  EXPECT_FALSE(sent.ok());
+}
+
+TEST(StreamTest, SenderCancelFlagStopsTheTransfer) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  auto growing = GrowingDirectorySource::Open(src);
+  ASSERT_TRUE(growing.ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("sender-cancel")).ok());
+  CancelFlag cancel;
+  auto sender =
+      std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing, &cancel); });
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline && CountEntries(fx.staging()) == 0) std::this_thread::yield();
+  cancel.Cancel();
+  auto sent = sender.get();
+  EXPECT_EQ(sent.status().code(), StatusCode::kAborted) << sent.status().ToString();
+  auto received = WaitFor(fx.server(), token);
+  EXPECT_FALSE(received.ok());
+  EXPECT_FALSE(Exists(fx.FinalDir("sender-cancel")));
+  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+}
+
+TEST(StreamTest, GrowingDirectoryIsStreamedWhileWritten) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("images");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  testing::WriteTextFile(src + "/inventory.img", "before\n");
+  auto growing = GrowingDirectorySource::Open(src);
+  ASSERT_TRUE(growing.ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("images")).ok());
+  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+  // The producer: writes files one after another; each must reach the receiver before the
+  // producer is done (streaming does not wait for the whole directory).
+  for (int i = 0; i < 5; ++i) {
+    std::string name = src + "/pages-" + std::to_string(i) + ".img";
+    testing::WriteRandomFile(name, (1u << 20) + static_cast<uint64_t>(i) * 4096, 100 + i);
+    auto deadline = Clock::now() + kWait;
+    uint64_t want = static_cast<uint64_t>(i) + 2;
+    for (;;) {
+      auto p = fx.server().Progress(token);
+      ASSERT_TRUE(p.ok());
+      if (p->files >= want) break;
+      ASSERT_LT(Clock::now(), deadline) << "file " << i << " not streamed while producing";
+      std::this_thread::yield();
+    }
+  }
+  ASSERT_EQ(mkdir((src + "/sub").c_str(), 0700), 0);
+  testing::WriteTextFile(src + "/sub/late.img", "late\n");
+  ASSERT_EQ(symlink("pages-0.img", (src + "/link").c_str()), 0);
+  (*growing)->MarkProducerDone();
+  auto sent = sender.get();
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  ASSERT_TRUE(WaitFor(fx.server(), token).ok());
+  EXPECT_EQ(sent->files, 9u);
+  EXPECT_EQ(CompareTrees(src, fx.FinalDir("images")), "");
+}
+
+TEST(StreamTest, FileChangedAfterSendingFailsTheStream) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("images");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  auto growing = GrowingDirectorySource::Open(src);
+  ASSERT_TRUE(growing.ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("changed")).ok());
+  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+  testing::WriteTextFile(src + "/core.img", "version 1\n");
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline) {
+    auto p = fx.server().Progress(token);
+    if (p.ok() && p->files >= 1) break;
+    std::this_thread::yield();
+  }
+  testing::WriteTextFile(src + "/core.img", "version 2, longer\n");  // rewritten after sending
+  (*growing)->MarkProducerDone();
+  auto sent = sender.get();
+  EXPECT_EQ(sent.status().code(), StatusCode::kFailedPrecondition) << sent.status().ToString();
+  EXPECT_FALSE(WaitFor(fx.server(), token).ok());
+  EXPECT_FALSE(Exists(fx.FinalDir("changed")));
+  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+}
+
+TEST(StreamTest, ProducerFailureAbortsTheStream) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("images");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  auto growing = GrowingDirectorySource::Open(src);
+  ASSERT_TRUE(growing.ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("failed")).ok());
+  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+  testing::WriteTextFile(src + "/a.img", "a\n");
+  (*growing)->MarkProducerFailed("criu dump exited 1");
+  auto sent = sender.get();
+  EXPECT_EQ(sent.status().code(), StatusCode::kAborted);
+  EXPECT_NE(sent.status().message().find("criu dump exited 1"), std::string::npos);
+  EXPECT_FALSE(WaitFor(fx.server(), token).ok());
+  EXPECT_FALSE(Exists(fx.FinalDir("failed")));
+}
+
+TEST(StreamTest, ExpectValidatesItsArguments) {
+  StreamFixture fx;
+  EXPECT_EQ(fx.server().Expect("short", fx.Expected("a")).code(), StatusCode::kInvalidArgument);
+  ExpectedStream e = fx.Expected("a");
+  e.staging_dir = fx.dir().Sub("missing");
+  EXPECT_EQ(fx.server().Expect(StreamFixture::NewToken(), e).code(), StatusCode::kInvalidArgument);
+  e = fx.Expected("a");
+  e.final_dir = fx.staging();  // exists
+  EXPECT_EQ(fx.server().Expect(StreamFixture::NewToken(), e).code(), StatusCode::kInvalidArgument);
+  e = fx.Expected("a");
+  e.staging_dir = "/dev/shm";  // another file system (tmpfs)
+  struct stat a, b;
+  if (stat("/dev/shm", &a) == 0 && stat(fx.staging().c_str(), &b) == 0 && a.st_dev != b.st_dev) {
+    EXPECT_EQ(fx.server().Expect(StreamFixture::NewToken(), e).code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(fx.server().Wait("nope", Clock::now()).status().code(), StatusCode::kNotFound);
+}
+
+TEST(StreamTest, ServerShutdownDuringStreamCleansUp) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  testing::WriteTextFile(src + "/first", "x\n");
+  auto growing = GrowingDirectorySource::Open(src);
+  ASSERT_TRUE(growing.ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("down")).ok());
+  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline && fx.server().Progress(token)->files < 1) {
+    std::this_thread::yield();
+  }
+  fx.StopServer();  // while the stream runs
+  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+  EXPECT_FALSE(Exists(fx.FinalDir("down")));
+  EXPECT_FALSE(sender.get().ok());
+}
+
+}  // namespace
+}  // namespace migrate::transfer

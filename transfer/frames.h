@@ -1,0 +1,83 @@
+// Framing of the data stream (layout documented in proto/stream.proto): an 8-byte header,
+// then a protobuf message or a DATA chunk (56-byte chunk header + bytes).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "proto/stream.pb.h"
+#include "transfer/chunk_codec.h"
+#include "transfer/status.h"
+#include "transfer/tls_connection.h"
+
+namespace migrate::transfer {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr size_t kFrameHeaderBytes = 8;
+inline constexpr size_t kChunkHeaderBytes = 56;
+
+struct FrameHeader {
+  uint8_t type = 0;  // proto::stream::FrameType
+  uint32_t length = 0;
+};
+
+// Writes an 8-byte frame header at `out`.
+void EncodeFrameHeader(uint8_t type, uint32_t length, char* out);
+// Parses a header; kInvalidArgument for non-zero reserved bytes, an unknown type or a length
+// over `max_length`.
+Result<FrameHeader> DecodeFrameHeader(const char* in, uint32_t max_length);
+
+struct ChunkHeader {
+  uint32_t entry_id = 0;
+  proto::stream::ChunkEncoding encoding = proto::stream::CHUNK_ENCODING_UNSPECIFIED;
+  uint32_t raw_length = 0;
+  uint64_t offset = 0;
+  Digest sha256{};
+};
+
+void EncodeChunkHeader(const ChunkHeader& h, char* out);
+Result<ChunkHeader> DecodeChunkHeader(std::string_view payload);
+
+// A whole frame (header + serialized message) as bytes.
+std::string MessageFrame(proto::stream::FrameType type, const google::protobuf::MessageLite& m);
+
+std::string_view FrameTypeName(uint8_t type);
+
+// Reads frames from a TLS connection through a buffer (few large TLS reads).
+class FrameReader {
+ public:
+  FrameReader(TlsConnection* conn, uint32_t max_frame_bytes);
+  // Reads the next frame into `payload` (resized). A clean close exactly between frames
+  // returns kDataLoss "stream ended before ..." via `end_what`.
+  Result<FrameHeader> Next(std::string* payload);
+  // Bytes consumed so far (frame headers + payloads).
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  Status Fill(size_t need);
+  TlsConnection* conn_;
+  uint32_t max_frame_bytes_;
+  std::string buf_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+// Writes frames through a buffer: small frames are coalesced, large ones go out directly.
+class FrameWriter {
+ public:
+  explicit FrameWriter(TlsConnection* conn);
+  // `frame` holds a complete frame (header included).
+  Status Write(std::string_view frame);
+  Status Flush();
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  TlsConnection* conn_;
+  std::string buf_;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace migrate::transfer
