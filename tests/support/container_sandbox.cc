@@ -134,8 +134,12 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
     std::vector<Value> kept;
     for (Value& entry : ns->array()) {
       const Value* type = entry.Find("type");
-      bool is_net = type != nullptr && type->is_string() && type->string_value() == "network";
-      if (is_net && !options.new_network_namespace) continue;
+      std::string name = type != nullptr && type->is_string() ? type->string_value() : "";
+      if (name == "network" && !options.new_network_namespace) continue;
+      if (std::find(options.drop_namespaces.begin(), options.drop_namespaces.end(), name) !=
+          options.drop_namespaces.end()) {
+        continue;
+      }
       kept.push_back(std::move(entry));
     }
     ns->array() = std::move(kept);

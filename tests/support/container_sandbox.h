@@ -25,6 +25,8 @@ struct BundleOptions {
   std::string cgroups_path;
   // A network namespace created by the runtime (no path). false: share the caller's.
   bool new_network_namespace = true;
+  // Other namespaces of `runc spec`'s default set (pid, ipc, uts, mount) to leave out.
+  std::vector<std::string> drop_namespaces;
   // org.criu.config annotation; nullopt: none.
   std::optional<std::string> criu_config;
   // Time between increments of /count.
