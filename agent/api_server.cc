@@ -251,6 +251,9 @@ class BeastApiServer final : public ApiServer {
     // are closed nothing is left for the I/O thread to do.
     ioc_.stop();
     if (thread_.joinable()) thread_.join();
+    // The I/O thread is gone: closing here is safe, and the port is free once Stop returns.
+    ErrorCode ignored;
+    acceptor_.close(ignored);
   }
 
  private:

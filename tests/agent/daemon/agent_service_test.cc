@@ -1,0 +1,507 @@
+// The agent's API service over a fake runtime and a fake CRIU (behind their interfaces), with
+// the real journal and, for the flow test, the real stream receiver and sender over loopback.
+#include "agent/agent_service.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <future>
+#include <sstream>
+
+#include "agent/runtime/mode_plan.h"
+#include "tests/agent/daemon/test_pki.h"
+
+namespace migrate::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using runtime::CgroupMode;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// runc 1.1.5 as far as the service can tell: mode plans are the real pure functions.
+class FakeRuntime final : public runtime::Runtime {
+ public:
+  FakeRuntime() {
+    info_.name = "runc";
+    info_.version = *runtime::ParseVersion("1.1.5");
+    info_.path = "/usr/sbin/runc";
+  }
+  const runtime::RuntimeInfo& info() const override { return info_; }
+  std::vector<runtime::ModeSupport> ModeSupportTable() const override { return {}; }
+  Result<runtime::ModePlan> PlanCheckpoint(std::string_view, CgroupMode mode) override {
+    return runtime::PlanRuncCheckpoint(info_.version, mode, /*owned_config_file=*/true);
+  }
+  runtime::ModePlan PlanRestore(CgroupMode mode) const override {
+    return runtime::PlanRuncRestore(info_.version, mode);
+  }
+  Result<runtime::ContainerState> State(std::string_view id) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = containers.find(std::string(id));
+    if (it == containers.end()) return Status::NotFound("container " + std::string(id));
+    return it->second;
+  }
+  Result<std::vector<int>> Pids(std::string_view) override { return std::vector<int>{}; }
+  Result<runtime::CheckpointResult> Checkpoint(const runtime::CheckpointOptions& o) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    checkpoints.push_back(o);
+    if (!checkpoint_error.ok()) return checkpoint_error;
+    // What CRIU would leave: image files, written one after the other.
+    fs::create_directories(o.image_dir);
+    for (int i = 0; i < 3; ++i) {
+      std::ofstream(o.image_dir + "/pages-" + std::to_string(i) + ".img")
+          << std::string(100000 + i, static_cast<char>('a' + i));
+    }
+    containers.erase(o.container_id);  // runc destroys a checkpointed container
+    runtime::CheckpointResult result;
+    result.dump_mode.requested = o.cgroup_mode;
+    result.dump_mode.effective = o.cgroup_mode;
+    result.dump_mode.evidence = "fake dump.log";
+    result.started = std::chrono::system_clock::now();
+    return result;
+  }
+  Result<runtime::RestoreResult> Restore(const runtime::RestoreOptions& o) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    restores.push_back(o);
+    if (!restore_error.ok()) return restore_error;
+    containers[o.container_id] = {o.container_id, "running", 4242, o.bundle_dir};
+    runtime::RestoreResult result;
+    result.restore_mode.requested = o.cgroup_mode;
+    result.restore_mode.effective = o.cgroup_mode;
+    result.init_pid = 4242;
+    result.running_at = std::chrono::system_clock::now();
+    return result;
+  }
+  Status KillAndDelete(std::string_view id) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    killed.emplace_back(id);
+    containers.erase(std::string(id));
+    return Status::Ok();
+  }
+
+  std::mutex mutex;
+  runtime::RuntimeInfo info_;
+  std::map<std::string, runtime::ContainerState> containers;
+  std::vector<runtime::CheckpointOptions> checkpoints;
+  std::vector<runtime::RestoreOptions> restores;
+  std::vector<std::string> killed;
+  Status checkpoint_error;
+  Status restore_error;
+};
+
+// CRIU 4.1.1 that passes every check.
+class FakeCriuRunner final : public runtime::ProcessRunner {
+ public:
+  Result<runtime::ProcessResult> Run(const runtime::ProcessSpec& spec) override {
+    runtime::ProcessResult result;
+    result.exit_code = 0;
+    const auto& a = spec.argv;
+    if (a.size() >= 2 && a[1] == "--version") {
+      result.stdout_text = "Version: 4.1.1\n";
+    } else if (a.size() >= 2 && a[1] == "check") {
+      result.stdout_text = "Looks good.\n";
+    } else if (a.size() >= 5 && a[1] == "cpuinfo" && a[2] == "dump") {
+      std::ofstream(a[4] + "/cpuinfo.img") << "fake cpuinfo";
+    } else if (a.size() >= 5 && a[1] == "cpuinfo" && a[2] == "check") {
+      result.exit_code = cpu_mismatch ? 1 : 0;
+      if (cpu_mismatch) result.stderr_text = "CPU mismatch";
+    } else {
+      result.exit_code = 127;
+      result.stderr_text = "unexpected command";
+    }
+    return result;
+  }
+  bool cpu_mismatch = false;
+};
+
+class AgentServiceTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<AgentService> MakeService(const std::string& name, const std::string& state,
+                                            transfer::StreamServer* streams = nullptr,
+                                            tls::ContextPtr client_tls = nullptr) {
+    AgentDeps deps;
+    deps.config.set_node_name(name);
+    deps.config.set_state_dir(state);
+    deps.config.set_cgroup_parent("/migrate");
+    deps.config.set_runc_root("/run/fake");
+    deps.runtime = &runtime_;
+    deps.criu = &criu_;
+    deps.runner = &runner_;
+    deps.streams = streams;
+    deps.client_tls = std::move(client_tls);
+    deps.agent_version = "test";
+    return std::make_unique<AgentService>(deps, 2);
+  }
+
+  void AddRunning(const std::string& id, const std::string& bundle) {
+    runtime_.containers[id] = {id, "running", 100, bundle};
+  }
+
+  static const proto::PreflightCheck* FindCheck(const proto::PreflightResponse& r,
+                                                const std::string& name) {
+    for (const auto& c : r.checks()) {
+      if (c.name() == name) return &c;
+    }
+    return nullptr;
+  }
+
+  ApiResponse Call(AgentService& service, const std::string& method, const std::string& target,
+                   const std::string& body, tls::Role role) {
+    ApiRequest request;
+    request.method = method;
+    request.target = target;
+    request.body = body;
+    request.peer.common_name = "peer";
+    request.peer.role = role;
+    std::promise<ApiResponse> answer;
+    service.Handle(request, [&answer](ApiResponse r) { answer.set_value(std::move(r)); });
+    return answer.get_future().get();
+  }
+
+  testing::TempDir dir_;
+  FakeRuntime runtime_;
+  FakeCriuRunner runner_;
+  runtime::Criu criu_{&runner_};
+};
+
+TEST_F(AgentServiceTest, OnlyTheControllerRoleMayCallAnythingButHealth) {
+  auto service = MakeService("host-a", dir_.path());
+  proto::InspectRequest inspect;
+  inspect.set_container_id("web");
+  ApiResponse refused =
+      Call(*service, "POST", "/v1/inspect", inspect.SerializeAsString(), tls::Role::kNode);
+  EXPECT_EQ(refused.status, 403u);
+  proto::ApiError error;
+  ASSERT_TRUE(error.ParseFromString(refused.body));
+  EXPECT_EQ(error.code(), "PermissionDenied");
+  EXPECT_EQ(Call(*service, "GET", "/v1/health", "", tls::Role::kNode).status, 200u);
+  EXPECT_EQ(
+      Call(*service, "POST", "/v1/inspect", inspect.SerializeAsString(), tls::Role::kController)
+          .status,
+      200u);
+}
+
+TEST_F(AgentServiceTest, BadRequestsGetClearErrors) {
+  auto service = MakeService("host-a", dir_.path());
+  EXPECT_EQ(Call(*service, "POST", "/v1/nope", "", tls::Role::kController).status, 404u);
+  EXPECT_EQ(Call(*service, "POST", "/v1/restore", "\xff\xff", tls::Role::kController).status,
+            400u);
+  proto::InspectRequest inspect;
+  inspect.set_container_id("../etc");
+  EXPECT_EQ(
+      Call(*service, "POST", "/v1/inspect", inspect.SerializeAsString(), tls::Role::kController)
+          .status,
+      400u);
+}
+
+TEST_F(AgentServiceTest, PreflightSourceSaysWhenTheContainerIsAbsent) {
+  auto service = MakeService("host-a", dir_.path());
+  proto::PreflightRequest request;
+  request.set_migration_id("m1");
+  request.set_role(proto::ROLE_SOURCE);
+  request.set_container_id("web");
+  request.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
+  auto response = service->Preflight(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  const auto* check = FindCheck(*response, "container-running");
+  ASSERT_NE(check, nullptr);
+  EXPECT_FALSE(check->ok());
+  EXPECT_NE(check->detail().find("no container web"), std::string::npos) << check->detail();
+  EXPECT_FALSE(check->remedy().empty());
+  EXPECT_TRUE(runtime_.checkpoints.empty());
+}
+
+TEST_F(AgentServiceTest, PreflightDestinationRefusesStrictAndExistingContainers) {
+  auto service = MakeService("host-b", dir_.path());
+  AddRunning("web", dir_.path() + "/bundle");
+  proto::PreflightRequest request;
+  request.set_migration_id("m1");
+  request.set_role(proto::ROLE_DESTINATION);
+  request.set_container_id("web");
+  request.set_cgroup_mode(proto::CGROUP_MODE_STRICT);
+  request.set_source_criu_version("4.1.1");
+  request.set_source_cpuinfo("cpu");
+  auto response = service->Preflight(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  const auto* mode = FindCheck(*response, "cgroup-mode-restore");
+  ASSERT_NE(mode, nullptr);
+  EXPECT_FALSE(mode->ok());
+  EXPECT_NE(mode->detail().find("strict"), std::string::npos) << mode->detail();
+  const auto* absent = FindCheck(*response, "container-absent");
+  ASSERT_NE(absent, nullptr);
+  EXPECT_FALSE(absent->ok());
+  EXPECT_TRUE(FindCheck(*response, "criu-version")->ok());
+  EXPECT_TRUE(FindCheck(*response, "cpu-compatible")->ok());
+}
+
+TEST_F(AgentServiceTest, PreflightDestinationCatchesOlderCriuCpuMismatchAndNoSpace) {
+  auto service = MakeService("host-b", dir_.path());
+  runner_.cpu_mismatch = true;
+  proto::PreflightRequest request;
+  request.set_migration_id("m1");
+  request.set_role(proto::ROLE_DESTINATION);
+  request.set_container_id("web");
+  request.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
+  request.set_source_criu_version("9.0.0");
+  request.set_source_cpuinfo("cpu");
+  request.set_bytes_needed(1ull << 60);
+  auto response = service->Preflight(request);
+  ASSERT_TRUE(response.ok());
+  EXPECT_FALSE(FindCheck(*response, "criu-version")->ok());
+  EXPECT_FALSE(FindCheck(*response, "cpu-compatible")->ok());
+  EXPECT_FALSE(FindCheck(*response, "free-space")->ok());
+  EXPECT_TRUE(FindCheck(*response, "container-absent")->ok());
+  EXPECT_TRUE(FindCheck(*response, "cgroup-mode-restore")->ok());
+}
+
+TEST_F(AgentServiceTest, PreflightRejectsAnUnspecifiedMode) {
+  auto service = MakeService("host-a", dir_.path());
+  proto::PreflightRequest request;
+  request.set_migration_id("m1");
+  request.set_role(proto::ROLE_SOURCE);
+  request.set_container_id("web");
+  EXPECT_EQ(service->Preflight(request).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(AgentServiceTest, CheckpointOfAnAbsentContainerFreezesNothing) {
+  auto service = MakeService("host-a", dir_.path());
+  proto::CheckpointSendRequest request;
+  request.set_migration_id("m1");
+  request.set_container_id("web");
+  request.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
+  request.mutable_target()->set_node_name("host-b");
+  request.mutable_target()->set_address("127.0.0.1");
+  request.mutable_target()->set_data_port(1);
+  request.mutable_target()->set_token("t");
+  auto result = service->CheckpointSend(request);
+  EXPECT_EQ(result.status().code(), StatusCode::kNotFound) << result.status().ToString();
+  EXPECT_TRUE(runtime_.checkpoints.empty());
+}
+
+// A source whose images were kept (the destination failed): rollback restores from them.
+TEST_F(AgentServiceTest, SourceRollbackRestoresFromTheKeptImagesInSoft) {
+  Journal journal(dir_.path());
+  proto::MigrationRecord record;
+  record.set_migration_id("m1");
+  record.set_container_id("web");
+  record.set_role(proto::ROLE_SOURCE);
+  record.set_phase(proto::PHASE_CHECKPOINTED);
+  record.set_cgroup_mode(proto::CGROUP_MODE_IGNORE);
+  record.set_images_dir(dir_.path() + "/migrations/m1/images");
+  record.set_source_bundle("/bundles/web");
+  ASSERT_TRUE(journal.Save(record).ok());
+  auto service = MakeService("host-a", dir_.path());
+  proto::RollbackRequest request;
+  request.set_migration_id("m1");
+  auto status = service->Rollback(request);
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_EQ(status->phase(), proto::PHASE_ROLLED_BACK);
+  ASSERT_EQ(runtime_.restores.size(), 1u);
+  EXPECT_EQ(runtime_.restores[0].image_dir, record.images_dir());
+  EXPECT_EQ(runtime_.restores[0].bundle_dir, "/bundles/web");
+  EXPECT_EQ(runtime_.restores[0].cgroup_mode, CgroupMode::kSoft);
+  EXPECT_EQ(journal.Load("m1")->phase(), proto::PHASE_ROLLED_BACK);
+}
+
+TEST_F(AgentServiceTest, SourceRollbackOfARunningContainerRestoresNothing) {
+  Journal journal(dir_.path());
+  proto::MigrationRecord record;
+  record.set_migration_id("m1");
+  record.set_container_id("web");
+  record.set_role(proto::ROLE_SOURCE);
+  record.set_phase(proto::PHASE_CHECKPOINTING);
+  ASSERT_TRUE(journal.Save(record).ok());
+  AddRunning("web", "/bundles/web");
+  auto service = MakeService("host-a", dir_.path());
+  proto::RollbackRequest request;
+  request.set_migration_id("m1");
+  auto status = service->Rollback(request);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->phase(), proto::PHASE_ROLLED_BACK);
+  EXPECT_TRUE(runtime_.restores.empty());
+}
+
+TEST_F(AgentServiceTest, RecoverCleansDestinationsAndRestoresInterruptedCheckpoints) {
+  Journal journal(dir_.path());
+  proto::MigrationRecord received;
+  received.set_migration_id("dst-prepared");
+  received.set_container_id("a");
+  received.set_role(proto::ROLE_DESTINATION);
+  received.set_phase(proto::PHASE_PREPARED);
+  received.set_bundle_dir(dir_.path() + "/containers/a");
+  received.set_images_dir(dir_.path() + "/migrations/dst-prepared/images");
+  fs::create_directories(received.bundle_dir());
+  fs::create_directories(received.images_dir());
+  ASSERT_TRUE(journal.Save(received).ok());
+
+  proto::MigrationRecord running = received;
+  running.set_migration_id("dst-restored");
+  running.set_container_id("b");
+  running.set_phase(proto::PHASE_RESTORED);
+  running.set_bundle_dir(dir_.path() + "/containers/b");
+  fs::create_directories(running.bundle_dir());
+  ASSERT_TRUE(journal.Save(running).ok());
+
+  proto::MigrationRecord dumping;
+  dumping.set_migration_id("src-checkpointing");
+  dumping.set_container_id("c");
+  dumping.set_role(proto::ROLE_SOURCE);
+  dumping.set_phase(proto::PHASE_CHECKPOINTING);
+  dumping.set_images_dir(dir_.path() + "/migrations/src-checkpointing/images");
+  dumping.set_source_bundle("/bundles/c");
+  ASSERT_TRUE(journal.Save(dumping).ok());
+
+  proto::MigrationRecord dumped = dumping;
+  dumped.set_migration_id("src-checkpointed");
+  dumped.set_container_id("d");
+  dumped.set_phase(proto::PHASE_CHECKPOINTED);
+  ASSERT_TRUE(journal.Save(dumped).ok());
+
+  auto service = MakeService("node", dir_.path());
+  ASSERT_TRUE(service->Recover().ok());
+
+  EXPECT_EQ(journal.Load("dst-prepared")->phase(), proto::PHASE_ROLLED_BACK);
+  EXPECT_FALSE(fs::exists(received.bundle_dir()));
+  EXPECT_FALSE(fs::exists(received.images_dir()));
+  EXPECT_EQ(journal.Load("dst-restored")->phase(), proto::PHASE_RESTORED);
+  EXPECT_TRUE(fs::exists(running.bundle_dir()));
+  EXPECT_EQ(journal.Load("src-checkpointing")->phase(), proto::PHASE_ROLLED_BACK);
+  ASSERT_EQ(runtime_.restores.size(), 1u);
+  EXPECT_EQ(runtime_.restores[0].container_id, "c");
+  // The destination may run "d": its images stay and nothing is restored.
+  EXPECT_EQ(journal.Load("src-checkpointed")->phase(), proto::PHASE_CHECKPOINTED);
+}
+
+TEST_F(AgentServiceTest, CommitOnTheDestinationNeedsARestoredContainer) {
+  Journal journal(dir_.path());
+  proto::MigrationRecord record;
+  record.set_migration_id("m1");
+  record.set_container_id("web");
+  record.set_role(proto::ROLE_DESTINATION);
+  record.set_phase(proto::PHASE_PREPARED);
+  ASSERT_TRUE(journal.Save(record).ok());
+  auto service = MakeService("host-b", dir_.path());
+  proto::CommitRequest request;
+  request.set_migration_id("m1");
+  EXPECT_EQ(service->Commit(request).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(service->Commit(proto::CommitRequest()).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// The whole agent side of a migration between two services: bundle and images really
+// stream (TLS + zstd) from the source to the destination's receiver, the destination restores
+// from what it received, both commit.
+TEST_F(AgentServiceTest, SourceAndDestinationMigrateOverRealStreams) {
+  testing::TestPki pki(dir_.path() + "/pki-root");
+  tls::TlsFiles node_a = pki.Issue("host-a", tls::Role::kNode);
+  tls::TlsFiles node_b = pki.Issue("host-b", tls::Role::kNode);
+  transfer::StreamServerOptions stream_options;
+  stream_options.bind_address = "127.0.0.1";
+  stream_options.tls = *tls::MakeServerContext(node_b);
+  auto streams = transfer::StreamServer::Start(stream_options);
+  ASSERT_TRUE(streams.ok()) << streams.status().ToString();
+
+  fs::create_directories(dir_.path() + "/a");
+  fs::create_directories(dir_.path() + "/b");
+  auto source = MakeService("host-a", dir_.path() + "/a", nullptr, *tls::MakeClientContext(node_a));
+  auto destination = MakeService("host-b", dir_.path() + "/b", streams->get());
+
+  const std::string bundle = dir_.path() + "/user-bundle";
+  fs::create_directories(bundle + "/rootfs/bin");
+  std::ofstream(bundle + "/config.json") << "{\"ociVersion\": \"1.0.2\"}";
+  std::ofstream(bundle + "/rootfs/bin/app") << std::string(50000, 'x');
+  AddRunning("web", bundle);
+
+  proto::PrepareReceiveRequest prepare;
+  prepare.set_migration_id("m1");
+  prepare.set_container_id("web");
+  prepare.set_source_node("host-a");
+  auto prepared = destination->PrepareReceive(prepare);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  EXPECT_NE(prepared->bundle_token(), prepared->images_token());
+
+  proto::StreamTarget target;
+  target.set_node_name("host-b");
+  target.set_address("127.0.0.1");
+  target.set_data_port(prepared->data_port());
+
+  proto::SendBundleRequest send_bundle;
+  send_bundle.set_migration_id("m1");
+  send_bundle.set_container_id("web");
+  *send_bundle.mutable_target() = target;
+  send_bundle.mutable_target()->set_token(prepared->bundle_token());
+  auto bundle_sent = source->SendBundle(send_bundle);
+  ASSERT_TRUE(bundle_sent.ok()) << bundle_sent.status().ToString();
+
+  proto::CheckpointSendRequest checkpoint;
+  checkpoint.set_migration_id("m1");
+  checkpoint.set_container_id("web");
+  checkpoint.set_cgroup_mode(proto::CGROUP_MODE_IGNORE);
+  *checkpoint.mutable_target() = target;
+  checkpoint.mutable_target()->set_token(prepared->images_token());
+  auto dumped = source->CheckpointSend(checkpoint);
+  ASSERT_TRUE(dumped.ok()) << dumped.status().ToString();
+  EXPECT_EQ(dumped->dump_mode().effective(), proto::CGROUP_MODE_IGNORE);
+  EXPECT_GE(dumped->stats().raw_bytes(), 300000u);
+
+  proto::RestoreRequest restore;
+  restore.set_migration_id("m1");
+  restore.set_container_id("web");
+  restore.set_cgroup_mode(proto::CGROUP_MODE_IGNORE);
+  auto restored = destination->Restore(restore);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  ASSERT_EQ(runtime_.restores.size(), 1u);
+  const auto& r = runtime_.restores[0];
+  EXPECT_EQ(r.cgroups_path.value_or(""), "/migrate/web");  // the agent's parent + id
+  EXPECT_EQ(r.bundle_dir, dir_.path() + "/b/containers/web");
+  EXPECT_EQ(ReadAll(r.bundle_dir + "/rootfs/bin/app"), std::string(50000, 'x'));
+  EXPECT_EQ(ReadAll(r.image_dir + "/pages-2.img"), std::string(100002, 'c'));
+
+  proto::CommitRequest commit;
+  commit.set_migration_id("m1");
+  auto committed_b = destination->Commit(commit);
+  ASSERT_TRUE(committed_b.ok()) << committed_b.status().ToString();
+  auto committed_a = source->Commit(commit);
+  ASSERT_TRUE(committed_a.ok()) << committed_a.status().ToString();
+  EXPECT_EQ(committed_a->phase(), proto::PHASE_COMMITTED);
+  EXPECT_FALSE(fs::exists(dir_.path() + "/a/migrations/m1/images"));
+  EXPECT_FALSE(fs::exists(r.image_dir));
+  EXPECT_TRUE(fs::exists(r.bundle_dir + "/config.json"));  // the container runs from it
+}
+
+TEST_F(AgentServiceTest, DestinationRefusesAStreamTokenItDidNotIssue) {
+  testing::TestPki pki(dir_.path() + "/pki-root");
+  tls::TlsFiles node_a = pki.Issue("host-a", tls::Role::kNode);
+  tls::TlsFiles node_b = pki.Issue("host-b", tls::Role::kNode);
+  transfer::StreamServerOptions stream_options;
+  stream_options.bind_address = "127.0.0.1";
+  stream_options.tls = *tls::MakeServerContext(node_b);
+  auto streams = transfer::StreamServer::Start(stream_options);
+  ASSERT_TRUE(streams.ok());
+  auto source = MakeService("host-a", dir_.path() + "/a", nullptr, *tls::MakeClientContext(node_a));
+  const std::string bundle = dir_.path() + "/user-bundle";
+  fs::create_directories(bundle);
+  std::ofstream(bundle + "/config.json") << "{}";
+  AddRunning("web", bundle);
+  proto::SendBundleRequest send_bundle;
+  send_bundle.set_migration_id("m1");
+  send_bundle.set_container_id("web");
+  send_bundle.mutable_target()->set_node_name("host-b");
+  send_bundle.mutable_target()->set_address("127.0.0.1");
+  send_bundle.mutable_target()->set_data_port((*streams)->port());
+  send_bundle.mutable_target()->set_token(std::string(64, 'f'));
+  auto sent = source->SendBundle(send_bundle);
+  EXPECT_FALSE(sent.ok());
+  EXPECT_EQ(sent.status().code(), StatusCode::kPermissionDenied) << sent.status().ToString();
+}
+
+}  // namespace
+}  // namespace migrate::agent

@@ -1,0 +1,191 @@
+// The agent's HTTPS server against the controller's real client, over loopback with real
+// mutual TLS: identities reach the handler verified, strangers never reach it.
+#include "agent/api_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "controller/https_agent_client.h"
+#include "tests/agent/daemon/test_pki.h"
+
+namespace migrate::agent {
+namespace {
+
+using controller::HttpsAgentClient;
+using controller::HttpsClientOptions;
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki_ = std::make_unique<testing::TestPki>(dir_.path());
+    node_ = pki_->Issue("host-a", tls::Role::kNode);
+    controller_ = pki_->Issue("controller", tls::Role::kController);
+  }
+
+  void StartServer(ApiServerOptions options = {}) {
+    options.address = "127.0.0.1";
+    options.port = 0;
+    auto ctx = tls::MakeServerContext(node_);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+    auto server = ApiServer::Start(options, *ctx, [this](ApiRequest request, Respond respond) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        seen_.push_back(request);
+      }
+      if (request.target == "/v1/preflight") {
+        proto::ApiError error;
+        error.set_code("FailedPrecondition");
+        error.set_message("strict cannot be honoured");
+        ApiResponse response;
+        response.status = 412;
+        response.body = error.SerializeAsString();
+        return respond(response);
+      }
+      proto::Health health;
+      health.set_node_name("host-a");
+      health.set_agent_version(request.peer.common_name);
+      ApiResponse response;
+      response.body = health.SerializeAsString();
+      respond(response);
+    });
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+  }
+
+  std::unique_ptr<HttpsAgentClient> Client(const tls::TlsFiles& files,
+                                           const std::string& name = "host-a") {
+    auto ctx = tls::MakeClientContext(files);
+    EXPECT_TRUE(ctx.ok()) << ctx.status().ToString();
+    proto::InventoryHost host;
+    host.set_name(name);
+    host.set_address("127.0.0.1");
+    host.set_port(server_->port());
+    HttpsClientOptions options;
+    options.connect_timeout = std::chrono::seconds(5);
+    options.request_timeout = std::chrono::seconds(5);
+    return std::make_unique<HttpsAgentClient>(host, *ctx, options);
+  }
+
+  size_t Seen() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return seen_.size();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::TestPki> pki_;
+  tls::TlsFiles node_, controller_;
+  std::unique_ptr<ApiServer> server_;
+  std::mutex mutex_;
+  std::vector<ApiRequest> seen_;
+};
+
+TEST_F(ApiServerTest, ControllerRequestReachesHandlerWithVerifiedIdentity) {
+  StartServer();
+  auto client = Client(controller_);
+  auto health = client->GetHealth();
+  ASSERT_TRUE(health.ok()) << health.status().ToString();
+  EXPECT_EQ(health->node_name(), "host-a");
+  EXPECT_EQ(health->agent_version(), "controller");  // the handler saw the peer's name
+  ASSERT_EQ(Seen(), 1u);
+  EXPECT_EQ(seen_[0].peer.role, tls::Role::kController);
+  EXPECT_EQ(seen_[0].method, "GET");
+  EXPECT_EQ(seen_[0].target, "/v1/health");
+}
+
+TEST_F(ApiServerTest, NodeRoleIsPassedOnSoTheServiceCanRefuseIt) {
+  StartServer();
+  tls::TlsFiles other_node = pki_->Issue("host-b", tls::Role::kNode);
+  auto client = Client(other_node);
+  ASSERT_TRUE(client->GetHealth().ok());
+  ASSERT_EQ(Seen(), 1u);
+  EXPECT_EQ(seen_[0].peer.role, tls::Role::kNode);
+}
+
+TEST_F(ApiServerTest, ClientFromAnotherCaNeverReachesTheHandler) {
+  StartServer();
+  testing::TempDir other_dir;
+  testing::TestPki other(other_dir.path());
+  tls::TlsFiles rogue = other.Issue("controller", tls::Role::kController);
+  // The rogue client trusts our CA (so only the server's check can stop it).
+  rogue.ca_file = controller_.ca_file;
+  auto client = Client(rogue);
+  auto health = client->GetHealth();
+  EXPECT_FALSE(health.ok());
+  EXPECT_EQ(Seen(), 0u);
+}
+
+TEST_F(ApiServerTest, ClientRefusesAServerWithAnotherName) {
+  StartServer();
+  auto client = Client(controller_, "host-b");
+  auto health = client->GetHealth();
+  EXPECT_FALSE(health.ok());
+  EXPECT_EQ(Seen(), 0u);
+}
+
+TEST_F(ApiServerTest, PlaintextClientGetsNoHttpAnswer) {
+  StartServer();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string request = "GET /v1/health HTTP/1.1\r\nHost: host-a\r\n\r\n";
+  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(answer.find("HTTP/1.1"), std::string::npos) << answer;
+  EXPECT_EQ(Seen(), 0u);
+}
+
+TEST_F(ApiServerTest, ApiErrorComesBackAsStatus) {
+  StartServer();
+  auto client = Client(controller_);
+  proto::PreflightRequest request;
+  auto result = client->Preflight(request);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status().message().find("strict cannot be honoured"), std::string::npos)
+      << result.status().ToString();
+}
+
+TEST_F(ApiServerTest, OversizedBodyIsRefusedBeforeTheHandler) {
+  ApiServerOptions options;
+  options.max_body_bytes = 1024;
+  StartServer(options);
+  auto client = Client(controller_);
+  proto::PreflightRequest request;
+  request.set_source_cpuinfo(std::string(4096, 'x'));
+  auto result = client->Preflight(request);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(Seen(), 0u);
+}
+
+TEST_F(ApiServerTest, StopIsIdempotentAndRefusesNewConnections) {
+  StartServer();
+  uint16_t port = server_->port();
+  server_->Stop();
+  server_->Stop();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace migrate::agent
