@@ -134,9 +134,9 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
     std::vector<Value> kept;
     for (Value& entry : ns->array()) {
       const Value* type = entry.Find("type");
-      std::string name = type != nullptr && type->is_string() ? type->string_value() : "";
-      if (name == "network" && !options.new_network_namespace) continue;
-      if (std::find(options.drop_namespaces.begin(), options.drop_namespaces.end(), name) !=
+      std::string ns_type = type != nullptr && type->is_string() ? type->string_value() : "";
+      if (ns_type == "network" && !options.new_network_namespace) continue;
+      if (std::find(options.drop_namespaces.begin(), options.drop_namespaces.end(), ns_type) !=
           options.drop_namespaces.end()) {
         continue;
       }
