@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "agent/runtime/loopback.h"
+#include "agent/runtime/runc_runtime.h"
+#include "tests/support/fake_process_runner.h"
 
 namespace migrate::runtime {
 namespace {
@@ -46,6 +48,63 @@ TEST(LoopbackTest, ParsesIpOutput) {
   EXPECT_NE(up.detail.find("127.0.0.1"), std::string::npos);
   // "LOWER_UP" alone is not "UP".
   EXPECT_FALSE(ParseLoopback("1: lo: <LOOPBACK,LOWER_UP> mtu 65536\n", "").up);
+}
+
+}  // namespace
+}  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+RuncRuntime FakeRunc(testing::FakeProcessRunner* runner) {
+  return RuncRuntime(runner, RuncOptions{}, RuntimeInfo{"runc", *ParseVersion("1.1.5"), "/x/runc"});
+}
+
+TEST(ProbeNodeTest, FillsCapabilitiesFromRuntimeAndCriu) {
+  testing::FakeProcessRunner runner;
+  runner.OnExit({"criu", "--version"}, 0, "Version: 4.1.1\n");
+  runner.OnExit({"criu", "check"}, 0, "Looks good.\n");
+  RuncRuntime runtime = FakeRunc(&runner);
+  Criu criu(&runner);
+  NodeProbeOptions options;
+  options.node_name = "host-a";
+  Result<proto::Capabilities> caps = ProbeNode(runtime, criu, options);
+  ASSERT_TRUE(caps.ok()) << caps.status().ToString();
+  EXPECT_EQ(caps->node_name(), "host-a");
+  EXPECT_EQ(caps->runtime_version(), "1.1.5");
+  EXPECT_EQ(caps->runtime_path(), "/x/runc");
+  EXPECT_EQ(caps->criu_version(), "4.1.1");
+  EXPECT_TRUE(caps->criu_check_ok());
+  ASSERT_EQ(caps->cgroup_modes_size(), 6);
+  for (const proto::CgroupModeSupport& row : caps->cgroup_modes()) {
+    EXPECT_NE(row.mode(), proto::CGROUP_MODE_UNSPECIFIED);
+    if (row.mode() == proto::CGROUP_MODE_STRICT) {
+      EXPECT_FALSE(row.restore());
+    }
+  }
+  EXPECT_NE(FormatCapabilities(*caps).find("strict: checkpoint yes, restore no"),
+            std::string::npos);
+}
+
+TEST(ProbeNodeTest, FailingOrMissingCriuIsReportedNotAnError) {
+  testing::FakeProcessRunner failing;
+  failing.OnExit({"criu", "--version"}, 0, "Version: 3.17.1\n");
+  failing.OnExit({"criu", "check"}, 1, "",
+                 "Error (criu/vdso.c:...): vdso: Unexpected rt vDSO area bounds\n");
+  RuncRuntime runtime = FakeRunc(&failing);
+  Criu criu(&failing);
+  Result<proto::Capabilities> caps = ProbeNode(runtime, criu, NodeProbeOptions{});
+  ASSERT_TRUE(caps.ok());
+  EXPECT_FALSE(caps->criu_check_ok());
+  EXPECT_NE(caps->criu_check_output().find("Unexpected rt vDSO"), std::string::npos);
+
+  testing::FakeProcessRunner missing;  // no rules: every program "not found"
+  RuncRuntime runtime2 = FakeRunc(&missing);
+  Criu criu2(&missing);
+  Result<proto::Capabilities> caps2 = ProbeNode(runtime2, criu2, NodeProbeOptions{});
+  ASSERT_TRUE(caps2.ok());
+  EXPECT_FALSE(caps2->criu_check_ok());
+  EXPECT_NE(caps2->criu_check_output().find("CRIU unusable"), std::string::npos);
 }
 
 }  // namespace
