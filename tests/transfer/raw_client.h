@@ -1,0 +1,67 @@
+// A hand-driven stream client for hostile-input tests: real TLS with a real node
+// certificate, but every frame is crafted by the test (and digests are computed like the real
+// sender's unless the test overrides them).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "proto/stream.pb.h"
+#include "tests/transfer/test_tree.h"
+#include "transfer/chunk_codec.h"
+#include "transfer/frames.h"
+#include "transfer/tls_connection.h"
+
+namespace migrate::testing {
+
+class RawClient {
+ public:
+  explicit RawClient(StreamFixture& fx, tls::ContextPtr ctx = nullptr);
+
+  Status Connect();
+  // HELLO with `token`; then reads ACCEPT (an error carrying the verdict otherwise).
+  Status Hello(const std::string& token, uint32_t version = transfer::kProtocolVersion);
+
+  // Low level.
+  Status SendRaw(const std::string& bytes);
+  Status SendFrame(proto::stream::FrameType type, const std::string& payload);
+
+  // Well-formed pieces (digests tracked as the real sender does).
+  Status Entry(const proto::stream::Entry& e);
+  proto::stream::Entry MakeEntry(const std::string& path, proto::stream::EntryType type,
+                                 uint32_t mode = 0644, uint64_t size = 0,
+                                 const std::string& target = "");
+  // A DATA chunk for the open entry: zstd-compressed unless `raw`.
+  Status Data(uint64_t offset, const std::string& bytes, bool raw = false);
+  // Data with a custom chunk header / encoded bytes (for lies).
+  Status DataCustom(const transfer::ChunkHeader& h, const std::string& encoded);
+  Status EntryEnd();  // closes the open entry with the correct digest and counts
+  Status Trailer();   // the correct trailer
+  // A whole small regular file.
+  Status File(const std::string& path, const std::string& content, uint32_t mode = 0644);
+
+  // Reads the receiver's verdict (after an error, or after the trailer).
+  Result<proto::stream::Verdict> ReadVerdict();
+  void CloseNotify();  // orderly TLS close (a truncated stream that ends cleanly)
+  void Abort();
+
+  uint32_t next_id() const { return next_id_; }
+  transfer::Digest manifest_digest();  // what the correct trailer carries
+
+ private:
+  StreamFixture& fx_;
+  tls::ContextPtr ctx_;
+  std::unique_ptr<transfer::TlsConnection> conn_;
+  std::unique_ptr<transfer::FrameReader> reader_;
+  transfer::Sha256 manifest_;
+  transfer::Sha256 file_;
+  proto::stream::Entry open_;
+  bool has_open_ = false;
+  uint32_t next_id_ = 1;
+  uint64_t entries_ = 0;
+  uint64_t data_bytes_ = 0;
+  uint64_t file_bytes_ = 0;
+  uint32_t file_chunks_ = 0;
+};
+
+}  // namespace migrate::testing
