@@ -31,6 +31,11 @@ void UseConfigFile(ModePlan* plan, const std::string& why) {
 
 }  // namespace
 
+Status ModePlan::ToStatus() const {
+  if (allowed()) return Status::Ok();
+  return Status::FailedPrecondition(reason);
+}
+
 std::string_view ModeMechanismName(ModeMechanism mechanism) {
   switch (mechanism) {
     case ModeMechanism::kRefused:

@@ -19,6 +19,7 @@
 
 #include "agent/runtime/cgroup_mode.h"
 #include "agent/runtime/version.h"
+#include "transfer/status.h"
 
 namespace migrate::runtime {
 
@@ -43,6 +44,8 @@ struct ModePlan {
   std::string note;                       // e.g. dump side runs soft: images carry soft
 
   bool allowed() const { return mechanism != ModeMechanism::kRefused; }
+  // OK when allowed; else FailedPrecondition carrying `reason` (for preflight answers).
+  Status ToStatus() const;
 };
 
 // Restore through runc `version`.

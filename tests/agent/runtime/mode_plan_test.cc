@@ -17,7 +17,10 @@ TEST(ModePlanTest, StrictRestoreIsRefusedOnEveryRuncWithTheReason) {
     EXPECT_NE(plan.reason.find("runc creates"), std::string::npos) << plan.reason;
     EXPECT_NE(plan.reason.find("Abort restore of existing cgroups"), std::string::npos);
     EXPECT_TRUE(plan.runtime_args.empty());
+    EXPECT_EQ(plan.ToStatus().code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(plan.ToStatus().message(), plan.reason);
   }
+  EXPECT_TRUE(PlanRuncRestore(V("1.1.5"), CgroupMode::kSoft).ToStatus().ok());
 }
 
 TEST(ModePlanTest, OldRuncRestoresEveryModeThroughTheConfigFile) {
