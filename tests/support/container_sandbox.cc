@@ -99,7 +99,8 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
   }
   MIGRATE_ASSIGN_OR_RETURN(std::string busybox, runtime::ReadFile(kBusybox));
   MIGRATE_RETURN_IF_ERROR(runtime::WriteFileAtomic(rootfs + "/bin/busybox", busybox, 0755));
-  for (const char* applet : {"sh", "usleep", "mv", "cat", "sleep", "ls", "ip"}) {
+  for (const char* applet :
+       {"sh", "usleep", "mv", "cat", "sleep", "ls", "ip", "nc", "echo", "grep"}) {
     std::string link = rootfs + "/bin/" + applet;
     if (::symlink("busybox", link.c_str()) != 0 && errno != EEXIST) {
       return Status::FromErrno("symlink " + link, errno);
@@ -125,7 +126,8 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
       "i=0; while true; do i=$((i+1)); echo $i > /count.tmp; mv /count.tmp /count; "
       "usleep " +
       std::to_string(options.interval_ms * 1000) + "; done";
-  process->Set("args", StringArray({"/bin/sh", "-c", loop}));
+  process->Set("args",
+               StringArray({"/bin/sh", "-c", options.script.empty() ? loop : options.script}));
   root->Set("readonly", Value::Bool(false));
   if (!options.cgroups_path.empty()) {
     linux_section->Set("cgroupsPath", Value::String(options.cgroups_path));
@@ -206,8 +208,8 @@ Status ContainerSandbox::Cleanup() {
   return first;
 }
 
-Result<long> ReadCount(const std::string& bundle) {
-  Result<std::string> text = runtime::ReadFile(bundle + "/rootfs/count");
+Result<long> ReadCount(const std::string& bundle, const std::string& file) {
+  Result<std::string> text = runtime::ReadFile(bundle + "/rootfs/" + file);
   if (!text.ok()) return text.status();
   char* end = nullptr;
   long value = std::strtol(text->c_str(), &end, 10);
@@ -216,11 +218,11 @@ Result<long> ReadCount(const std::string& bundle) {
 }
 
 Result<long> WaitForCountAbove(const std::string& bundle, long above,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout, const std::string& file) {
   long last = -1;
   bool ok = PollUntil(
       [&] {
-        Result<long> c = ReadCount(bundle);
+        Result<long> c = ReadCount(bundle, file);
         if (c.ok()) last = *c;
         return c.ok() && *c > above;
       },

@@ -31,6 +31,9 @@ struct BundleOptions {
   std::optional<std::string> criu_config;
   // Time between increments of /count.
   int interval_ms = 50;
+  // Replaces the counting loop: the `sh -c` script the container runs (busybox applets sh,
+  // usleep, mv, cat, sleep, ls, ip, nc, echo, grep are linked in /bin).
+  std::string script;
 };
 
 class ContainerSandbox {
@@ -83,12 +86,13 @@ class ContainerSandbox {
   bool cleaned_ = false;
 };
 
-// The container's current count, read from the host through the bundle's rootfs.
-// NotFound before the first write.
-Result<long> ReadCount(const std::string& bundle);
+// The container's current count, read from the host through the bundle's rootfs (`file`
+// relative to the rootfs). NotFound before the first write.
+Result<long> ReadCount(const std::string& bundle, const std::string& file = "count");
 // Polls until the count exceeds `above`; returns it. DeadlineExceeded otherwise.
 Result<long> WaitForCountAbove(const std::string& bundle, long above,
-                               std::chrono::milliseconds timeout);
+                               std::chrono::milliseconds timeout,
+                               const std::string& file = "count");
 
 // Mount points of every cgroup hierarchy (v1 controllers, name=systemd, unified v2).
 std::vector<std::string> CgroupMountPoints();
