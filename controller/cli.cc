@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/certs_command.h"
 #include "controller/cgroup_mode_names.h"
 #include "controller/hosts_check.h"
 #include "controller/inventory.h"
@@ -16,12 +17,6 @@
 #include "controller/terminal_progress.h"
 #include "transfer/log.h"
 
-#if __has_include("controller/certs_command.h")
-#include "controller/certs_command.h"
-#define MIGRATE_HAVE_CERTS_COMMAND 1
-#else
-#define MIGRATE_HAVE_CERTS_COMMAND 0
-#endif
 
 namespace migrate::controller {
 namespace {
@@ -289,9 +284,7 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
       ->capture_default_str();
 
   int certs_exit_code = 0;
-#if MIGRATE_HAVE_CERTS_COMMAND
   RegisterCertsCommand(app, &certs_exit_code);
-#endif
 
   // CLI11 would only say "A subcommand is required" for a mistyped command: name it.
   for (int i = 1; i < argc; ++i) {

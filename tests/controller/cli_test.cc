@@ -289,3 +289,16 @@ TEST_F(CliTest, HostsCheckUnreachableHost) {
 
 }  // namespace
 }  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+TEST_F(CliTest, CertsCommandIsRegistered) {
+  EXPECT_EQ(Run({"certs", "ca", "--out", dir_ + "/ca"}), 0) << err_.str();
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/ca/ca.pem"));
+  EXPECT_NE(Run({"certs", "ca", "--out", dir_ + "/ca"}), 0) << "never overwrites a CA";
+  ExpectNoAgentCalls();
+}
+
+}  // namespace
+}  // namespace migrate::controller
