@@ -1,5 +1,6 @@
 #include "transfer/frames.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace migrate::transfer {
@@ -55,13 +56,28 @@ Result<FrameHeader> DecodeFrameHeader(const char* in, uint32_t max_length) {
   return h;
 }
 
+size_t ChunkHeaderSize(const ChunkHeader& h) { return kChunkHeaderBytes + h.zero_map.size(); }
+
 void EncodeChunkHeader(const ChunkHeader& h, char* out) {
   std::memset(out, 0, kChunkHeaderBytes);
   PutU32(h.entry_id, out);
   out[4] = static_cast<char>(h.encoding);
+  out[5] = static_cast<char>(h.zero_map.empty() ? 0 : kChunkFlagZeroMap);
   PutU32(h.raw_length, out + 8);
   PutU64(h.offset, out + 16);
   std::memcpy(out + 24, h.sha256.data(), h.sha256.size());
+  if (!h.zero_map.empty()) std::memcpy(out + kChunkHeaderBytes, h.zero_map.data(), h.zero_map.size());
+}
+
+uint64_t PackedLength(const ChunkHeader& h) {
+  if (h.zero_map.empty()) return h.raw_length;
+  uint64_t packed = 0;
+  size_t pages = (h.raw_length + kPageBytes - 1) / kPageBytes;
+  for (size_t i = 0; i < pages; ++i) {
+    if (PageOmitted(h.zero_map, i)) continue;
+    packed += std::min<uint64_t>(kPageBytes, h.raw_length - i * kPageBytes);
+  }
+  return packed;
 }
 
 Result<ChunkHeader> DecodeChunkHeader(std::string_view payload) {
@@ -69,7 +85,8 @@ Result<ChunkHeader> DecodeChunkHeader(std::string_view payload) {
     return Status::InvalidArgument("DATA frame shorter than its chunk header");
   }
   const char* p = payload.data();
-  if (p[5] != 0 || p[6] != 0 || p[7] != 0 || GetU32(p + 12) != 0) {
+  const uint8_t flags = static_cast<uint8_t>(p[5]);
+  if ((flags & ~kChunkFlagZeroMap) != 0 || p[6] != 0 || p[7] != 0 || GetU32(p + 12) != 0) {
     return Status::InvalidArgument("chunk header: reserved bytes are not zero");
   }
   ChunkHeader h;
@@ -82,6 +99,20 @@ Result<ChunkHeader> DecodeChunkHeader(std::string_view payload) {
   h.raw_length = GetU32(p + 8);
   h.offset = GetU64(p + 16);
   std::memcpy(h.sha256.data(), p + 24, h.sha256.size());
+  if (flags & kChunkFlagZeroMap) {
+    const size_t pages = (static_cast<size_t>(h.raw_length) + kPageBytes - 1) / kPageBytes;
+    const size_t map_bytes = (pages + 7) / 8;
+    if (pages == 0 || payload.size() < kChunkHeaderBytes + map_bytes) {
+      return Status::InvalidArgument("chunk header: zero-page map shorter than the chunk");
+    }
+    h.zero_map.assign(p + kChunkHeaderBytes, map_bytes);
+    if (pages % 8 != 0 && (static_cast<uint8_t>(h.zero_map.back()) >> (pages % 8)) != 0) {
+      return Status::InvalidArgument("chunk header: zero-page map marks pages past the chunk");
+    }
+    if (PackedLength(h) == 0) {
+      return Status::InvalidArgument("chunk header: every page omitted (send a hole instead)");
+    }
+  }
   return h;
 }
 

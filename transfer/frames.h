@@ -29,16 +29,31 @@ void EncodeFrameHeader(uint8_t type, uint32_t length, char* out);
 // over `max_length`.
 Result<FrameHeader> DecodeFrameHeader(const char* in, uint32_t max_length);
 
+inline constexpr size_t kPageBytes = 4096;
+inline constexpr uint8_t kChunkFlagZeroMap = 1;
+
 struct ChunkHeader {
   uint32_t entry_id = 0;
   proto::stream::ChunkEncoding encoding = proto::stream::CHUNK_ENCODING_UNSPECIFIED;
   uint32_t raw_length = 0;
   uint64_t offset = 0;
-  Digest sha256{};
+  Digest sha256{};  // of the packed bytes (the chunk without its omitted zero pages)
+  // Empty, or one bit per 4 KiB page of the chunk (LSB first): 1 = an all-zero page that is
+  // not sent (the receiver leaves a hole). Its length is ceil(pages / 8) bytes.
+  std::string zero_map;
 };
 
+// Bytes of the encoded chunk header: 56, plus the zero map.
+size_t ChunkHeaderSize(const ChunkHeader& h);
+// Writes ChunkHeaderSize(h) bytes at `out`.
 void EncodeChunkHeader(const ChunkHeader& h, char* out);
+// Parses and checks the header (reserved bytes, encoding, map length and padding).
 Result<ChunkHeader> DecodeChunkHeader(std::string_view payload);
+// The number of bytes actually carried: raw_length minus the omitted pages.
+uint64_t PackedLength(const ChunkHeader& h);
+inline bool PageOmitted(const std::string& map, size_t page) {
+  return !map.empty() && (static_cast<uint8_t>(map[page / 8]) >> (page % 8)) & 1;
+}
 
 // A whole frame (header + serialized message) as bytes.
 std::string MessageFrame(proto::stream::FrameType type, const google::protobuf::MessageLite& m);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -42,6 +43,7 @@ struct Job {
   std::string raw;    // kChunk: raw bytes (capacity reused)
   std::string frame;  // kChunk: the complete DATA frame once done
   Digest sha{};
+  std::string zero_map;  // kChunk: omitted all-zero pages
   Status status;      // kError, or a compression failure
   bool done = false;  // kChunk: compressed (guarded by Pipeline::mu)
 };
@@ -137,8 +139,22 @@ class Pipeline {
     Push(std::move(job));
   }
 
+  // One bit per all-zero 4 KiB page (LSB first); empty when no page is all zero.
+  static std::string ZeroPageMap(const char* data, size_t size) {
+    const size_t pages = (size + kPageBytes - 1) / kPageBytes;
+    std::string map;
+    for (size_t i = 0; i < pages; ++i) {
+      size_t len = std::min<size_t>(kPageBytes, size - i * kPageBytes);
+      if (!IsAllZero(data + i * kPageBytes, len)) continue;
+      if (map.empty()) map.assign((pages + 7) / 8, '\0');
+      map[i / 8] = static_cast<char>(static_cast<uint8_t>(map[i / 8]) | (1u << (i % 8)));
+    }
+    return map;
+  }
+
   void Compress() {
     ChunkCompressor compressor(options_.zstd_level);
+    std::string packed;
     for (;;) {
       JobPtr job;
       {
@@ -148,18 +164,35 @@ class Pipeline {
         job = std::move(work_.front());
         work_.pop_front();
       }
-      job->sha = Sha256::Of(job->raw.data(), job->raw_length);
+      // All-zero pages are left out (the receiver leaves holes): they cost no hashing, no
+      // compression, no wire bytes and no page-cache writes on the other side.
+      const char* data = job->raw.data();
+      size_t size = job->raw_length;
+      job->zero_map = ZeroPageMap(job->raw.data(), job->raw_length);
+      if (!job->zero_map.empty()) {
+        packed.clear();
+        const size_t pages = (job->raw_length + kPageBytes - 1) / kPageBytes;
+        for (size_t i = 0; i < pages; ++i) {
+          if (PageOmitted(job->zero_map, i)) continue;
+          size_t len = std::min<size_t>(kPageBytes, job->raw_length - i * kPageBytes);
+          packed.append(job->raw.data() + i * kPageBytes, len);
+        }
+        data = packed.data();
+        size = packed.size();
+      }
+      job->sha = Sha256::Of(data, size);
+      ChunkHeader h;
+      h.entry_id = job->entry_id;
+      h.raw_length = job->raw_length;
+      h.offset = job->offset;
+      h.sha256 = job->sha;
+      h.zero_map = job->zero_map;
       job->frame = pool_.Get();
-      job->frame.resize(kFrameHeaderBytes + kChunkHeaderBytes);
-      auto enc = compressor.Encode(job->raw.data(), job->raw_length, &job->frame);
+      job->frame.resize(kFrameHeaderBytes + ChunkHeaderSize(h));
+      auto enc = compressor.Encode(data, size, &job->frame);
       pool_.Put(std::move(job->raw));
       if (enc.ok()) {
-        ChunkHeader h;
-        h.entry_id = job->entry_id;
         h.encoding = *enc;
-        h.raw_length = job->raw_length;
-        h.offset = job->offset;
-        h.sha256 = job->sha;
         EncodeChunkHeader(h, job->frame.data() + kFrameHeaderBytes);
         EncodeFrameHeader(ps::FRAME_TYPE_DATA,
                           static_cast<uint32_t>(job->frame.size() - kFrameHeaderBytes),
@@ -494,6 +527,8 @@ class Sender {
           MIGRATE_RETURN_IF_ERROR(job->status);
           file.UpdateU64(job->offset);
           file.UpdateU32(job->raw_length);
+          file.UpdateU32(static_cast<uint32_t>(job->zero_map.size()));
+          file.Update(job->zero_map.data(), job->zero_map.size());
           file.Update(job->sha.data(), job->sha.size());
           file_bytes += job->raw_length;
           ++file_chunks;

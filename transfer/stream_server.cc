@@ -153,19 +153,45 @@ class ChunkWriters {
   }
 
   Status Write(ChunkDecompressor& decompressor, std::string& raw, Task& task) {
-    if (raw.size() < task.h.raw_length) raw.resize(task.h.raw_length);
+    const ChunkHeader& h = task.h;
+    const size_t packed = PackedLength(h);
     std::string_view encoded(task.payload);
-    encoded.remove_prefix(kChunkHeaderBytes);
-    Status st = decompressor.Decode(task.h.encoding, encoded, raw.data(), task.h.raw_length);
-    if (!st.ok()) {
-      return st.WithContext(task.file->path() + " chunk at offset " + std::to_string(task.h.offset));
+    encoded.remove_prefix(ChunkHeaderSize(h));
+    const char* data;
+    if (h.encoding == proto::stream::CHUNK_ENCODING_RAW && encoded.size() == packed) {
+      data = encoded.data();  // stored chunk: no copy
+    } else {
+      if (raw.size() < packed) raw.resize(packed);
+      Status st = decompressor.Decode(h.encoding, encoded, raw.data(), packed);
+      if (!st.ok()) {
+        return st.WithContext(task.file->path() + " chunk at offset " + std::to_string(h.offset));
+      }
+      data = raw.data();
     }
-    if (Sha256::Of(raw.data(), task.h.raw_length) != task.h.sha256) {
+    if (Sha256::Of(data, packed) != h.sha256) {
       return Status::DataLoss(task.file->path() + " chunk at offset " +
-                              std::to_string(task.h.offset) + ": SHA-256 mismatch");
+                              std::to_string(h.offset) + ": SHA-256 mismatch");
     }
     if (hook_) MIGRATE_RETURN_IF_ERROR(hook_("write", write_index_.fetch_add(1)));
-    MIGRATE_RETURN_IF_ERROR(task.file->WriteAt(raw.data(), task.h.raw_length, task.h.offset));
+    if (h.zero_map.empty()) {
+      MIGRATE_RETURN_IF_ERROR(task.file->WriteAt(data, h.raw_length, h.offset));
+    } else {
+      // Runs of present pages; omitted pages stay holes (the file is new and sized later).
+      const size_t pages = (h.raw_length + kPageBytes - 1) / kPageBytes;
+      size_t i = 0;
+      while (i < pages) {
+        if (PageOmitted(h.zero_map, i)) {
+          ++i;
+          continue;
+        }
+        size_t j = i;
+        while (j < pages && !PageOmitted(h.zero_map, j)) ++j;
+        size_t len = std::min<size_t>(j * kPageBytes, h.raw_length) - i * kPageBytes;
+        MIGRATE_RETURN_IF_ERROR(task.file->WriteAt(data, len, h.offset + i * kPageBytes));
+        data += len;
+        i = j;
+      }
+    }
     if (progress_ != nullptr) progress_->raw_bytes.fetch_add(task.h.raw_length);
     return Status::Ok();
   }
@@ -346,6 +372,8 @@ class Receiver {
     min_offset_ = h.offset + h.raw_length;
     file_hash_.UpdateU64(h.offset);
     file_hash_.UpdateU32(h.raw_length);
+    file_hash_.UpdateU32(static_cast<uint32_t>(h.zero_map.size()));
+    file_hash_.Update(h.zero_map.data(), h.zero_map.size());
     file_hash_.Update(h.sha256.data(), h.sha256.size());
     file_bytes_ += h.raw_length;
     ++file_chunks_;

@@ -38,7 +38,7 @@ struct StreamServerOptions {
   tls::ContextPtr tls;  // from tls::MakeServerContext (required)
   int max_connections = 16;  // concurrent; more are refused
   std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake + hello
-  int decompress_threads = 1;  // per connection, besides the network reader
+  int decompress_threads = 2;  // chunk writers per connection, besides the network reader
 };
 
 class StreamServer {

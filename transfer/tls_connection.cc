@@ -242,6 +242,8 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::Connect(const std::string&
   std::unique_ptr<TlsConnection> conn(new TlsConnection(fd, ssl));
   conn->cancel_ = cancel;
   SSL_set_fd(ssl, fd);
+  SSL_set_read_ahead(ssl, 1);  // big socket reads, not 5 bytes + one record per read(2)
+  SSL_set_default_read_buffer_len(ssl, 128 * 1024);
   SSL_set_connect_state(ssl);
   MIGRATE_RETURN_IF_ERROR(tls::ExpectServerName(ssl, server_name));
   auto hs = conn->Drive([ssl] { return SSL_do_handshake(ssl); }, deadline, "TLS handshake");
@@ -270,6 +272,8 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::Accept(int fd, const tls::
   std::unique_ptr<TlsConnection> conn(new TlsConnection(fd, ssl));
   conn->cancel_ = cancel;
   SSL_set_fd(ssl, fd);
+  SSL_set_read_ahead(ssl, 1);
+  SSL_set_default_read_buffer_len(ssl, 128 * 1024);
   SSL_set_accept_state(ssl);
   auto hs = conn->Drive([ssl] { return SSL_do_handshake(ssl); }, deadline, "TLS handshake");
   if (!hs.ok()) return hs.status();

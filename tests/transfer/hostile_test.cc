@@ -313,6 +313,37 @@ TEST_F(HostileTest, ChunkWithWrongDigestIsRefused) {
   ExpectRefused(out, StatusCode::kDataLoss, "SHA-256 mismatch");
 }
 
+TEST_F(HostileTest, BadZeroPageMapsAreRefused) {
+  auto chunk = [](std::string map) {
+    ChunkHeader h;
+    h.entry_id = 1;
+    h.encoding = ps::CHUNK_ENCODING_RAW;
+    h.raw_length = 3 * 4096;  // three pages: the map is one byte, bits 3..7 unused
+    h.zero_map = std::move(map);
+    return h;
+  };
+  auto out = Run([&](RawClient& c) {
+    (void)c.Entry(c.MakeEntry("f", ps::ENTRY_TYPE_REGULAR, 0644, 3 * 4096));
+    (void)c.DataCustom(chunk(std::string(1, '\x09')), std::string(2 * 4096, 'a'));  // page 3
+  });
+  ExpectRefused(out, StatusCode::kInvalidArgument, "marks pages past the chunk");
+  auto out2 = Run([&](RawClient& c) {
+    (void)c.Entry(c.MakeEntry("f", ps::ENTRY_TYPE_REGULAR, 0644, 3 * 4096));
+    (void)c.DataCustom(chunk(std::string(1, '\x07')), "");
+  });
+  ExpectRefused(out2, StatusCode::kInvalidArgument, "every page omitted");
+  auto out3 = Run([&](RawClient& c) {
+    (void)c.Entry(c.MakeEntry("f", ps::ENTRY_TYPE_REGULAR, 0644, 3 * 4096));
+    ChunkHeader h = chunk(std::string(1, '\x02'));
+    std::string packed(2 * 4096, 'a');
+    h.sha256 = Sha256::Of(packed.data(), packed.size());
+    (void)c.DataCustom(h, packed + "extra");  // more bytes than the map leaves
+    (void)c.EntryEnd();
+    (void)c.Trailer();
+  });
+  ExpectRefused(out3, StatusCode::kDataLoss, "raw chunk holds");
+}
+
 TEST_F(HostileTest, DecompressionBombIsRefused) {
   auto out = Run([&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("bomb", ps::ENTRY_TYPE_REGULAR, 0644, 1000));

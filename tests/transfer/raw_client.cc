@@ -73,11 +73,13 @@ Status RawClient::Entry(const ps::Entry& e) {
 }
 
 Status RawClient::DataCustom(const transfer::ChunkHeader& h, const std::string& encoded) {
-  std::string payload(transfer::kChunkHeaderBytes, '\0');
+  std::string payload(transfer::ChunkHeaderSize(h), '\0');
   transfer::EncodeChunkHeader(h, payload.data());
   payload += encoded;
   file_.UpdateU64(h.offset);
   file_.UpdateU32(h.raw_length);
+  file_.UpdateU32(static_cast<uint32_t>(h.zero_map.size()));
+  file_.Update(h.zero_map.data(), h.zero_map.size());
   file_.Update(h.sha256.data(), h.sha256.size());
   file_bytes_ += h.raw_length;
   data_bytes_ += h.raw_length;

@@ -159,6 +159,18 @@ void MakeSampleTree(const std::string& root, bool small) {
   WriteSparseFile(p("bin/sparse.img"), small ? (8u << 20) : (256ull << 20),
                   small ? std::vector<uint64_t>{0, 4u << 20} : std::vector<uint64_t>{0, 100u << 20, (256ull << 20) - 4096},
                   std::string(4096, 'x'));
+  // Memory-like: every third page all zero, a short last page (zero pages are not sent).
+  {
+    std::string mixed;
+    for (int i = 0; i < 300; ++i) {
+      mixed += i % 3 == 0 ? std::string(4096, '\0') : std::string(4096, static_cast<char>('a' + i % 26));
+    }
+    mixed += "tail";
+    WriteTextFile(p("bin/mixed.img"), mixed, 0600);
+    std::string zero_tail(10 * 4096, 'd');
+    zero_tail += std::string(100, '\0');  // a short, all-zero last page
+    WriteTextFile(p("bin/zero-tail.img"), zero_tail, 0600);
+  }
   WriteTextFile(p("ro/readonly.txt"), "read only\n", 0444);
   WriteTextFile(p("shared/owned"), "someone else's\n", 0660);
   Check(chown(p("shared/owned").c_str(), 1234, 5678) == 0, "chown");

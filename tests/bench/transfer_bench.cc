@@ -1,0 +1,488 @@
+// transfer_bench: streams a realistic checkpoint image directory (~1 GiB of mixed memory
+// pages: random, zero and text pages, plus small image files) over loopback through the real
+// TLS + zstd path, and measures in the same run, on the same bytes, the raw limits of its
+// parts: zstd at the chosen level alone (1 thread and N threads), TLS alone (no compression)
+// and plain TCP. Prints a Markdown table (docs/benchmarks.md holds committed numbers).
+//
+//   transfer_bench [--size-mib 1024] [--level 1] [--threads 2] [--runs 3] [--dir /var/tmp]
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/transfer/test_pki.h"
+#include "transfer/chunk_codec.h"
+#include "transfer/file_source.h"
+#include "transfer/log.h"
+#include "transfer/stream_sender.h"
+#include "transfer/stream_server.h"
+#include "transfer/tls_connection.h"
+
+namespace migrate::bench {
+namespace {
+
+using transfer::Clock;
+
+struct Args {
+  uint64_t size_mib = 1024;
+  int level = 1;
+  int threads = 2;
+  int runs = 3;
+  std::string dir = "/var/tmp";
+  bool full_only = false;  // profiling: only the full path
+};
+
+// CPU seconds used by the whole process (both ends of every loopback test run here).
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+struct Measure {
+  std::string name;
+  double seconds = 0;
+  double cpu = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t out_bytes = 0;  // compressed / wire bytes where it applies
+  double MBps() const { return static_cast<double>(raw_bytes) / seconds / 1e6; }
+};
+
+// xorshift64*: fast deterministic filler.
+struct Rng {
+  uint64_t s;
+  uint64_t Next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 2685821657736338717ull;
+  }
+};
+
+constexpr size_t kPage = 4096;
+
+// Memory-like pages in runs of 1..16 pages: ~35% zero, ~30% random, ~35% text-like.
+void FillPages(std::string& out, size_t bytes, Rng& rng) {
+  static const char* kWords[] = {"the ",     "container ", "checkpoint ", "restore ", "page ",
+                                 "memory ",  "socket ",    "0x7f3a2c ",   "error ",   "GET /api ",
+                                 "200 OK ",  "user_id=",   "\"name\": ",  "null, ",   "{\"id\": ",
+                                 "lorem ",   "ipsum ",     "cgroup ",     "mmap ",    "libc.so.6 "};
+  size_t start = out.size();
+  out.resize(start + bytes);
+  char* p = out.data() + start;
+  size_t pages = bytes / kPage;
+  for (size_t i = 0; i < pages;) {
+    size_t run = std::min<size_t>(1 + rng.Next() % 16, pages - i);
+    uint64_t kind = rng.Next() % 100;
+    char* q = p + i * kPage;
+    size_t n = run * kPage;
+    if (kind < 35) {
+      std::memset(q, 0, n);
+    } else if (kind < 65) {
+      for (size_t j = 0; j + 8 <= n; j += 8) {
+        uint64_t v = rng.Next();
+        std::memcpy(q + j, &v, 8);
+      }
+    } else {
+      size_t j = 0;
+      while (j < n) {
+        const char* w = kWords[rng.Next() % 20];
+        size_t l = std::min(std::strlen(w), n - j);
+        std::memcpy(q + j, w, l);
+        j += l;
+        if (j < n && rng.Next() % 8 == 0) q[j++] = static_cast<char>('0' + rng.Next() % 10);
+      }
+    }
+    i += run;
+  }
+}
+
+void WriteFile(const std::string& path, const char* data, size_t size) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("create " + path);
+  while (size > 0) {
+    ssize_t n = write(fd, data, size);
+    if (n <= 0) throw std::runtime_error("write " + path);
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  close(fd);
+}
+
+// The image directory; returns all its bytes concatenated (for the raw measurements).
+std::string MakeImages(const std::string& dir, uint64_t total) {
+  Rng rng{0x9e3779b97f4a7c15ull};
+  std::string all;
+  all.reserve(total + (8u << 20));
+  mkdir(dir.c_str(), 0700);
+  // Small image files (core, mm, fdinfo, ...): ~200 files of 1..32 KiB.
+  for (int i = 0; i < 200; ++i) {
+    size_t start = all.size();
+    FillPages(all, kPage * (1 + rng.Next() % 8), rng);
+    WriteFile(dir + "/small-" + std::to_string(i) + ".img", all.data() + start, all.size() - start);
+  }
+  // pages-N.img, up to 128 MiB each.
+  uint64_t left = total > all.size() ? total - all.size() : 0;
+  for (int i = 1; left > 0; ++i) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(left, 128u << 20)) / kPage * kPage;
+    if (n == 0) break;
+    size_t start = all.size();
+    FillPages(all, n, rng);
+    WriteFile(dir + "/pages-" + std::to_string(i) + ".img", all.data() + start, n);
+    left -= n;
+  }
+  return all;
+}
+
+Measure ZstdAlone(const std::string& data, int level, int threads) {
+  Measure m;
+  m.name = "zstd level " + std::to_string(level) + ", " + std::to_string(threads) +
+           (threads == 1 ? " thread" : " threads") + " (1 MiB chunks)";
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> out{0};
+  const size_t chunk = 1 << 20;
+  double cpu0 = CpuSeconds();
+  auto t0 = Clock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      transfer::ChunkCompressor c(level);
+      std::string buf;
+      for (;;) {
+        size_t off = next.fetch_add(chunk);
+        if (off >= data.size()) return;
+        size_t n = std::min(chunk, data.size() - off);
+        buf.clear();
+        if (c.Encode(data.data() + off, n, &buf).ok()) out += buf.size();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.cpu = CpuSeconds() - cpu0;
+  m.raw_bytes = data.size();
+  m.out_bytes = out;
+  return m;
+}
+
+Measure ZstdDecompress(const std::string& data, int level) {
+  Measure m;
+  m.name = "zstd decompression, 1 thread";
+  const size_t chunk = 1 << 20;
+  std::vector<std::string> frames;
+  std::vector<proto::stream::ChunkEncoding> enc;
+  transfer::ChunkCompressor c(level);
+  for (size_t off = 0; off < data.size(); off += chunk) {
+    std::string buf;
+    enc.push_back(*c.Encode(data.data() + off, std::min(chunk, data.size() - off), &buf));
+    frames.push_back(std::move(buf));
+  }
+  transfer::ChunkDecompressor d;
+  std::string out(chunk, '\0');
+  double cpu0 = CpuSeconds();
+  auto t0 = Clock::now();
+  for (size_t i = 0; i < frames.size(); ++i) {
+    size_t n = std::min(chunk, data.size() - i * chunk);
+    if (!d.Decode(enc[i], frames[i], out.data(), n).ok()) throw std::runtime_error("decode");
+  }
+  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.cpu = CpuSeconds() - cpu0;
+  m.raw_bytes = data.size();
+  return m;
+}
+
+Measure Sha256Alone(const std::string& data) {
+  Measure m;
+  m.name = "SHA-256, 1 thread (OpenSSL)";
+  double cpu0 = CpuSeconds();
+  auto t0 = Clock::now();
+  const size_t chunk = 1 << 20;
+  for (size_t off = 0; off < data.size(); off += chunk) {
+    (void)transfer::Sha256::Of(data.data() + off, std::min(chunk, data.size() - off));
+  }
+  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.cpu = CpuSeconds() - cpu0;
+  m.raw_bytes = data.size();
+  return m;
+}
+
+int Listen(uint16_t* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 4) != 0) {
+    throw std::runtime_error("listen");
+  }
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+Measure PlainTcp(const std::string& data) {
+  Measure m;
+  m.name = "plain TCP over loopback (1 MiB writes)";
+  uint16_t port;
+  int lfd = Listen(&port);
+  double cpu0 = CpuSeconds();
+  auto t0 = Clock::now();
+  auto receiver = std::async(std::launch::async, [&] {
+    int fd = accept(lfd, nullptr, nullptr);
+    std::string buf(1 << 20, '\0');
+    uint64_t got = 0;
+    ssize_t n;
+    while ((n = read(fd, buf.data(), buf.size())) > 0) got += static_cast<uint64_t>(n);
+    close(fd);
+    return got;
+  });
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) throw std::runtime_error("connect");
+  for (size_t off = 0; off < data.size();) {
+    ssize_t n = write(fd, data.data() + off, std::min<size_t>(1 << 20, data.size() - off));
+    if (n <= 0) throw std::runtime_error("write");
+    off += static_cast<size_t>(n);
+  }
+  close(fd);
+  uint64_t got = receiver.get();
+  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.cpu = CpuSeconds() - cpu0;
+  m.raw_bytes = got;
+  m.out_bytes = got;
+  close(lfd);
+  return m;
+}
+
+Measure TlsAlone(const std::string& data, const tls::ContextPtr& server_ctx,
+                 const tls::ContextPtr& client_ctx) {
+  Measure m;
+  m.name = "TLS 1.3 over loopback, no compression (1 MiB writes)";
+  uint16_t port;
+  int lfd = Listen(&port);
+  double cpu0 = CpuSeconds();
+  auto t0 = Clock::now();
+  auto receiver = std::async(std::launch::async, [&]() -> uint64_t {
+    auto conn = transfer::TlsConnection::Accept(accept(lfd, nullptr, nullptr), server_ctx,
+                                                Clock::now() + std::chrono::seconds(10), nullptr);
+    if (!conn.ok()) throw std::runtime_error(conn.status().ToString());
+    std::string buf(256 << 10, '\0');
+    uint64_t got = 0;
+    for (;;) {
+      auto n = (*conn)->ReadSome(buf.data(), buf.size());
+      if (!n.ok() || *n == 0) break;
+      got += *n;
+    }
+    (void)(*conn)->Shutdown(std::chrono::seconds(2));
+    return got;
+  });
+  auto conn = transfer::TlsConnection::Connect("127.0.0.1", port, client_ctx, "bench-server",
+                                               Clock::now() + std::chrono::seconds(10), nullptr);
+  if (!conn.ok()) throw std::runtime_error(conn.status().ToString());
+  for (size_t off = 0; off < data.size(); off += 1 << 20) {
+    Status st = (*conn)->WriteAll(data.data() + off, std::min<size_t>(1 << 20, data.size() - off));
+    if (!st.ok()) throw std::runtime_error(st.ToString());
+  }
+  (void)(*conn)->Shutdown(std::chrono::seconds(5));
+  uint64_t got = receiver.get();
+  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.cpu = CpuSeconds() - cpu0;
+  m.raw_bytes = got;
+  m.out_bytes = (*conn)->bytes_written();
+  close(lfd);
+  return m;
+}
+
+Measure FullPath(const Args& args, const std::string& images, const std::string& work,
+                 transfer::StreamServer& server, const tls::ContextPtr& client_ctx, int run,
+                 bool fsync) {
+  Measure m;
+  m.name = std::string("full path: files -> zstd -> TLS -> verify -> files") +
+           (fsync ? " (+fsync)" : "");
+  std::string token = "bench-token-" + std::to_string(run) + "-" + std::to_string(getpid());
+  std::string final_dir = work + "/received-" + std::to_string(run);
+  transfer::ExpectedStream expected;
+  expected.final_dir = final_dir;
+  expected.staging_dir = work + "/staging";
+  expected.expected_peer_node_name = "bench-client";
+  expected.fsync = fsync;
+  Status st = server.Expect(token, expected);
+  if (!st.ok()) throw std::runtime_error(st.ToString());
+  transfer::SendOptions options;
+  options.host = "127.0.0.1";
+  options.port = server.port();
+  options.server_name = "bench-server";
+  options.tls = client_ctx;
+  options.token = token;
+  options.zstd_level = args.level;
+  options.compress_threads = args.threads;
+  transfer::DirectoryTreeSource source(images);
+  double cpu0 = CpuSeconds();
+  auto t0 = Clock::now();
+  auto sent = transfer::SendTree(options, source);
+  if (!sent.ok()) throw std::runtime_error(sent.status().ToString());
+  auto got = server.Wait(token, Clock::now() + std::chrono::minutes(5));
+  if (!got.ok()) throw std::runtime_error(got.status().ToString());
+  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.cpu = CpuSeconds() - cpu0;
+  m.raw_bytes = sent->raw_bytes;
+  m.out_bytes = sent->wire_bytes;
+  testing::RemoveTree(final_dir);
+  return m;
+}
+
+// Best of `runs` (the least disturbed by other work on a shared machine).
+template <typename Fn>
+Measure Best(int runs, Fn fn) {
+  Measure best;
+  for (int i = 0; i < runs; ++i) {
+    Measure m = fn(i);
+    if (i == 0 || m.seconds < best.seconds) best = m;
+  }
+  return best;
+}
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "?";
+}
+
+void Print(const std::vector<Measure>& ms, const Measure& full, const Measure& slowest) {
+  std::printf("| stage | MB/s (raw bytes) | wall s | CPU s | ratio |\n|---|---:|---:|---:|---:|\n");
+  for (const auto& m : ms) {
+    std::string ratio = m.out_bytes > 0 && m.out_bytes != m.raw_bytes
+                            ? std::to_string(static_cast<double>(m.raw_bytes) / static_cast<double>(m.out_bytes)).substr(0, 4)
+                            : "-";
+    std::printf("| %s | %.0f | %.2f | %.2f | %s |\n", m.name.c_str(), m.MBps(), m.seconds, m.cpu,
+                ratio.c_str());
+  }
+  std::printf("\nfull path / slowest component (%s): %.0f%%\n", slowest.name.c_str(),
+              100.0 * full.MBps() / slowest.MBps());
+}
+
+int Main(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--size-mib") args.size_mib = std::stoull(v);
+    else if (k == "--level") args.level = std::stoi(v);
+    else if (k == "--threads") args.threads = std::stoi(v);
+    else if (k == "--runs") args.runs = std::stoi(v);
+    else if (k == "--dir") args.dir = v;
+    else if (k == "--full-only") args.full_only = v == "1";
+    else {
+      std::fprintf(stderr, "usage: transfer_bench [--size-mib N] [--level L] [--threads T] [--runs R] [--dir D]\n");
+      return 2;
+    }
+  }
+  SetLogThreshold(LogLevel::kWarn);
+  std::string work = args.dir + "/migrate-bench-XXXXXX";
+  if (mkdtemp(work.data()) == nullptr) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { testing::RemoveTree(dir); }
+  } cleanup{work};
+  mkdir((work + "/staging").c_str(), 0700);
+
+  testing::TestPki pki(work + "/pki", "bench CA");
+  auto server_ctx = tls::MakeServerContext(pki.Issue("bench-server"));
+  auto client_ctx = tls::MakeClientContext(pki.Issue("bench-client"));
+  if (!server_ctx.ok() || !client_ctx.ok()) return 1;
+
+  std::string images = work + "/images";
+  auto g0 = Clock::now();
+  std::string data = MakeImages(images, args.size_mib << 20);
+  std::fprintf(stderr, "generated %.0f MiB of images in %.1f s\n", static_cast<double>(data.size()) / (1 << 20),
+               std::chrono::duration<double>(Clock::now() - g0).count());
+
+  transfer::StreamServerOptions so;
+  so.bind_address = "127.0.0.1";
+  so.tls = *server_ctx;
+  auto server = transfer::StreamServer::Start(so);
+  if (!server.ok()) return 1;
+
+  std::vector<Measure> ms;
+  if (args.full_only) {
+    Measure m = Best(args.runs, [&](int run) {
+      return FullPath(args, images, work, **server, *client_ctx, run, false);
+    });
+    std::printf("full path: %.0f MB/s, %.2f s wall, %.2f s CPU\n", m.MBps(), m.seconds, m.cpu);
+    return 0;
+  }
+  ms.push_back(Best(args.runs, [&](int) { return ZstdAlone(data, args.level, 1); }));
+  if (args.threads != 1) {
+    ms.push_back(Best(args.runs, [&](int) { return ZstdAlone(data, args.level, args.threads); }));
+  }
+  ms.push_back(Best(args.runs, [&](int) { return ZstdDecompress(data, args.level); }));
+  ms.push_back(Best(args.runs, [&](int) { return Sha256Alone(data); }));
+  ms.push_back(Best(args.runs, [&](int) { return TlsAlone(data, *server_ctx, *client_ctx); }));
+  ms.push_back(Best(args.runs, [&](int) { return PlainTcp(data); }));
+  Measure full = Best(args.runs, [&](int run) {
+    return FullPath(args, images, work, **server, *client_ctx, run, false);
+  });
+  ms.push_back(full);
+  ms.push_back(Best(1, [&](int run) {
+    return FullPath(args, images, work, **server, *client_ctx, 100 + run, true);
+  }));
+
+  // The components the issue names: zstd at the chosen level (as configured), TLS, TCP.
+  const Measure* slowest = nullptr;
+  for (const auto& m : ms) {
+    bool component = m.name.rfind("zstd level", 0) == 0 || m.name.rfind("TLS", 0) == 0 ||
+                     m.name.rfind("plain TCP", 0) == 0;
+    if (component && (slowest == nullptr || m.MBps() < slowest->MBps())) slowest = &m;
+  }
+  utsname u{};
+  uname(&u);
+  std::printf("machine: %s, %u cores, kernel %s; data: %.0f MiB in %s (best of %d runs)\n\n",
+              CpuModel().c_str(), std::thread::hardware_concurrency(), u.release,
+              static_cast<double>(data.size()) / (1 << 20), images.c_str(), args.runs);
+  Print(ms, full, *slowest);
+  std::printf("full path wire bytes: %llu for %llu raw (ratio %.2f); CPU %.2f s for %.2f s wall (%.0f%% of one core)\n",
+              static_cast<unsigned long long>(full.out_bytes),
+              static_cast<unsigned long long>(full.raw_bytes),
+              static_cast<double>(full.raw_bytes) / static_cast<double>(full.out_bytes), full.cpu,
+              full.seconds, 100.0 * full.cpu / full.seconds);
+  server->reset();
+  return 0;
+}
+
+}  // namespace
+}  // namespace migrate::bench
+
+int main(int argc, char** argv) {
+  try {
+    return migrate::bench::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "transfer_bench: %s\n", e.what());
+    return 1;
+  }
+}
