@@ -63,6 +63,36 @@ Migration::Migration(MigrationRequest request, AgentClient& source, AgentClient&
   if (request_.migration_id.empty()) request_.migration_id = NewMigrationId();
 }
 
+template <typename Call>
+auto Migration::WithProgress(bool poll_source, Call&& call) {
+  if (progress_ == nullptr || request_.progress_interval_ms <= 0) return call();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread reporter([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    const auto interval = std::chrono::milliseconds(request_.progress_interval_ms);
+    while (!cv.wait_for(lock, interval, [&] { return done; })) {
+      lock.unlock();
+      if (poll_source) {
+        Result<proto::MigrationStatus> status = source_.GetMigration(request_.migration_id);
+        if (status.ok()) progress_->OnBytes(status->bytes_raw(), status->bytes_wire());
+      } else {
+        progress_->OnTick();
+      }
+      lock.lock();
+    }
+  });
+  auto result = call();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  reporter.join();
+  return result;
+}
+
 proto::Report Migration::Run() {
   const int64_t start = clock_.NowMs();
   report_.set_status("failed");
@@ -81,17 +111,9 @@ proto::Report Migration::Run() {
     if (progress_ != nullptr) progress_->OnPhase(MigrationPhaseName(phase));
     MIGRATE_LOG(kDebug, request_.migration_id) << "phase " << MigrationPhaseName(phase);
     const int64_t phase_start = clock_.NowMs();
-    MigrationPhase next = MigrationPhase::kDone;
-    switch (phase) {
-      case MigrationPhase::kPreflight: next = Preflight(); break;
-      case MigrationPhase::kBundle: next = Bundle(); break;
-      case MigrationPhase::kCheckpointTransfer: next = CheckpointTransfer(); break;
-      case MigrationPhase::kRestore: next = Restore(); break;
-      case MigrationPhase::kVerify: next = Verify(); break;
-      case MigrationPhase::kCommit: next = Commit(); break;
-      case MigrationPhase::kRollback: next = Rollback(); break;
-      case MigrationPhase::kDone: break;
-    }
+    const bool transfers =
+        phase == MigrationPhase::kBundle || phase == MigrationPhase::kCheckpointTransfer;
+    const MigrationPhase next = WithProgress(transfers, [&] { return Step(phase); });
     SetPhaseTime(phase, ClampMs(clock_.NowMs() - phase_start));
     phase = next;
   }
@@ -108,6 +130,20 @@ proto::Report Migration::Run() {
   if (progress_ != nullptr) progress_->Finish();
   MIGRATE_LOG(kDebug, request_.migration_id) << "status " << report_.status();
   return report_;
+}
+
+MigrationPhase Migration::Step(MigrationPhase phase) {
+  switch (phase) {
+    case MigrationPhase::kPreflight: return Preflight();
+    case MigrationPhase::kBundle: return Bundle();
+    case MigrationPhase::kCheckpointTransfer: return CheckpointTransfer();
+    case MigrationPhase::kRestore: return Restore();
+    case MigrationPhase::kVerify: return Verify();
+    case MigrationPhase::kCommit: return Commit();
+    case MigrationPhase::kRollback: return Rollback();
+    case MigrationPhase::kDone: break;
+  }
+  return MigrationPhase::kDone;
 }
 
 void Migration::SetPhaseTime(MigrationPhase phase, uint32_t ms) {
@@ -160,33 +196,6 @@ bool Migration::AllChecksOk() const {
     if (!c.ok()) return false;
   }
   return true;
-}
-
-// Runs `call` while a second thread polls the source agent for transfer progress.
-template <typename Call>
-auto Migration::WithProgressPolling(Call&& call) {
-  if (progress_ == nullptr || request_.progress_interval_ms <= 0) return call();
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  std::thread poller([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    const auto interval = std::chrono::milliseconds(request_.progress_interval_ms);
-    while (!cv.wait_for(lock, interval, [&] { return done; })) {
-      lock.unlock();
-      Result<proto::MigrationStatus> status = source_.GetMigration(request_.migration_id);
-      if (status.ok()) progress_->OnBytes(status->bytes_raw(), status->bytes_wire());
-      lock.lock();
-    }
-  });
-  auto result = call();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    done = true;
-  }
-  cv.notify_all();
-  poller.join();
-  return result;
 }
 
 MigrationPhase Migration::Preflight() {
@@ -349,8 +358,7 @@ MigrationPhase Migration::Bundle() {
   target.set_data_port(receive_.data_port());
   target.set_token(receive_.bundle_token());
   send.set_compress_level(request_.compress_level);
-  Result<proto::TransferResult> sent =
-      WithProgressPolling([&] { return source_.SendBundle(send); });
+  Result<proto::TransferResult> sent = source_.SendBundle(send);
   if (!sent.ok()) {
     return Fail(MigrationPhase::kBundle,
                 sent.status().WithContext("send bundle from " + request_.source.name() + " to " +
@@ -378,8 +386,7 @@ MigrationPhase Migration::CheckpointTransfer() {
   send.set_compress_level(request_.compress_level);
   // From here on the source may be frozen: whatever happens, it gets a rollback call.
   frozen_ = true;
-  Result<proto::CheckpointSendResponse> done =
-      WithProgressPolling([&] { return source_.CheckpointSend(send); });
+  Result<proto::CheckpointSendResponse> done = source_.CheckpointSend(send);
   if (!done.ok()) {
     return Fail(MigrationPhase::kCheckpointTransfer,
                 done.status().WithContext("checkpoint on " + request_.source.name() +

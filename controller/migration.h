@@ -68,6 +68,8 @@ class Migration {
   proto::Report Run();
 
  private:
+  // Runs one phase; returns the next.
+  MigrationPhase Step(MigrationPhase phase);
   MigrationPhase Preflight();
   MigrationPhase Bundle();
   MigrationPhase CheckpointTransfer();
@@ -85,8 +87,10 @@ class Migration {
   bool AllChecksOk() const;
   void SetPhaseTime(MigrationPhase phase, uint32_t ms);
 
+  // Runs `call` while a second thread reports progress every progress_interval_ms: it polls
+  // the source agent's transfer counters when `poll_source`, else it only ticks the clock.
   template <typename Call>
-  auto WithProgressPolling(Call&& call);
+  auto WithProgress(bool poll_source, Call&& call);
 
   MigrationRequest request_;
   AgentClient& source_;

@@ -63,8 +63,8 @@ std::string ReportToText(const proto::Report& r) {
     out << "FAILED " << route << " and the rollback failed: the container may run nowhere"
         << " (migration " << r.migration_id() << ")\n";
   } else {
-    out << "FAILED " << route << ": nothing was changed, the container runs on " << r.source()
-        << " as before (migration " << r.migration_id() << ")\n";
+    out << "FAILED " << route << ": nothing was frozen, nothing was changed (migration "
+        << r.migration_id() << ")\n";
   }
   if (!r.error().empty()) {
     out << "  error (" << r.failed_phase() << "): " << r.error() << "\n";

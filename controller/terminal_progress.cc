@@ -35,6 +35,11 @@ void TerminalProgress::OnBytes(uint64_t raw, uint64_t wire) {
   DrawLocked();
 }
 
+void TerminalProgress::OnTick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  DrawLocked();
+}
+
 void TerminalProgress::Finish() {
   std::lock_guard<std::mutex> lock(mu_);
   if (drawn_) out_ << "\r\033[K" << std::flush;

@@ -20,6 +20,7 @@ class TerminalProgress final : public ProgressSink {
 
   void OnPhase(std::string_view phase) override;
   void OnBytes(uint64_t raw, uint64_t wire) override;
+  void OnTick() override;
   void Finish() override;
 
  private:
