@@ -66,4 +66,68 @@ bool OciConfig::remove_annotation(std::string_view key) {
   return ann != nullptr && ann->Remove(key);
 }
 
+bool OciConfig::creates_network_namespace() const {
+  const json::Value* linux_section = doc_.Find("linux");
+  const json::Value* ns = linux_section != nullptr ? linux_section->Find("namespaces") : nullptr;
+  if (ns == nullptr || !ns->is_array()) return false;
+  for (const json::Value& entry : ns->array()) {
+    const json::Value* type = entry.Find("type");
+    const json::Value* path = entry.Find("path");
+    if (type != nullptr && type->is_string() && type->string_value() == "network" &&
+        (path == nullptr || (path->is_string() && path->string_value().empty()))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+bool HookHasMarker(const json::Value& hook, std::string_view marker) {
+  const json::Value* args = hook.Find("args");
+  if (args == nullptr || !args->is_array()) return false;
+  for (const json::Value& arg : args->array()) {
+    if (arg.is_string() && arg.string_value().find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
+json::Value Strings(std::vector<std::string> items) {
+  json::Value out = json::Value::Array();
+  for (std::string& s : items) out.array().push_back(json::Value::String(std::move(s)));
+  return out;
+}
+
+}  // namespace
+
+void OciConfig::SetHook(std::string_view stage, std::string_view marker, std::string path,
+                        std::vector<std::string> args, std::vector<std::string> env) {
+  json::Value hook = json::Value::Object();
+  hook.Set("path", json::Value::String(std::move(path)));
+  hook.Set("args", Strings(std::move(args)));
+  if (!env.empty()) hook.Set("env", Strings(std::move(env)));
+  json::Value* hooks = doc_.Find("hooks");
+  if (hooks == nullptr || !hooks->is_object()) hooks = &doc_.Set("hooks", json::Value::Object());
+  json::Value* list = hooks->Find(stage);
+  if (list == nullptr || !list->is_array()) {
+    list = &hooks->Set(std::string(stage), json::Value::Array());
+  }
+  for (json::Value& existing : list->array()) {
+    if (HookHasMarker(existing, marker)) {
+      existing = std::move(hook);
+      return;
+    }
+  }
+  list->array().push_back(std::move(hook));
+}
+
+int OciConfig::CountHooks(std::string_view stage, std::string_view marker) const {
+  const json::Value* hooks = doc_.Find("hooks");
+  const json::Value* list = hooks != nullptr ? hooks->Find(stage) : nullptr;
+  if (list == nullptr || !list->is_array()) return 0;
+  int n = 0;
+  for (const json::Value& hook : list->array()) n += HookHasMarker(hook, marker) ? 1 : 0;
+  return n;
+}
+
 }  // namespace migrate::runtime

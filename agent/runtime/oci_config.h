@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/runtime/json.h"
 #include "transfer/status.h"
@@ -31,6 +32,17 @@ class OciConfig {
   std::optional<std::string> annotation(std::string_view key) const;
   void set_annotation(std::string_view key, std::string value);
   bool remove_annotation(std::string_view key);
+
+  // True when linux.namespaces asks the runtime to create a network namespace (type
+  // "network" without a path).
+  bool creates_network_namespace() const;
+
+  // Sets the OCI hook of `stage` (e.g. "prestart") whose args contain `marker`: replaced in
+  // place when present, appended otherwise (so repeated restores add it once).
+  void SetHook(std::string_view stage, std::string_view marker, std::string path,
+               std::vector<std::string> args, std::vector<std::string> env);
+  // Number of hooks of `stage` whose args contain `marker`.
+  int CountHooks(std::string_view stage, std::string_view marker) const;
 
   const json::Value& document() const { return doc_; }
 

@@ -19,6 +19,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kGlobalRuncCriuConfig = "/etc/criu/runc.conf";
+// Marks migrate's loopback hook in a bundle's hooks (so it is replaced, not added again).
+constexpr std::string_view kLoopbackHookMarker = "migrate: loopback up during restore";
 
 std::chrono::milliseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
@@ -113,7 +115,9 @@ RuncRuntime::RuncRuntime(ProcessRunner* runner, RuncOptions options, RuntimeInfo
     : runner_(runner), options_(std::move(options)), info_(std::move(info)) {}
 
 std::vector<std::string> RuncRuntime::Base() const {
-  return {options_.runc_path, "--root", options_.root};
+  std::vector<std::string> base = {options_.runc_path, "--root", options_.root};
+  if (!options_.criu_path.empty()) base.insert(base.end(), {"--criu", options_.criu_path});
+  return base;
 }
 
 std::string RuncRuntime::OwnedConfigPath(std::string_view container_id) const {
@@ -341,6 +345,18 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   if (options.cgroups_path) config.set_cgroups_path(*options.cgroups_path);
   std::string owned = OwnedConfigPath(id);
   config.set_annotation(kCriuConfigAnnotation, owned);
+  if (options.bring_up_loopback && config.creates_network_namespace()) {
+    // The hook reads the container state (JSON) on stdin; best effort: the check after the
+    // restore reports a loopback that is still down.
+    std::string script = "# " + std::string(kLoopbackHookMarker) +
+                         "\np=$(sed -n 's/.*\"pid\": *\\([0-9][0-9]*\\).*/\\1/p')\n"
+                         "[ -n \"$p\" ] && " +
+                         ResolveInPath(options_.nsenter_path) + " --net=" + options_.proc_root +
+                         "/$p/ns/net " + ResolveInPath(options_.ip_path) +
+                         " link set lo up\nexit 0\n";
+    config.SetHook("prestart", kLoopbackHookMarker, options_.hook_shell, {"sh", "-c", script},
+                   {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
+  }
   MIGRATE_RETURN_IF_ERROR(MakeDirs(options_.criu_config_dir));
   MIGRATE_RETURN_IF_ERROR(
       WriteFileAtomic(owned, plan.mechanism == ModeMechanism::kCriuConfigFile

@@ -12,10 +12,17 @@ namespace migrate::runtime {
 struct RuncOptions {
   std::string runc_path = "runc";  // looked up in PATH when it has no '/'
   std::string root = "/run/runc";  // runc --root (per node)
+  // CRIU binary passed as `runc --criu` (empty: runc's default, "criu" from PATH). runc >= 1.2
+  // ignores the flag and always takes criu from PATH.
+  std::string criu_path;
   // Directory of the per-container CRIU config files migrate owns: "<dir>/<id>.conf".
   // Restore points each restored container's org.criu.config at its file, so that a later
   // checkpoint of it can run any mode (the file is rewritten per checkpoint).
   std::string criu_config_dir = "/run/migrate/criu";
+  // Shell for the OCI prestart hook that brings a restored container's loopback up while
+  // CRIU restores it (runc runs prestart hooks at CRIU's "setup-namespaces" step), so that
+  // sockets bound to or connected over 127.0.0.1 can be restored.
+  std::string hook_shell = "/bin/sh";
   std::string nsenter_path = "nsenter";
   std::string ip_path = "ip";
   std::string proc_root = "/proc";

@@ -52,6 +52,30 @@ TEST(OciConfigTest, CreatesLinuxAndAnnotations) {
   EXPECT_FALSE(config->annotation("org.criu.config").has_value());
 }
 
+TEST(OciConfigTest, NetworkNamespaceAndHooks) {
+  Result<OciConfig> config = OciConfig::Parse(kSpec);
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->creates_network_namespace());
+  EXPECT_FALSE(OciConfig::Parse(R"({"linux":{"namespaces":[{"type":"pid"}]}})")
+                   ->creates_network_namespace());
+  EXPECT_FALSE(
+      OciConfig::Parse(R"({"linux":{"namespaces":[{"type":"network","path":"/run/netns/a"}]}})")
+          ->creates_network_namespace());
+
+  EXPECT_EQ(config->CountHooks("prestart", "mark-1"), 0);
+  config->SetHook("prestart", "mark-1", "/bin/sh", {"sh", "-c", "# mark-1\necho 1"}, {"PATH=/bin"});
+  config->SetHook("prestart", "mark-1", "/bin/sh", {"sh", "-c", "# mark-1\necho 2"}, {});
+  config->SetHook("prestart", "other", "/bin/true", {"true", "other"}, {});
+  EXPECT_EQ(config->CountHooks("prestart", "mark-1"), 1) << "replaced, not added twice";
+  EXPECT_EQ(config->CountHooks("prestart", "other"), 1);
+  std::string out = config->ToString();
+  EXPECT_NE(out.find("echo 2"), std::string::npos);
+  EXPECT_EQ(out.find("echo 1"), std::string::npos);
+  Result<OciConfig> back = OciConfig::Parse(out);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->CountHooks("prestart", "mark-1"), 1);
+}
+
 TEST(OciConfigTest, RejectsWhatIsNotAConfig) {
   EXPECT_FALSE(OciConfig::Parse("[]").ok());
   EXPECT_FALSE(OciConfig::Parse("{").ok());

@@ -40,7 +40,8 @@ class RuncRuntimeTest : public ::testing::Test {
     dir_ = tmpl;
     ASSERT_TRUE(MakeDirs(dir_ + "/bundle/rootfs").ok());
     ASSERT_TRUE(WriteFileAtomic(dir_ + "/bundle/config.json",
-                                R"({"ociVersion":"1.0.2","linux":{"cgroupsPath":"/a/c1"}})")
+                                R"({"ociVersion":"1.0.2","linux":{"cgroupsPath":"/a/c1",)"
+                                R"("namespaces":[{"type":"pid"},{"type":"network"}]}})")
                     .ok());
     ASSERT_TRUE(MakeDirs(dir_ + "/images").ok());
     ASSERT_TRUE(WriteFileAtomic(dir_ + "/images/inventory.img", "x").ok());
@@ -135,6 +136,9 @@ TEST_F(RuncRuntimeTest, IgnoreOnRunc115UsesTheConfigFileAndProvesIt) {
   std::string owned = dir_ + "/criu-conf/c1.conf";
   EXPECT_EQ(config->annotation("org.criu.config"), owned);
   EXPECT_EQ(*ReadFile(owned), "manage-cgroups=ignore\n");
+  // The loopback hook runs while CRIU restores (runc's prestart at "setup-namespaces").
+  EXPECT_EQ(config->CountHooks("prestart", "migrate: loopback up during restore"), 1);
+  EXPECT_NE(config->ToString().find("link set lo up"), std::string::npos);
 
   EXPECT_EQ(r->restore_mode.requested, CgroupMode::kIgnore);
   EXPECT_EQ(r->restore_mode.effective, CgroupMode::kIgnore);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 
 #include "agent/runtime/criu.h"
@@ -39,6 +40,10 @@ class RuntimeRealTest : public ::testing::Test {
     RuncOptions options;
     options.root = sandbox_->runc_root();
     options.criu_config_dir = sandbox_->dir() + "/criu-conf";
+    // MIGRATE_TEST_CRIU: another CRIU binary for runc 1.1 (`runc --criu`), e.g. a patched one.
+    if (const char* criu = std::getenv("MIGRATE_TEST_CRIU"); criu != nullptr) {
+      options.criu_path = criu;
+    }
     Result<std::unique_ptr<RuncRuntime>> runtime = RuncRuntime::Create(&runner_, options);
     ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
     runtime_ = std::move(runtime).value();
