@@ -1,8 +1,10 @@
 #include "controller/cli.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -16,7 +18,6 @@
 #include "controller/report.h"
 #include "controller/terminal_progress.h"
 #include "transfer/log.h"
-
 
 namespace migrate::controller {
 namespace {
@@ -37,6 +38,28 @@ Hosts come from an inventory file: --hosts FILE, else $MIGRATE_HOSTS, else
 Exit status: 0 migrated (or --dry-run passed), 1 failed before the freeze (nothing changed),
 2 bad input, 3 rolled back (the container runs on the source again), 4 failed after the
 freeze and the rollback failed (see the report).)";
+
+// SIGINT/SIGTERM during a migration: finish the step in flight, then roll back (or stop, before
+// the freeze). The handler resets itself, so a second signal kills the process.
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void OnInterrupt(int) {
+  g_interrupted.store(true);
+  static const char kMessage[] =
+      "\nmigrate: interrupted: finishing the current step, then rolling back "
+      "(interrupt again to abandon; the agents keep their journals)\n";
+  (void)!::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+}
+
+void InstallInterruptHandler() {
+  g_interrupted.store(false);
+  struct sigaction action = {};
+  action.sa_handler = OnInterrupt;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
 
 struct ContainerArgs {
   std::string container_id;
@@ -136,6 +159,10 @@ int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
   request.tcp_established = args.tcp_established;
   request.keep_images = args.keep_images;
   request.dry_run = args.dry_run;
+  if (env.handle_signals) {
+    InstallInterruptHandler();
+    request.interrupted = &g_interrupted;
+  }
 
   std::unique_ptr<TerminalProgress> progress;
   if (env.err_is_tty && args.output == "text") {
@@ -199,6 +226,7 @@ CliEnvironment ProcessCliEnvironment() {
   env.hosts_env = std::getenv(kInventoryEnvVar);
   env.err_is_tty = ::isatty(STDERR_FILENO) == 1;
   env.clock = &clock;
+  env.handle_signals = true;
   env.make_factory =
       [](const proto::Inventory& inventory,
          const HttpsClientOptions& options) -> Result<std::unique_ptr<AgentClientFactory>> {

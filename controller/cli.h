@@ -20,6 +20,8 @@ struct CliEnvironment {
   const char* hosts_env = nullptr;  // value of $MIGRATE_HOSTS (may be null)
   bool err_is_tty = false;          // draw the progress line
   Clock* clock = nullptr;
+  // SIGINT/SIGTERM end a migration through its rollback instead of killing the controller.
+  bool handle_signals = false;
   // Makes the agent clients for an inventory (default: mutual-TLS HTTPS clients).
   std::function<Result<std::unique_ptr<AgentClientFactory>>(const proto::Inventory&,
                                                             const HttpsClientOptions&)>

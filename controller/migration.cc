@@ -113,7 +113,14 @@ proto::Report Migration::Run() {
     const int64_t phase_start = clock_.NowMs();
     const bool transfers =
         phase == MigrationPhase::kBundle || phase == MigrationPhase::kCheckpointTransfer;
-    const MigrationPhase next = WithProgress(transfers, [&] { return Step(phase); });
+    MigrationPhase next = MigrationPhase::kDone;
+    if (phase != MigrationPhase::kRollback && request_.interrupted != nullptr &&
+        request_.interrupted->load()) {
+      next = Fail(phase, Status::Aborted("interrupted by the operator before " +
+                                         std::string(MigrationPhaseName(phase))));
+    } else {
+      next = WithProgress(transfers, [&] { return Step(phase); });
+    }
     SetPhaseTime(phase, ClampMs(clock_.NowMs() - phase_start));
     phase = next;
   }

@@ -11,6 +11,7 @@
 // "preflight_ok" for a dry run).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -53,6 +54,9 @@ struct MigrationRequest {
   // How often to poll the source agent for transfer progress (0: never). Only used when a
   // ProgressSink is given.
   int progress_interval_ms = 500;
+  // Set (e.g. by a SIGINT handler) to stop: the step in flight completes, then the migration
+  // ends as it would on a failure of the next step (rolled back after the freeze). May be null.
+  const std::atomic<bool>* interrupted = nullptr;
 };
 
 // 16 random hex digits.

@@ -7,6 +7,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -298,6 +299,24 @@ TEST_F(CliTest, CertsCommandIsRegistered) {
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/ca/ca.pem"));
   EXPECT_NE(Run({"certs", "ca", "--out", dir_ + "/ca"}), 0) << "never overwrites a CA";
   ExpectNoAgentCalls();
+}
+
+}  // namespace
+}  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+TEST_F(CliTest, SigintDuringTheFreezeEndsInARollback) {
+  env_.handle_signals = true;
+  pair_->source->during_checkpoint = [] { ::raise(SIGINT); };
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--output", "json"}), kExitRolledBack);
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
+  EXPECT_EQ(parsed.fields().at("status").string_value(), "rolled_back");
+  EXPECT_THAT(parsed.fields().at("error").string_value(), HasSubstr("interrupted"));
+  EXPECT_TRUE(pair_->destination->restore_requests.empty());
+  EXPECT_EQ(pair_->source->rollback_requests.size(), 1u);
 }
 
 }  // namespace

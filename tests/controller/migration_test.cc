@@ -496,3 +496,36 @@ TEST(MigrationTest, ProgressIsPolledOnTheSourceDuringTheCheckpoint) {
 
 }  // namespace
 }  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+TEST(MigrationInterruptTest, InterruptDuringTheFreezeRollsBackAfterTheStep) {
+  auto pair = testing::MakeHealthyPair();
+  std::atomic<bool> interrupted{false};
+  pair->source->during_checkpoint = [&] { interrupted = true; };
+  MigrationRequest request = Request();
+  request.interrupted = &interrupted;
+  const proto::Report report = RunMigration(*pair, request);
+  EXPECT_EQ(report.status(), "rolled_back");
+  EXPECT_EQ(report.failed_phase(), "restore");
+  EXPECT_THAT(report.error(), HasSubstr("interrupted by the operator"));
+  EXPECT_TRUE(pair->destination->restore_requests.empty());
+  const std::vector<std::string> calls = pair->log.Calls();
+  EXPECT_THAT(std::vector<std::string>(calls.end() - 3, calls.end()),
+              ElementsAre("host-b:Rollback", "host-a:Rollback", "host-a:Inspect"));
+}
+
+TEST(MigrationInterruptTest, InterruptBeforeTheFreezeChangesNothing) {
+  auto pair = testing::MakeHealthyPair();
+  std::atomic<bool> interrupted{true};
+  MigrationRequest request = Request();
+  request.interrupted = &interrupted;
+  const proto::Report report = RunMigration(*pair, request);
+  EXPECT_EQ(report.status(), "failed");
+  EXPECT_FALSE(report.frozen());
+  EXPECT_TRUE(pair->log.Calls().empty());
+}
+
+}  // namespace
+}  // namespace migrate::controller
