@@ -339,7 +339,7 @@ class Pipeline {
   FileSource& source_;
   const CancelFlag* cancel_;
   const size_t max_inflight_;
-  StringPool pool_;
+  StringPool pool_{8};
   CancelFlag stop_flag_;
 
   std::mutex mu_;

@@ -199,7 +199,7 @@ class ChunkWriters {
   const FaultHook& hook_;
   TransferProgress* progress_;
   std::atomic<uint64_t> write_index_{0};
-  StringPool pool_;
+  StringPool pool_{8};
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable space_cv_;
@@ -514,6 +514,10 @@ void StreamServer::Impl::AcceptLoop() {
     pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
     int r = poll(fds, 2, 1000);
     if (stop_flag.cancelled()) return;
+    if (r > 0 && (fds[1].revents & POLLIN)) {
+      uint64_t count;
+      (void)!read(wake_fd, &count, sizeof(count));  // reset the eventfd (else: a busy loop)
+    }
     ReapFinished();
     if (r <= 0 || !(fds[0].revents & POLLIN)) continue;
     sockaddr_storage addr{};
