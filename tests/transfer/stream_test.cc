@@ -1,6 +1,7 @@
 // The data stream end to end over loopback: real TLS, real zstd, real files.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,28 @@ TEST(StreamTest, RoundTripPreservesTheTree) {
   // The final directory is the staged one: owner-only until metadata, then the source's.
   ASSERT_EQ(stat((fx.FinalDir("tree") + "/bin/tool").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 04755u);
+}
+
+double ProcessCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+TEST(StreamTest, IdleServerUsesNoCpuAfterAStream) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("idle")).ok());
+  DirectoryTreeSource source(src);
+  ASSERT_TRUE(SendTree(fx.Send(token), source).ok());
+  ASSERT_TRUE(WaitFor(fx.server(), token).ok());
+  // A measurement window, not synchronisation: an idle server must not spin.
+  double before = ProcessCpuSeconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_LT(ProcessCpuSeconds() - before, 0.1) << "the idle stream server burns CPU";
 }
 
 TEST(StreamTest, ZeroFilledFilesCostNoWireBytes) {
