@@ -66,13 +66,16 @@ std::string ReportToText(const proto::Report& r) {
     out << "FAILED " << route << ": nothing was frozen, nothing was changed (migration "
         << r.migration_id() << ")\n";
   }
-  if (!r.error().empty()) {
+  int failed_checks = 0;
+  for (const proto::ReportCheck& c : r.checks()) failed_checks += c.ok() ? 0 : 1;
+  // A preflight refusal is fully told by its failed checks, below.
+  if (!r.error().empty() && !(r.failed_phase() == "preflight" && failed_checks > 0)) {
     out << "  error (" << r.failed_phase() << "): " << r.error() << "\n";
   }
   bool any_failed_check = false;
   for (const proto::ReportCheck& c : r.checks()) {
     if (c.ok()) continue;
-    if (!any_failed_check) out << "  failed checks:\n";
+    if (!any_failed_check) out << "  refused by preflight (" << failed_checks << " failed):\n";
     any_failed_check = true;
     out << "    " << c.host() << ": " << c.name() << ": " << c.detail() << "\n";
     if (!c.remedy().empty()) out << "      what to do: " << c.remedy() << "\n";
