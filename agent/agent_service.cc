@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <openssl/rand.h>
@@ -611,6 +612,15 @@ Status CheckTarget(const proto::StreamTarget& target) {
   return Status::Ok();
 }
 
+// True once CRIU has written an image file into `dir`.
+bool HasImageFile(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".img") return true;
+  }
+  return false;
+}
+
 proto::TransferStats StatsToProto(const transfer::TransferStats& stats) {
   proto::TransferStats out;
   out.set_files(stats.files);
@@ -700,7 +710,7 @@ Result<proto::CheckpointSendResponse> AgentService::CheckpointSend(
   // Journaled before the freeze: a restart finds the images or the running container.
   MIGRATE_RETURN_IF_ERROR(Journal(*m, proto::PHASE_CHECKPOINTING));
 
-  // Stream the images while CRIU writes them.
+  // Stream the images while CRIU writes them, and the bundle once the container is frozen.
   auto options = StreamOptions(request.target(), deps_.client_tls, mid + "/images",
                                request.compress_level());
   m->send_progress.raw_bytes = 0;
@@ -710,6 +720,31 @@ Result<proto::CheckpointSendResponse> AgentService::CheckpointSend(
   Result<transfer::TransferStats> sent = Status::Internal("sender did not run");
   std::thread sender([&] { sent = transfer::SendTree(options, **source, &m->cancel); });
 
+  const bool send_bundle = !request.bundle_token().empty();
+  Result<transfer::TransferStats> bundle_sent = Status::Internal("bundle sender did not run");
+  std::atomic<bool> dump_over{false};
+  std::thread bundle_sender;
+  if (send_bundle) {
+    bundle_sender = std::thread([&] {
+      // CRIU writes its first image only after the container's tasks are frozen (runc's own
+      // descriptors.json comes before the freeze): from then on the root file system is
+      // still. A dump that ends before any image was written sends nothing.
+      while (!dump_over && !m->cancel.cancelled() && !HasImageFile(r.images_dir())) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      if (m->cancel.cancelled() || !HasImageFile(r.images_dir())) {
+        bundle_sent = Status::Aborted("no freeze: bundle not sent");
+        return;
+      }
+      proto::StreamTarget bundle_target = request.target();
+      bundle_target.set_token(request.bundle_token());
+      auto bundle_options = StreamOptions(bundle_target, deps_.client_tls, mid + "/bundle",
+                                          request.compress_level());
+      transfer::DirectoryTreeSource tree(r.source_bundle());
+      bundle_sent = transfer::SendTree(bundle_options, tree, &m->cancel);
+    });
+  }
+
   runtime::CheckpointOptions checkpoint;
   checkpoint.container_id = id;
   checkpoint.image_dir = r.images_dir();
@@ -718,12 +753,14 @@ Result<proto::CheckpointSendResponse> AgentService::CheckpointSend(
   checkpoint.tcp_established = request.tcp_established();
   auto dumped = deps_.runtime->Checkpoint(checkpoint);
   auto dump_end = std::chrono::steady_clock::now();
+  dump_over = true;
   if (dumped.ok()) {
     (*source)->MarkProducerDone();
   } else {
     (*source)->MarkProducerFailed(dumped.status().message());
   }
   sender.join();
+  if (bundle_sender.joinable()) bundle_sender.join();
 
   if (!dumped.ok()) {
     auto after = deps_.runtime->State(id);
@@ -741,8 +778,16 @@ Result<proto::CheckpointSendResponse> AgentService::CheckpointSend(
     (void)Journal(*m, proto::PHASE_CHECKPOINTED, failed.message());
     return failed;
   }
+  if (send_bundle && !bundle_sent.ok()) {
+    Status failed = bundle_sent.status().WithContext(
+        "stream bundle " + r.source_bundle() + " to " + request.target().node_name() +
+        " (images kept at " + r.images_dir() + ")");
+    (void)Journal(*m, proto::PHASE_CHECKPOINTED, failed.message());
+    return failed;
+  }
   MIGRATE_RETURN_IF_ERROR(Journal(*m, proto::PHASE_CHECKPOINTED));
   proto::CheckpointSendResponse response;
+  if (send_bundle) *response.mutable_bundle_stats() = StatsToProto(*bundle_sent);
   *response.mutable_dump_mode() = dumped->dump_mode.ToProto();
   *response.mutable_stats() = StatsToProto(*sent);
   response.set_freeze_unix_ms(UnixMillis(dumped->started));

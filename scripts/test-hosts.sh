@@ -140,6 +140,7 @@ cmd_up() {
   done
 
   log "certificates: cluster CA, one per host, one for the controller"
+  mkdir -p "$DIR/pki"
   "$MIGRATE_BIN" certs ca --out "$DIR/pki/ca" >/dev/null
   for h in "${HOSTS[@]}"; do
     "$MIGRATE_BIN" certs issue --ca-dir "$DIR/pki/ca" --name "$h" --role node \

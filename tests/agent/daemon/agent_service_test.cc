@@ -433,24 +433,18 @@ TEST_F(AgentServiceTest, SourceAndDestinationMigrateOverRealStreams) {
   target.set_address("127.0.0.1");
   target.set_data_port(prepared->data_port());
 
-  proto::SendBundleRequest send_bundle;
-  send_bundle.set_migration_id("m1");
-  send_bundle.set_container_id("web");
-  *send_bundle.mutable_target() = target;
-  send_bundle.mutable_target()->set_token(prepared->bundle_token());
-  auto bundle_sent = source->SendBundle(send_bundle);
-  ASSERT_TRUE(bundle_sent.ok()) << bundle_sent.status().ToString();
-
   proto::CheckpointSendRequest checkpoint;
   checkpoint.set_migration_id("m1");
   checkpoint.set_container_id("web");
   checkpoint.set_cgroup_mode(proto::CGROUP_MODE_IGNORE);
   *checkpoint.mutable_target() = target;
   checkpoint.mutable_target()->set_token(prepared->images_token());
+  checkpoint.set_bundle_token(prepared->bundle_token());
   auto dumped = source->CheckpointSend(checkpoint);
   ASSERT_TRUE(dumped.ok()) << dumped.status().ToString();
   EXPECT_EQ(dumped->dump_mode().effective(), proto::CGROUP_MODE_IGNORE);
   EXPECT_GE(dumped->stats().raw_bytes(), 300000u);
+  EXPECT_GE(dumped->bundle_stats().raw_bytes(), 50000u);
 
   proto::RestoreRequest restore;
   restore.set_migration_id("m1");
@@ -491,16 +485,21 @@ TEST_F(AgentServiceTest, DestinationRefusesAStreamTokenItDidNotIssue) {
   fs::create_directories(bundle);
   std::ofstream(bundle + "/config.json") << "{}";
   AddRunning("web", bundle);
-  proto::SendBundleRequest send_bundle;
-  send_bundle.set_migration_id("m1");
-  send_bundle.set_container_id("web");
-  send_bundle.mutable_target()->set_node_name("host-b");
-  send_bundle.mutable_target()->set_address("127.0.0.1");
-  send_bundle.mutable_target()->set_data_port((*streams)->port());
-  send_bundle.mutable_target()->set_token(std::string(64, 'f'));
-  auto sent = source->SendBundle(send_bundle);
+  proto::CheckpointSendRequest checkpoint;
+  checkpoint.set_migration_id("m1");
+  checkpoint.set_container_id("web");
+  checkpoint.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
+  checkpoint.mutable_target()->set_node_name("host-b");
+  checkpoint.mutable_target()->set_address("127.0.0.1");
+  checkpoint.mutable_target()->set_data_port((*streams)->port());
+  checkpoint.mutable_target()->set_token(std::string(64, 'f'));
+  checkpoint.set_bundle_token(std::string(64, 'e'));
+  auto sent = source->CheckpointSend(checkpoint);
   EXPECT_FALSE(sent.ok());
   EXPECT_EQ(sent.status().code(), StatusCode::kPermissionDenied) << sent.status().ToString();
+  // The images were dumped and are kept: the source can restore from them.
+  EXPECT_EQ(runtime_.checkpoints.size(), 1u);
+  EXPECT_TRUE(fs::exists(dir_.path() + "/a/migrations/m1/images/pages-0.img"));
 }
 
 }  // namespace
