@@ -5,8 +5,11 @@
 # - C++ build dependencies and test tools from bookworm's packages;
 # - runc (without Debian's recommended criu, which fails on recent kernels), iptables
 #   (CRIU locks the network with iptables-restore), busybox-static (test root file systems);
-# - a CRIU that passes `criu check` on the running kernel. When the installed one does not,
-#   CRIU 4.1.1 is built from Debian trixie's *source* tarball into /usr/local. No trixie
+# - a CRIU that passes `criu check` on the running kernel and can dump inet sockets there.
+#   Otherwise CRIU 4.1.1 is built from Debian trixie's *source* tarball into /usr/local, with
+#   one patch of ours (scripts/criu-4.1.1-sockopt-eopnotsupp.patch: Linux >= 6.16 refuses
+#   SO_PASSCRED/SO_PASSSEC on inet sockets, which stock 4.1.1 treats as fatal, so it cannot
+#   dump any container with a TCP or UDP socket although `criu check` passes). No trixie
 #   binary package is ever installed (that would replace libc and break apt).
 set -euo pipefail
 
@@ -14,6 +17,9 @@ CRIU_VERSION=4.1.1
 CRIU_TARBALL=criu_${CRIU_VERSION}.orig.tar.xz
 CRIU_SHA256=f80a66cb3726bb2116266d4759ce3bcbfab7abdb6b6d430bf20dd41911717afe
 CRIU_PREFIX=/usr/local
+CRIU_PATCH=$(cd "$(dirname "$0")" && pwd)/criu-4.1.1-sockopt-eopnotsupp.patch
+CRIU_STAMP=$CRIU_PREFIX/share/migrate/criu-build  # names what we built, patch included
+CRIU_BUILD_ID="criu $CRIU_VERSION + $(basename "$CRIU_PATCH" .patch)"
 TRIXIE_SRC_LIST=/etc/apt/sources.list.d/migrate-trixie-src.sources
 BUILD_ROOT=${MIGRATE_DEPS_BUILD_DIR:-/var/cache/migrate-deps}
 
@@ -65,9 +71,16 @@ install_pkgs() {
 }
 
 criu_works() {
-  # Works means: `criu check` on this kernel says so. A version comparison is not enough.
+  # Works means: `criu check` on this kernel says so (a version comparison is not enough),
+  # and it can dump inet sockets: our patched build (stamp), or a CRIU >= 4.2 (fixed upstream).
   command -v criu >/dev/null 2>&1 || return 1
-  criu check >/dev/null 2>&1
+  criu check >/dev/null 2>&1 || return 1
+  if [ "$(command -v criu)" = "$CRIU_PREFIX/sbin/criu" ] && [ "$(cat "$CRIU_STAMP" 2>/dev/null)" = "$CRIU_BUILD_ID" ]; then
+    return 0
+  fi
+  local v
+  v=$(criu --version | sed -n 's/^Version: *//p')
+  [ "$(printf '%s\n4.2\n' "$v" | sort -V | head -n1)" = "4.2" ]
 }
 
 bookworm_uri() {
@@ -118,11 +131,14 @@ SRC
   local src="$BUILD_ROOT/criu-$CRIU_VERSION"
   rm -rf "$src"
   tar -C "$BUILD_ROOT" -xf "$tarball"
+  patch -d "$src" -p1 --quiet <"$CRIU_PATCH" || die "applying $CRIU_PATCH failed"
   log "building CRIU ${CRIU_VERSION} (about a minute)"
   make -C "$src" -j"$(nproc)" criu >"$BUILD_ROOT/criu-build.log" 2>&1 ||
     { tail -n 30 "$BUILD_ROOT/criu-build.log" >&2; die "CRIU build failed (log: $BUILD_ROOT/criu-build.log)"; }
   make -C "$src" install-criu PREFIX="$CRIU_PREFIX" >>"$BUILD_ROOT/criu-build.log" 2>&1 ||
     die "CRIU install failed (log: $BUILD_ROOT/criu-build.log)"
+  mkdir -p "$(dirname "$CRIU_STAMP")"
+  echo "$CRIU_BUILD_ID" >"$CRIU_STAMP"
   hash -r
 }
 
@@ -132,7 +148,7 @@ if criu_works; then
   log "CRIU OK: $(command -v criu) ($(criu --version | head -n1))"
 else
   if command -v criu >/dev/null 2>&1; then
-    log "installed CRIU ($(command -v criu)) fails 'criu check' on kernel $(uname -r): building ${CRIU_VERSION}"
+    log "installed CRIU ($(command -v criu)) fails 'criu check' on kernel $(uname -r), or cannot dump inet sockets there: building ${CRIU_VERSION} (patched)"
   else
     log "no CRIU installed: building ${CRIU_VERSION}"
   fi
