@@ -11,7 +11,8 @@
 namespace migrate::controller {
 namespace {
 
-constexpr char kCertsFooter[] = R"(Every node (agent) and the controller need a certificate from one cluster CA.
+constexpr char kCertsFooter[] =
+    R"(Every node (agent) and the controller need a certificate from one cluster CA.
 Peers check the chain to that CA and the name in the certificate (subjectAltName), so
 issue a node's certificate under the name the others use to reach it.
 
@@ -42,18 +43,21 @@ struct IssueArgs {
 
 int ExitFor(const Status& st) {
   if (st.ok()) return 0;
-  return st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kAlreadyExists ? 2 : 1;
+  return st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kAlreadyExists ? 2
+                                                                                              : 1;
 }
 
 }  // namespace
 
 void RegisterCertsCommand(CLI::App& app, int* exit_code) {
-  CLI::App* certs = app.add_subcommand("certs", "make the cluster CA and node/controller certificates");
+  CLI::App* certs =
+      app.add_subcommand("certs", "make the cluster CA and node/controller certificates");
   certs->footer(kCertsFooter);
   certs->require_subcommand(1);
 
   auto ca_args = std::make_shared<CaArgs>();
-  CLI::App* ca = certs->add_subcommand("ca", "create a new cluster CA (ca.pem + ca-key.pem) in --out");
+  CLI::App* ca =
+      certs->add_subcommand("ca", "create a new cluster CA (ca.pem + ca-key.pem) in --out");
   ca->add_option("--out", ca_args->out, "directory to create (or an empty one)")->required();
   ca->add_option("--name", ca_args->name, "the CA's common name")->capture_default_str();
   ca->add_option("--days", ca_args->days, "validity in days")
@@ -80,17 +84,20 @@ void RegisterCertsCommand(CLI::App& app, int* exit_code) {
       "issue", "issue a node or controller certificate signed by the CA in --ca-dir");
   issue->add_option("--ca-dir", issue_args->ca_dir, "directory made by `migrate certs ca`")
       ->required();
-  issue->add_option("--name", issue_args->name,
-                    "the host's name as peers reach it (common name and first DNS name)")
+  issue
+      ->add_option("--name", issue_args->name,
+                   "the host's name as peers reach it (common name and first DNS name)")
       ->required();
-  issue->add_option("--role", issue_args->role,
-                    "node (agent: server and client) or controller (client only)")
+  issue
+      ->add_option("--role", issue_args->role,
+                   "node (agent: server and client) or controller (client only)")
       ->required()
       ->check(CLI::IsMember({"node", "controller"}));
   issue->add_option("--dns", issue_args->dns, "extra DNS names (repeatable)");
   issue->add_option("--ip", issue_args->ips, "IP addresses peers may use (repeatable)");
-  issue->add_option("--out", issue_args->out,
-                    "directory to create for ca.pem, cert.pem and key.pem (mode 0600)")
+  issue
+      ->add_option("--out", issue_args->out,
+                   "directory to create for ca.pem, cert.pem and key.pem (mode 0600)")
       ->required();
   issue->add_option("--days", issue_args->days, "validity in days")
       ->check(CLI::Range(1, 3650))

@@ -106,8 +106,8 @@ Status AddExt(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
   if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
-    return Status::InvalidArgument(OpenSslErrors("certificate extension " +
-                                                 std::string(OBJ_nid2sn(nid)) + "=" + value));
+    return Status::InvalidArgument(
+        OpenSslErrors("certificate extension " + std::string(OBJ_nid2sn(nid)) + "=" + value));
   }
   return Status::Ok();
 }
@@ -180,8 +180,8 @@ Status CreateCa(const std::string& out_dir, const CaOptions& options) {
   MIGRATE_ASSIGN_OR_RETURN(X509Ptr cert,
                            NewCert(options.common_name, options.validity_days, key.get()));
   X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
-  MIGRATE_RETURN_IF_ERROR(AddExt(cert.get(), cert.get(), NID_basic_constraints,
-                                 "critical,CA:TRUE,pathlen:0"));
+  MIGRATE_RETURN_IF_ERROR(
+      AddExt(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0"));
   MIGRATE_RETURN_IF_ERROR(
       AddExt(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign"));
   MIGRATE_RETURN_IF_ERROR(AddExt(cert.get(), cert.get(), NID_subject_key_identifier, "hash"));
@@ -224,8 +224,8 @@ Result<tls::TlsFiles> IssueCertificate(const std::string& ca_dir, const std::str
   MIGRATE_ASSIGN_OR_RETURN(X509Ptr ca_cert, ReadCert(Join(ca_dir, kCaCertFile)));
   MIGRATE_ASSIGN_OR_RETURN(PkeyPtr ca_key, ReadKey(Join(ca_dir, kCaKeyFile)));
   if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
-    return Status::InvalidArgument(OpenSslErrors("CA key does not match CA certificate in " +
-                                                 ca_dir));
+    return Status::InvalidArgument(
+        OpenSslErrors("CA key does not match CA certificate in " + ca_dir));
   }
   MIGRATE_RETURN_IF_ERROR(MakeDir(out_dir));
   tls::TlsFiles files{Join(out_dir, kCaCertFile), Join(out_dir, kCertFile),
@@ -237,16 +237,15 @@ Result<tls::TlsFiles> IssueCertificate(const std::string& ca_dir, const std::str
   MIGRATE_ASSIGN_OR_RETURN(PkeyPtr key, NewKey());
   MIGRATE_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(options.name, options.validity_days, key.get()));
   X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get()));
-  MIGRATE_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_basic_constraints,
-                                 "critical,CA:FALSE"));
+  MIGRATE_RETURN_IF_ERROR(
+      AddExt(cert.get(), ca_cert.get(), NID_basic_constraints, "critical,CA:FALSE"));
   MIGRATE_RETURN_IF_ERROR(
       AddExt(cert.get(), ca_cert.get(), NID_key_usage, "critical,digitalSignature"));
-  MIGRATE_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_ext_key_usage,
-                                 options.role == tls::Role::kNode ? "serverAuth,clientAuth"
-                                                                  : "clientAuth"));
-  MIGRATE_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_subject_alt_name, san));
   MIGRATE_RETURN_IF_ERROR(
-      AddExt(cert.get(), ca_cert.get(), NID_subject_key_identifier, "hash"));
+      AddExt(cert.get(), ca_cert.get(), NID_ext_key_usage,
+             options.role == tls::Role::kNode ? "serverAuth,clientAuth" : "clientAuth"));
+  MIGRATE_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_subject_alt_name, san));
+  MIGRATE_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_subject_key_identifier, "hash"));
   MIGRATE_RETURN_IF_ERROR(
       AddExt(cert.get(), ca_cert.get(), NID_authority_key_identifier, "keyid:always"));
   if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) {
@@ -258,8 +257,8 @@ Result<tls::TlsFiles> IssueCertificate(const std::string& ca_dir, const std::str
   Status st =
       WritePem(files.cert_file, 0644, [&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
   if (st.ok()) {
-    st = WritePem(files.ca_file, 0644,
-                  [&](BIO* b) { return PEM_write_bio_X509(b, ca_cert.get()); });
+    st =
+        WritePem(files.ca_file, 0644, [&](BIO* b) { return PEM_write_bio_X509(b, ca_cert.get()); });
   }
   if (!st.ok()) {
     unlink(files.key_file.c_str());

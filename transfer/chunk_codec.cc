@@ -110,7 +110,7 @@ size_t ChunkCompressor::MaxEncodedSize(size_t size) {
 }
 
 Result<proto::stream::ChunkEncoding> ChunkCompressor::Encode(const char* data, size_t size,
-                                                              std::string* out) {
+                                                             std::string* out) {
   size_t start = out->size();
   size_t bound = ZSTD_compressBound(size);
   out->resize(start + bound);

@@ -95,7 +95,7 @@ Result<std::optional<SourceEntry>> DirectoryTreeSource::Next(const CancelFlag* c
 
 struct GrowingDirectorySource::State {
   int inotify_fd = -1;
-  int wake_fd = -1;  // eventfd: MarkProducerDone / MarkProducerFailed
+  int wake_fd = -1;                    // eventfd: MarkProducerDone / MarkProducerFailed
   std::map<int, std::string> watches;  // wd -> relative dir ("" = root)
   std::deque<std::string> ready;
   std::set<std::string> queued;  // ready or already returned
@@ -255,9 +255,9 @@ Status GrowingDirectorySource::Finish() {
     if (lstat(Full(root_, rel).c_str(), &st) != 0) {
       return Status::FailedPrecondition(rel + " disappeared after it was sent");
     }
-    if (st.st_ino != sent.ino || (sent.regular && (st.st_size != sent.size ||
-                                                   st.st_mtim.tv_sec != sent.mtime.tv_sec ||
-                                                   st.st_mtim.tv_nsec != sent.mtime.tv_nsec))) {
+    if (st.st_ino != sent.ino ||
+        (sent.regular && (st.st_size != sent.size || st.st_mtim.tv_sec != sent.mtime.tv_sec ||
+                          st.st_mtim.tv_nsec != sent.mtime.tv_nsec))) {
       return Status::FailedPrecondition(rel + " changed after it was sent");
     }
   }

@@ -45,7 +45,8 @@ Result<FrameHeader> DecodeFrameHeader(const char* in, uint32_t max_length) {
   if (in[1] != 0 || in[2] != 0 || in[3] != 0) {
     return Status::InvalidArgument("bad frame header: reserved bytes are not zero");
   }
-  if (h.type == proto::stream::FRAME_TYPE_UNSPECIFIED || !proto::stream::FrameType_IsValid(h.type)) {
+  if (h.type == proto::stream::FRAME_TYPE_UNSPECIFIED ||
+      !proto::stream::FrameType_IsValid(h.type)) {
     return Status::InvalidArgument("unknown frame type " + std::to_string(h.type));
   }
   h.length = GetU32(in + 4);
@@ -66,7 +67,8 @@ void EncodeChunkHeader(const ChunkHeader& h, char* out) {
   PutU32(h.raw_length, out + 8);
   PutU64(h.offset, out + 16);
   std::memcpy(out + 24, h.sha256.data(), h.sha256.size());
-  if (!h.zero_map.empty()) std::memcpy(out + kChunkHeaderBytes, h.zero_map.data(), h.zero_map.size());
+  if (!h.zero_map.empty())
+    std::memcpy(out + kChunkHeaderBytes, h.zero_map.data(), h.zero_map.size());
 }
 
 uint64_t PackedLength(const ChunkHeader& h) {
@@ -119,8 +121,8 @@ Result<ChunkHeader> DecodeChunkHeader(std::string_view payload) {
 std::string MessageFrame(proto::stream::FrameType type, const google::protobuf::MessageLite& m) {
   std::string out(kFrameHeaderBytes, '\0');
   m.AppendToString(&out);
-  EncodeFrameHeader(static_cast<uint8_t>(type), static_cast<uint32_t>(out.size() - kFrameHeaderBytes),
-                    out.data());
+  EncodeFrameHeader(static_cast<uint8_t>(type),
+                    static_cast<uint32_t>(out.size() - kFrameHeaderBytes), out.data());
   return out;
 }
 
@@ -147,7 +149,8 @@ Status FrameReader::Fill(size_t need) {
 
 Result<FrameHeader> FrameReader::Next(std::string* payload) {
   MIGRATE_RETURN_IF_ERROR(Fill(kFrameHeaderBytes));
-  MIGRATE_ASSIGN_OR_RETURN(FrameHeader h, DecodeFrameHeader(buf_.data() + begin_, max_frame_bytes_));
+  MIGRATE_ASSIGN_OR_RETURN(FrameHeader h,
+                           DecodeFrameHeader(buf_.data() + begin_, max_frame_bytes_));
   begin_ += kFrameHeaderBytes;
   payload->resize(h.length);
   size_t have = std::min<size_t>(end_ - begin_, h.length);

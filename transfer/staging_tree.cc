@@ -104,7 +104,8 @@ Status ValidateRelativePath(std::string_view path, uint32_t max_bytes) {
 
 Status ValidateSymlinkTarget(std::string_view link_path, std::string_view target,
                              SymlinkPolicy policy) {
-  if (target.empty()) return Status::InvalidArgument("symlink " + Quote(link_path) + ": empty target");
+  if (target.empty())
+    return Status::InvalidArgument("symlink " + Quote(link_path) + ": empty target");
   if (target.size() > 4095 || target.find('\0') != std::string_view::npos) {
     return Status::InvalidArgument("symlink " + Quote(link_path) + ": invalid target");
   }
@@ -218,7 +219,8 @@ Status StagingTree::Register(const Entry& e) {
 }
 
 Status StagingTree::AddDirectory(const Entry& e) {
-  if (types_.count(e.path()) != 0) return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
+  if (types_.count(e.path()) != 0)
+    return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
   std::string name;
   MIGRATE_ASSIGN_OR_RETURN(int parent, OpenParent(e.path(), &name));
   Status st = Step("mkdir");
@@ -233,7 +235,8 @@ Status StagingTree::AddDirectory(const Entry& e) {
 }
 
 Status StagingTree::AddSymlink(const Entry& e, SymlinkPolicy policy) {
-  if (types_.count(e.path()) != 0) return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
+  if (types_.count(e.path()) != 0)
+    return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
   MIGRATE_RETURN_IF_ERROR(ValidateSymlinkTarget(e.path(), e.link_target(), policy));
   std::string name;
   MIGRATE_ASSIGN_OR_RETURN(int parent, OpenParent(e.path(), &name));
@@ -248,9 +251,10 @@ Status StagingTree::AddSymlink(const Entry& e, SymlinkPolicy policy) {
 }
 
 Status StagingTree::AddHardlink(const Entry& e) {
-  if (types_.count(e.path()) != 0) return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
-  MIGRATE_RETURN_IF_ERROR(ValidateRelativePath(e.link_target(), 4096).WithContext(
-      "hard link " + Quote(e.path()) + " target"));
+  if (types_.count(e.path()) != 0)
+    return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
+  MIGRATE_RETURN_IF_ERROR(ValidateRelativePath(e.link_target(), 4096)
+                              .WithContext("hard link " + Quote(e.path()) + " target"));
   auto it = types_.find(e.link_target());
   if (it == types_.end() || it->second != proto::stream::ENTRY_TYPE_REGULAR) {
     return Status::InvalidArgument("hard link " + Quote(e.path()) + " -> " +
@@ -278,15 +282,15 @@ Status StagingTree::AddHardlink(const Entry& e) {
 }
 
 Result<std::shared_ptr<StagedFile>> StagingTree::AddRegular(const Entry& e) {
-  if (types_.count(e.path()) != 0) return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
+  if (types_.count(e.path()) != 0)
+    return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
   std::string name;
   MIGRATE_ASSIGN_OR_RETURN(int parent, OpenParent(e.path(), &name));
   Status st = Step("create");
   int fd = -1;
   if (st.ok()) {
     // O_EXCL + O_NOFOLLOW: never opens anything that already exists.
-    fd = openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                0600);
+    fd = openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) st = Status::FromErrno("create file " + Quote(e.path()), errno);
   }
   close(parent);
@@ -326,10 +330,10 @@ Status StagingTree::ApplyMetadata() {
       if (fd < 0) {
         st = Status::FromErrno("open " + Quote(e.path()), errno);
       } else {
-        if (fchmod(fd, e.mode() & 07777) != 0) st = Status::FromErrno("chmod " + Quote(e.path()), errno);
-        if (st.ok() && fsync_ && (e.type() == proto::stream::ENTRY_TYPE_DIRECTORY
-                                      ? fsync(fd)
-                                      : fdatasync(fd)) != 0) {
+        if (fchmod(fd, e.mode() & 07777) != 0)
+          st = Status::FromErrno("chmod " + Quote(e.path()), errno);
+        if (st.ok() && fsync_ &&
+            (e.type() == proto::stream::ENTRY_TYPE_DIRECTORY ? fsync(fd) : fdatasync(fd)) != 0) {
           st = Status::FromErrno("sync " + Quote(e.path()), errno);
         }
         close(fd);
@@ -379,7 +383,8 @@ void StagingTree::Remove() {
 
 bool RemoveTreeNoFollow(const std::string& path) {
   size_t slash = path.rfind('/');
-  std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  std::string parent =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   int pfd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (pfd < 0) return errno == ENOENT;

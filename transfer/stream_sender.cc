@@ -44,8 +44,8 @@ struct Job {
   std::string frame;  // kChunk: the complete DATA frame once done
   Digest sha{};
   std::string zero_map;  // kChunk: omitted all-zero pages
-  Status status;      // kError, or a compression failure
-  bool done = false;  // kChunk: compressed (guarded by Pipeline::mu)
+  Status status;         // kError, or a compression failure
+  bool done = false;     // kChunk: compressed (guarded by Pipeline::mu)
 };
 using JobPtr = std::shared_ptr<Job>;
 
@@ -387,10 +387,10 @@ class Sender {
 
   Result<TransferStats> Run() {
     auto start = Clock::now();
-    MIGRATE_ASSIGN_OR_RETURN(conn_, TlsConnection::Connect(options_.host, options_.port,
-                                                           options_.tls, options_.server_name,
-                                                           start + options_.connect_timeout,
-                                                           cancel_));
+    MIGRATE_ASSIGN_OR_RETURN(
+        conn_,
+        TlsConnection::Connect(options_.host, options_.port, options_.tls, options_.server_name,
+                               start + options_.connect_timeout, cancel_));
     conn_->set_io_timeout(options_.io_timeout);
     conn_->set_cancel(cancel_);
     writer_ = std::make_unique<FrameWriter>(conn_.get());
@@ -412,13 +412,15 @@ class Sender {
     hello.set_protocol_version(kProtocolVersion);
     hello.set_token(options_.token);
     hello.set_label(options_.label);
-    MIGRATE_RETURN_IF_ERROR(SendFrame(ps::FRAME_TYPE_HELLO, MessageFrame(ps::FRAME_TYPE_HELLO, hello)));
+    MIGRATE_RETURN_IF_ERROR(
+        SendFrame(ps::FRAME_TYPE_HELLO, MessageFrame(ps::FRAME_TYPE_HELLO, hello)));
     MIGRATE_RETURN_IF_ERROR(writer_->Flush());
     std::string payload;
     MIGRATE_ASSIGN_OR_RETURN(FrameHeader h, reader_->Next(&payload));
     if (h.type == ps::FRAME_TYPE_VERDICT) return VerdictStatus(payload);
     if (h.type != ps::FRAME_TYPE_ACCEPT) {
-      return Status::Unavailable("receiver answered HELLO with " + std::string(FrameTypeName(h.type)));
+      return Status::Unavailable("receiver answered HELLO with " +
+                                 std::string(FrameTypeName(h.type)));
     }
 
     Pipeline pipeline(options_, source_, cancel_);
@@ -467,7 +469,8 @@ class Sender {
     conn_->set_io_timeout(options_.io_timeout);
     if (!h.ok()) return h.status().WithContext("connection lost");
     if (h->type != ps::FRAME_TYPE_VERDICT) {
-      return Status::Unavailable("receiver sent an unexpected " + std::string(FrameTypeName(h->type)));
+      return Status::Unavailable("receiver sent an unexpected " +
+                                 std::string(FrameTypeName(h->type)));
     }
     Status st = VerdictStatus(payload);
     if (st.ok()) return Status::Unavailable("receiver committed before the stream ended");

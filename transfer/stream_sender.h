@@ -20,14 +20,14 @@
 namespace migrate::transfer {
 
 struct SendOptions {
-  std::string host;         // address to connect to (name or IP)
+  std::string host;  // address to connect to (name or IP)
   uint16_t port = 0;
-  std::string server_name;  // the destination node's name: must be in its certificate's SAN
-  tls::ContextPtr tls;      // from tls::MakeClientContext (required)
-  std::string token;        // the one-time token the destination issued for this stream
-  std::string label;        // for logs: migration id
-  int zstd_level = 1;       // 1 = fast default; 1..19, or negative for faster/weaker
-  int compress_threads = 2; // chunk compressors working in parallel (1..8)
+  std::string server_name;          // the destination node's name: must be in its certificate's SAN
+  tls::ContextPtr tls;              // from tls::MakeClientContext (required)
+  std::string token;                // the one-time token the destination issued for this stream
+  std::string label;                // for logs: migration id
+  int zstd_level = 1;               // 1 = fast default; 1..19, or negative for faster/weaker
+  int compress_threads = 2;         // chunk compressors working in parallel (1..8)
   uint32_t chunk_bytes = 1u << 20;  // raw bytes per chunk (64 KiB .. 4 MiB)
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds io_timeout{30'000};  // one blocked read/write

@@ -63,9 +63,9 @@ std::string ParentOf(const std::string& path) {
 }
 
 bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
 }
 
 std::string Printable(const std::string& s) {
@@ -94,7 +94,8 @@ class ChunkWriters {
   bool Submit(std::shared_ptr<StagedFile> file, const ChunkHeader& h, std::string payload) {
     std::unique_lock<std::mutex> lock(mu_);
     space_cv_.wait(lock, [&] {
-      return !error_.ok() || queued_bytes_ == 0 || queued_bytes_ + payload.size() <= kQueuedPayloadBytes;
+      return !error_.ok() || queued_bytes_ == 0 ||
+             queued_bytes_ + payload.size() <= kQueuedPayloadBytes;
     });
     if (!error_.ok()) return false;
     queued_bytes_ += payload.size();
@@ -169,8 +170,8 @@ class ChunkWriters {
       data = raw.data();
     }
     if (Sha256::Of(data, packed) != h.sha256) {
-      return Status::DataLoss(task.file->path() + " chunk at offset " +
-                              std::to_string(h.offset) + ": SHA-256 mismatch");
+      return Status::DataLoss(task.file->path() + " chunk at offset " + std::to_string(h.offset) +
+                              ": SHA-256 mismatch");
     }
     if (hook_) MIGRATE_RETURN_IF_ERROR(hook_("write", write_index_.fetch_add(1)));
     if (h.zero_map.empty()) {
@@ -225,10 +226,11 @@ class Receiver {
 
   // Receives and verifies everything; on success the tree is complete (not committed).
   Status Receive(std::unique_ptr<StagingTree>* tree_out) {
-    MIGRATE_ASSIGN_OR_RETURN(tree_, StagingTree::Create(expected_.staging_dir,
-                                                        expected_.preserve_ownership,
-                                                        expected_.fsync, expected_.fault_hook));
-    writers_ = std::make_unique<ChunkWriters>(writer_threads_, expected_.fault_hook, &slot_.progress);
+    MIGRATE_ASSIGN_OR_RETURN(
+        tree_, StagingTree::Create(expected_.staging_dir, expected_.preserve_ownership,
+                                   expected_.fsync, expected_.fault_hook));
+    writers_ =
+        std::make_unique<ChunkWriters>(writer_threads_, expected_.fault_hook, &slot_.progress);
     Status st = Loop();
     if (st.ok()) st = writers_->Drain();
     if (!st.ok()) {
@@ -295,19 +297,23 @@ class Receiver {
     entry_.Clear();
     if (!entry_.ParseFromString(payload)) return Status::InvalidArgument("malformed ENTRY frame");
     if (entry_.id() != next_id_) {
-      return Status::InvalidArgument("entry id " + std::to_string(entry_.id()) + " out of order (expected " +
-                                     std::to_string(next_id_) + ")");
+      return Status::InvalidArgument("entry id " + std::to_string(entry_.id()) +
+                                     " out of order (expected " + std::to_string(next_id_) + ")");
     }
     if (++entries_ > limits_.max_entries) {
-      return Status::InvalidArgument("more than " + std::to_string(limits_.max_entries) + " entries");
+      return Status::InvalidArgument("more than " + std::to_string(limits_.max_entries) +
+                                     " entries");
     }
     MIGRATE_RETURN_IF_ERROR(ValidateRelativePath(entry_.path(), limits_.max_path_bytes));
     if ((entry_.mode() & ~07777u) != 0) {
-      return Status::InvalidArgument("entry " + Printable(entry_.path()) + ": mode has file type bits");
+      return Status::InvalidArgument("entry " + Printable(entry_.path()) +
+                                     ": mode has file type bits");
     }
-    const bool is_link = entry_.type() == ps::ENTRY_TYPE_SYMLINK || entry_.type() == ps::ENTRY_TYPE_HARDLINK;
+    const bool is_link =
+        entry_.type() == ps::ENTRY_TYPE_SYMLINK || entry_.type() == ps::ENTRY_TYPE_HARDLINK;
     if (!is_link && !entry_.link_target().empty()) {
-      return Status::InvalidArgument("entry " + Printable(entry_.path()) + ": link target on a non-link");
+      return Status::InvalidArgument("entry " + Printable(entry_.path()) +
+                                     ": link target on a non-link");
     }
     if (entry_.type() != ps::ENTRY_TYPE_REGULAR && entry_.size() != 0) {
       return Status::InvalidArgument("entry " + Printable(entry_.path()) + ": size on a non-file");
@@ -328,7 +334,8 @@ class Receiver {
       case ps::ENTRY_TYPE_REGULAR: {
         if (entry_.size() > limits_.max_file_size) {
           return Status::InvalidArgument("file " + Printable(entry_.path()) + " of " +
-                                         std::to_string(entry_.size()) + " bytes is over the limit");
+                                         std::to_string(entry_.size()) +
+                                         " bytes is over the limit");
         }
         declared_bytes_ += entry_.size();
         if (declared_bytes_ > limits_.max_total_bytes) {
@@ -362,11 +369,12 @@ class Receiver {
       return Status::InvalidArgument("chunk of " + std::to_string(h.raw_length) + " bytes refused");
     }
     if (h.offset < min_offset_) {
-      return Status::DataLoss(Printable(entry_.path()) + ": chunk at offset " + std::to_string(h.offset) +
-                              " out of order or overlapping");
+      return Status::DataLoss(Printable(entry_.path()) + ": chunk at offset " +
+                              std::to_string(h.offset) + " out of order or overlapping");
     }
     if (h.offset > entry_.size() || entry_.size() - h.offset < h.raw_length) {
-      return Status::InvalidArgument(Printable(entry_.path()) + ": chunk beyond the declared size " +
+      return Status::InvalidArgument(Printable(entry_.path()) +
+                                     ": chunk beyond the declared size " +
                                      std::to_string(entry_.size()) + " (size lies)");
     }
     min_offset_ = h.offset + h.raw_length;
@@ -388,17 +396,20 @@ class Receiver {
     ps::EntryEnd end;
     if (!end.ParseFromString(payload)) return Status::InvalidArgument("malformed ENTRY_END frame");
     if (!open_ || end.id() != entry_.id()) {
-      return Status::InvalidArgument("ENTRY_END for entry " + std::to_string(end.id()) + " that is not open");
+      return Status::InvalidArgument("ENTRY_END for entry " + std::to_string(end.id()) +
+                                     " that is not open");
     }
     if (end.data_bytes() != file_bytes_ || end.chunks() != file_chunks_) {
-      return Status::DataLoss(Printable(entry_.path()) + ": " + std::to_string(file_bytes_) + " bytes in " +
-                              std::to_string(file_chunks_) + " chunks received, sender says " +
-                              std::to_string(end.data_bytes()) + " in " + std::to_string(end.chunks()));
+      return Status::DataLoss(Printable(entry_.path()) + ": " + std::to_string(file_bytes_) +
+                              " bytes in " + std::to_string(file_chunks_) +
+                              " chunks received, sender says " + std::to_string(end.data_bytes()) +
+                              " in " + std::to_string(end.chunks()));
     }
     if (entry_.type() == ps::ENTRY_TYPE_REGULAR) {
       file_hash_.UpdateU64(entry_.size());
       Digest d = file_hash_.Final();
-      if (end.digest().size() != d.size() || std::memcmp(end.digest().data(), d.data(), d.size()) != 0) {
+      if (end.digest().size() != d.size() ||
+          std::memcmp(end.digest().data(), d.data(), d.size()) != 0) {
         return Status::DataLoss(Printable(entry_.path()) + ": file digest mismatch");
       }
       manifest_.Update(d.data(), d.size());
@@ -416,7 +427,8 @@ class Receiver {
   Status OnTrailer(const std::string& payload) {
     ps::Trailer t;
     if (!t.ParseFromString(payload)) return Status::InvalidArgument("malformed TRAILER frame");
-    if (open_) return Status::DataLoss("TRAILER while entry " + Printable(entry_.path()) + " is open");
+    if (open_)
+      return Status::DataLoss("TRAILER while entry " + Printable(entry_.path()) + " is open");
     if (t.entries() != files_ || t.data_bytes() != data_bytes_) {
       return Status::DataLoss("trailer says " + std::to_string(t.entries()) + " entries and " +
                               std::to_string(t.data_bytes()) + " bytes, received " +
@@ -566,7 +578,8 @@ void StreamServer::Impl::Finish(const std::shared_ptr<Slot>& slot, Result<Transf
 
 void StreamServer::Impl::HandleConnection(int fd, std::string peer) {
   const auto start = Clock::now();
-  auto accepted = TlsConnection::Accept(fd, options.tls, start + options.handshake_timeout, &stop_flag);
+  auto accepted =
+      TlsConnection::Accept(fd, options.tls, start + options.handshake_timeout, &stop_flag);
   if (!accepted.ok()) {
     MIGRATE_LOG(kWarn, "") << "stream server: " << peer << ": " << accepted.status().ToString();
     return;
@@ -586,10 +599,12 @@ void StreamServer::Impl::HandleConnection(int fd, std::string peer) {
     return Refuse(conn, Status::InvalidArgument("expected a HELLO frame first"), peer);
   }
   if (hello.protocol_version() != kProtocolVersion) {
-    return Refuse(conn, Status::InvalidArgument("protocol version " + std::to_string(hello.protocol_version()) +
-                                                " not supported (this receiver speaks " +
-                                                std::to_string(kProtocolVersion) + ")"),
-                  peer);
+    return Refuse(
+        conn,
+        Status::InvalidArgument("protocol version " + std::to_string(hello.protocol_version()) +
+                                " not supported (this receiver speaks " +
+                                std::to_string(kProtocolVersion) + ")"),
+        peer);
   }
   auto id = tls::IdentifyPeer(conn.ssl());
   if (!id.ok()) return Refuse(conn, id.status(), peer);
@@ -607,10 +622,12 @@ void StreamServer::Impl::HandleConnection(int fd, std::string peer) {
       bool name_ok = std::any_of(id->dns_names.begin(), id->dns_names.end(),
                                  [&](const std::string& n) { return EqualsIgnoreCase(n, want); });
       if (id->role != tls::Role::kNode || !name_ok) {
-        return Refuse(conn, Status::PermissionDenied("peer certificate (" + id->common_name + ", role " +
-                                                     std::string(tls::RoleName(id->role)) +
-                                                     ") is not node " + want + " that this stream expects"),
-                      peer);
+        return Refuse(
+            conn,
+            Status::PermissionDenied("peer certificate (" + id->common_name + ", role " +
+                                     std::string(tls::RoleName(id->role)) + ") is not node " +
+                                     want + " that this stream expects"),
+            peer);
       }
       slot = it->second;
       slot->state = Slot::State::kRunning;
@@ -621,8 +638,8 @@ void StreamServer::Impl::HandleConnection(int fd, std::string peer) {
   const ExpectedStream& expected = slot->expected;
   conn.set_cancel(&slot->cancel);
   conn.set_io_timeout(expected.limits.io_timeout);
-  MIGRATE_LOG(kInfo, expected.label) << "stream from " << peer << " (" << id->common_name
-                                      << ") into " << expected.final_dir;
+  MIGRATE_LOG(kInfo, expected.label)
+      << "stream from " << peer << " (" << id->common_name << ") into " << expected.final_dir;
   std::string accept = MessageFrame(ps::FRAME_TYPE_ACCEPT, [] {
     ps::Accept a;
     a.set_protocol_version(kProtocolVersion);
@@ -686,7 +703,8 @@ Result<std::unique_ptr<StreamServer>> StreamServer::Start(const StreamServerOpti
   std::string port_text = std::to_string(options.port);
   int gai = getaddrinfo(options.bind_address.c_str(), port_text.c_str(), &hints, &res);
   if (gai != 0) {
-    return Status::InvalidArgument("bind address " + options.bind_address + ": " + gai_strerror(gai));
+    return Status::InvalidArgument("bind address " + options.bind_address + ": " +
+                                   gai_strerror(gai));
   }
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -762,7 +780,8 @@ Status StreamServer::Expect(const std::string& token, ExpectedStream expected) {
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->stopping) return Status::FailedPrecondition("stream server is stopping");
-  if (impl_->slots.count(token) != 0) return Status::AlreadyExists("stream token already registered");
+  if (impl_->slots.count(token) != 0)
+    return Status::AlreadyExists("stream token already registered");
   auto slot = std::make_shared<Slot>();
   slot->expected = std::move(expected);
   impl_->slots.emplace(token, std::move(slot));

@@ -21,8 +21,8 @@
 namespace migrate::transfer {
 
 struct ExpectedStream {
-  std::string final_dir;    // must not exist yet; its parent must exist
-  std::string staging_dir;  // existing directory on the same file system as final_dir
+  std::string final_dir;                // must not exist yet; its parent must exist
+  std::string staging_dir;              // existing directory on the same file system as final_dir
   std::string expected_peer_node_name;  // must be a SAN DNS name of the sender (role node)
   std::string label;                    // for logs: migration id
   StreamLimits limits;
@@ -34,9 +34,9 @@ struct ExpectedStream {
 
 struct StreamServerOptions {
   std::string bind_address = "0.0.0.0";
-  uint16_t port = 0;  // 0: any free port; see port()
-  tls::ContextPtr tls;  // from tls::MakeServerContext (required)
-  int max_connections = 16;  // concurrent; more are refused
+  uint16_t port = 0;                                    // 0: any free port; see port()
+  tls::ContextPtr tls;                                  // from tls::MakeServerContext (required)
+  int max_connections = 16;                             // concurrent; more are refused
   std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake + hello
   int decompress_threads = 2;  // chunk writers per connection, besides the network reader
 };

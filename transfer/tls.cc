@@ -2,8 +2,6 @@
 // Asio streams (agent API, controller) and the blocking data streams share one policy.
 #include "transfer/tls.h"
 
-#include <utility>  // g++ 12 + Boost 1.74: asio needs it first.
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -13,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>  // g++ 12 + Boost 1.74: asio needs it first.
 
 namespace migrate::tls {
 namespace {
@@ -90,8 +89,7 @@ Result<ContextPtr> MakeContext(const TlsFiles& files, bool server) {
                      nullptr);
   SSL_CTX_set_verify_depth(raw, 4);
   // A server accepts only certificates usable for client auth, a client only server certs.
-  if (SSL_CTX_set_purpose(raw, server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER) !=
-      1) {
+  if (SSL_CTX_set_purpose(raw, server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER) != 1) {
     return Status::Internal(OpenSslErrors("set certificate purpose"));
   }
   return ctx;
@@ -167,8 +165,8 @@ Result<PeerIdentity> IdentifyPeer(SSL* ssl) {
   int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
   if (n > 0) id.common_name.assign(cn, static_cast<size_t>(n));
 
-  auto* sans = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);

@@ -1,7 +1,5 @@
 #include "transfer/tls_connection.h"
 
-#include <utility>  // g++ 12 + Boost 1.74: asio needs it first.
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -19,6 +17,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <cerrno>
 #include <cstring>
+#include <utility>  // g++ 12 + Boost 1.74: asio needs it first.
 
 namespace migrate::transfer {
 namespace {
@@ -199,12 +198,9 @@ Result<int> TlsConnection::Drive(Op op, Clock::time_point deadline, const char* 
   }
 }
 
-Result<std::unique_ptr<TlsConnection>> TlsConnection::Connect(const std::string& host,
-                                                              uint16_t port,
-                                                              const tls::ContextPtr& ctx,
-                                                              const std::string& server_name,
-                                                              Clock::time_point deadline,
-                                                              const CancelFlag* cancel) {
+Result<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
+    const std::string& host, uint16_t port, const tls::ContextPtr& ctx,
+    const std::string& server_name, Clock::time_point deadline, const CancelFlag* cancel) {
   if (!ctx) return Status::InvalidArgument("no TLS client context");
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -329,8 +325,12 @@ Status TlsConnection::Shutdown(std::chrono::milliseconds drain_timeout) {
   shut_down_ = true;
   auto deadline = Clock::now() + drain_timeout;
   // First call sends our close_notify; it returns 0 until the peer's arrives.
-  auto sent = Drive([&] { int r = SSL_shutdown(ssl_); return r < 0 ? r : 1; }, deadline,
-                    "TLS close");
+  auto sent = Drive(
+      [&] {
+        int r = SSL_shutdown(ssl_);
+        return r < 0 ? r : 1;
+      },
+      deadline, "TLS close");
   if (!sent.ok()) return sent.status();
   if (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) return Status::Ok();
   // Drain whatever the peer still sends until its close_notify (or EOF / error / timeout).

@@ -21,15 +21,15 @@ class TlsConnection {
   // TCP connect to host:port (first address that answers), then the TLS handshake as a
   // client, verifying the server's certificate against `server_name` (tls::ExpectServerName).
   static Result<std::unique_ptr<TlsConnection>> Connect(const std::string& host, uint16_t port,
-                                                         const tls::ContextPtr& ctx,
-                                                         const std::string& server_name,
-                                                         Clock::time_point deadline,
-                                                         const CancelFlag* cancel);
+                                                        const tls::ContextPtr& ctx,
+                                                        const std::string& server_name,
+                                                        Clock::time_point deadline,
+                                                        const CancelFlag* cancel);
 
   // Takes ownership of an accepted socket and runs the server handshake.
   static Result<std::unique_ptr<TlsConnection>> Accept(int fd, const tls::ContextPtr& ctx,
-                                                        Clock::time_point deadline,
-                                                        const CancelFlag* cancel);
+                                                       Clock::time_point deadline,
+                                                       const CancelFlag* cancel);
 
   ~TlsConnection();  // closes without close_notify if Shutdown() was not called
   TlsConnection(const TlsConnection&) = delete;

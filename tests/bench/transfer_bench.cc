@@ -81,10 +81,10 @@ constexpr size_t kPage = 4096;
 
 // Memory-like pages in runs of 1..16 pages: ~35% zero, ~30% random, ~35% text-like.
 void FillPages(std::string& out, size_t bytes, Rng& rng) {
-  static const char* kWords[] = {"the ",     "container ", "checkpoint ", "restore ", "page ",
-                                 "memory ",  "socket ",    "0x7f3a2c ",   "error ",   "GET /api ",
-                                 "200 OK ",  "user_id=",   "\"name\": ",  "null, ",   "{\"id\": ",
-                                 "lorem ",   "ipsum ",     "cgroup ",     "mmap ",    "libc.so.6 "};
+  static const char* kWords[] = {
+      "the ",      "container ", "checkpoint ", "restore ", "page ",    "memory ",    "socket ",
+      "0x7f3a2c ", "error ",     "GET /api ",   "200 OK ",  "user_id=", "\"name\": ", "null, ",
+      "{\"id\": ", "lorem ",     "ipsum ",      "cgroup ",  "mmap ",    "libc.so.6 "};
   size_t start = out.size();
   out.resize(start + bytes);
   char* p = out.data() + start;
@@ -283,7 +283,8 @@ Measure PlainTcp(const std::string& data) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) throw std::runtime_error("connect");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    throw std::runtime_error("connect");
   for (size_t off = 0; off < data.size();) {
     ssize_t n = write(fd, data.data() + off, std::min<size_t>(1 << 20, data.size() - off));
     if (n <= 0) throw std::runtime_error("write");
@@ -399,9 +400,11 @@ std::string CpuModel() {
 void Print(const std::vector<Measure>& ms, const Measure& full, const Measure& slowest) {
   std::printf("| stage | MB/s (raw bytes) | wall s | CPU s | ratio |\n|---|---:|---:|---:|---:|\n");
   for (const auto& m : ms) {
-    std::string ratio = m.out_bytes > 0 && m.out_bytes != m.raw_bytes
-                            ? std::to_string(static_cast<double>(m.raw_bytes) / static_cast<double>(m.out_bytes)).substr(0, 4)
-                            : "-";
+    std::string ratio =
+        m.out_bytes > 0 && m.out_bytes != m.raw_bytes
+            ? std::to_string(static_cast<double>(m.raw_bytes) / static_cast<double>(m.out_bytes))
+                  .substr(0, 4)
+            : "-";
     std::printf("| %s | %.0f | %.2f | %.2f | %s |\n", m.name.c_str(), m.MBps(), m.seconds, m.cpu,
                 ratio.c_str());
   }
@@ -413,14 +416,22 @@ int Main(int argc, char** argv) {
   Args args;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--size-mib") args.size_mib = std::stoull(v);
-    else if (k == "--level") args.level = std::stoi(v);
-    else if (k == "--threads") args.threads = std::stoi(v);
-    else if (k == "--runs") args.runs = std::stoi(v);
-    else if (k == "--dir") args.dir = v;
-    else if (k == "--full-only") args.full_only = v == "1";
+    if (k == "--size-mib")
+      args.size_mib = std::stoull(v);
+    else if (k == "--level")
+      args.level = std::stoi(v);
+    else if (k == "--threads")
+      args.threads = std::stoi(v);
+    else if (k == "--runs")
+      args.runs = std::stoi(v);
+    else if (k == "--dir")
+      args.dir = v;
+    else if (k == "--full-only")
+      args.full_only = v == "1";
     else {
-      std::fprintf(stderr, "usage: transfer_bench [--size-mib N] [--level L] [--threads T] [--runs R] [--dir D]\n");
+      std::fprintf(
+          stderr,
+          "usage: transfer_bench [--size-mib N] [--level L] [--threads T] [--runs R] [--dir D]\n");
       return 2;
     }
   }
@@ -444,7 +455,8 @@ int Main(int argc, char** argv) {
   std::string images = work + "/images";
   auto g0 = Clock::now();
   std::string data = MakeImages(images, args.size_mib << 20);
-  std::fprintf(stderr, "generated %.0f MiB of images in %.1f s\n", static_cast<double>(data.size()) / (1 << 20),
+  std::fprintf(stderr, "generated %.0f MiB of images in %.1f s\n",
+               static_cast<double>(data.size()) / (1 << 20),
                std::chrono::duration<double>(Clock::now() - g0).count());
 
   transfer::StreamServerOptions so;
@@ -494,11 +506,13 @@ int Main(int argc, char** argv) {
               CpuModel().c_str(), std::thread::hardware_concurrency(), u.release,
               static_cast<double>(data.size()) / (1 << 20), images.c_str(), args.runs);
   Print(ms, full, *slowest);
-  std::printf("full path wire bytes: %llu for %llu raw (ratio %.2f); CPU %.2f s for %.2f s wall (%.0f%% of one core)\n",
-              static_cast<unsigned long long>(full.out_bytes),
-              static_cast<unsigned long long>(full.raw_bytes),
-              static_cast<double>(full.raw_bytes) / static_cast<double>(full.out_bytes), full.cpu,
-              full.seconds, 100.0 * full.cpu / full.seconds);
+  std::printf(
+      "full path wire bytes: %llu for %llu raw (ratio %.2f); CPU %.2f s for %.2f s wall (%.0f%% of "
+      "one core)\n",
+      static_cast<unsigned long long>(full.out_bytes),
+      static_cast<unsigned long long>(full.raw_bytes),
+      static_cast<double>(full.raw_bytes) / static_cast<double>(full.out_bytes), full.cpu,
+      full.seconds, 100.0 * full.cpu / full.seconds);
   server->reset();
   return 0;
 }

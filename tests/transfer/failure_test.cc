@@ -78,8 +78,9 @@ TEST_F(FailureTest, ConnectionClosedBeforeEachFrame) {
     EXPECT_FALSE(sent.ok()) << "step " << k;
     if (k == 0) {
       // Before HELLO: the token is never claimed.
-      EXPECT_EQ(fx_.server().Wait(token, Clock::now() + std::chrono::milliseconds(20)).status().code(),
-                StatusCode::kDeadlineExceeded);
+      EXPECT_EQ(
+          fx_.server().Wait(token, Clock::now() + std::chrono::milliseconds(20)).status().code(),
+          StatusCode::kDeadlineExceeded);
       fx_.server().Cancel(token);
     } else {
       auto got = fx_.server().Wait(token, Clock::now() + std::chrono::seconds(30));
@@ -147,7 +148,8 @@ TEST_F(FailureTest, ReceiverFileSystemFailsAtEachStep) {
       EXPECT_GT(k, 20u);
       return;
     }
-    EXPECT_EQ(got.status().code(), StatusCode::kIoError) << "step " << k << ": " << got.status().ToString();
+    EXPECT_EQ(got.status().code(), StatusCode::kIoError)
+        << "step " << k << ": " << got.status().ToString();
     EXPECT_NE(got.status().message().find("injected failure"), std::string::npos);
     EXPECT_FALSE(sent.ok()) << "sender believed step " << k << " succeeded";
     EXPECT_NE(sent.status().message().find("injected failure"), std::string::npos)

@@ -1,11 +1,12 @@
 // Unit tests of the stream's building blocks: frame and chunk headers, the chunk codec, and
 // path / symlink validation.
+#include "transfer/frames.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "transfer/chunk_codec.h"
-#include "transfer/frames.h"
 #include "transfer/staging_tree.h"
 
 namespace migrate::transfer {
@@ -84,9 +85,9 @@ TEST(ChunkCodecTest, RoundTripAndRawFallback) {
   // Too small an output: refused, not overflowed.
   EXPECT_EQ(d.Decode(*e, enc, out.data(), out.size() - 1).code(), StatusCode::kDataLoss);
   // Truncated frame.
-  EXPECT_EQ(d.Decode(*e, std::string_view(enc).substr(0, enc.size() / 2), out.data(), out.size())
-                .code(),
-            StatusCode::kDataLoss);
+  EXPECT_EQ(
+      d.Decode(*e, std::string_view(enc).substr(0, enc.size() / 2), out.data(), out.size()).code(),
+      StatusCode::kDataLoss);
   // Trailing garbage after the frame.
   EXPECT_EQ(d.Decode(*e, enc + "junk", out.data(), out.size()).code(), StatusCode::kDataLoss);
 

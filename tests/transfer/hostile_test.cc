@@ -25,8 +25,8 @@ using testing::RawClient;
 using testing::StreamFixture;
 
 struct Outcome {
-  Status server;              // what Wait() said
-  std::string verdict;        // what the client was told ("" if nothing)
+  Status server;        // what Wait() said
+  std::string verdict;  // what the client was told ("" if nothing)
 };
 
 class HostileTest : public ::testing::Test {

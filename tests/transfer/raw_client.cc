@@ -16,9 +16,9 @@ RawClient::RawClient(StreamFixture& fx, tls::ContextPtr ctx) : fx_(fx), ctx_(std
 }
 
 Status RawClient::Connect() {
-  MIGRATE_ASSIGN_OR_RETURN(conn_, transfer::TlsConnection::Connect(
-                                      "127.0.0.1", fx_.server().port(), ctx_, "node-b",
-                                      Clock::now() + std::chrono::seconds(10), nullptr));
+  MIGRATE_ASSIGN_OR_RETURN(
+      conn_, transfer::TlsConnection::Connect("127.0.0.1", fx_.server().port(), ctx_, "node-b",
+                                              Clock::now() + std::chrono::seconds(10), nullptr));
   conn_->set_io_timeout(std::chrono::seconds(10));
   reader_ = std::make_unique<transfer::FrameReader>(conn_.get(), 1u << 20);
   return Status::Ok();
@@ -37,7 +37,9 @@ Status RawClient::Hello(const std::string& token, uint32_t version) {
   return Status::PermissionDenied("refused: " + v.message());
 }
 
-Status RawClient::SendRaw(const std::string& bytes) { return conn_->WriteAll(bytes.data(), bytes.size()); }
+Status RawClient::SendRaw(const std::string& bytes) {
+  return conn_->WriteAll(bytes.data(), bytes.size());
+}
 
 Status RawClient::SendFrame(ps::FrameType type, const std::string& payload) {
   std::string frame(transfer::kFrameHeaderBytes, '\0');

@@ -365,7 +365,8 @@ TEST(StreamTest, ExpectValidatesItsArguments) {
   e.staging_dir = "/dev/shm";  // another file system (tmpfs)
   struct stat a, b;
   if (stat("/dev/shm", &a) == 0 && stat(fx.staging().c_str(), &b) == 0 && a.st_dev != b.st_dev) {
-    EXPECT_EQ(fx.server().Expect(StreamFixture::NewToken(), e).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(fx.server().Expect(StreamFixture::NewToken(), e).code(),
+              StatusCode::kInvalidArgument);
   }
   EXPECT_EQ(fx.server().Wait("nope", Clock::now()).status().code(), StatusCode::kNotFound);
 }

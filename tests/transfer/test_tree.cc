@@ -78,14 +78,14 @@ std::string Compare(const std::string& a, const std::string& b, const std::strin
     if (!S_ISLNK(sa.st_mode) && (sa.st_mode & 07777) != (sb.st_mode & 07777)) {
       return "mode differs: " + r;
     }
-    if (!S_ISDIR(sa.st_mode) && (sa.st_mtim.tv_sec != sb.st_mtim.tv_sec ||
-                                 sa.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)) {
+    if (!S_ISDIR(sa.st_mode) &&
+        (sa.st_mtim.tv_sec != sb.st_mtim.tv_sec || sa.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)) {
       return "mtime differs: " + r;
     }
     if (S_ISLNK(sa.st_mode)) {
       char ta[4096] = {0}, tb[4096] = {0};
-      if (readlink(pa.c_str(), ta, sizeof(ta) - 1) < 0 || readlink(pb.c_str(), tb, sizeof(tb) - 1) < 0 ||
-          strcmp(ta, tb) != 0) {
+      if (readlink(pa.c_str(), ta, sizeof(ta) - 1) < 0 ||
+          readlink(pb.c_str(), tb, sizeof(tb) - 1) < 0 || strcmp(ta, tb) != 0) {
         return "symlink target differs: " + r;
       }
     } else if (S_ISREG(sa.st_mode)) {
@@ -152,18 +152,21 @@ void MakeSampleTree(const std::string& root, bool small) {
   WriteTextFile(p("etc/hostname"), "node-a\n");
   WriteTextFile(p("etc/empty"), "", 0600);
   std::string text;
-  for (int i = 0; i < (small ? 200 : 20000); ++i) text += "line " + std::to_string(i) + " of text\n";
+  for (int i = 0; i < (small ? 200 : 20000); ++i)
+    text += "line " + std::to_string(i) + " of text\n";
   WriteTextFile(p("etc/log.txt"), text, 0640);
   WriteRandomFile(p("bin/tool"), small ? 200 * 1024 + 17 : 5 * 1024 * 1024 + 123, 7, 0755);
   chmod(p("bin/tool").c_str(), 04755);  // setuid
   WriteSparseFile(p("bin/sparse.img"), small ? (8u << 20) : (256ull << 20),
-                  small ? std::vector<uint64_t>{0, 4u << 20} : std::vector<uint64_t>{0, 100u << 20, (256ull << 20) - 4096},
+                  small ? std::vector<uint64_t>{0, 4u << 20}
+                        : std::vector<uint64_t>{0, 100u << 20, (256ull << 20) - 4096},
                   std::string(4096, 'x'));
   // Memory-like: every third page all zero, a short last page (zero pages are not sent).
   {
     std::string mixed;
     for (int i = 0; i < 300; ++i) {
-      mixed += i % 3 == 0 ? std::string(4096, '\0') : std::string(4096, static_cast<char>('a' + i % 26));
+      mixed +=
+          i % 3 == 0 ? std::string(4096, '\0') : std::string(4096, static_cast<char>('a' + i % 26));
     }
     mixed += "tail";
     WriteTextFile(p("bin/mixed.img"), mixed, 0600);

@@ -1,4 +1,6 @@
 // Mutual TLS policy over real loopback connections, with a CA made at run time.
+#include "transfer/tls.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -10,7 +12,6 @@
 #include <thread>
 
 #include "tests/transfer/test_pki.h"
-#include "transfer/tls.h"
 #include "transfer/tls_connection.h"
 
 namespace migrate::transfer {
@@ -116,8 +117,8 @@ TEST(TlsTest, NegotiatesTls13) {
     if (c.ok()) (void)(*c)->Shutdown(std::chrono::seconds(2));
     return c.ok();
   });
-  auto conn = TlsConnection::Connect("127.0.0.1", listener.port(), *client_ctx, "node-b",
-                                     deadline, nullptr);
+  auto conn = TlsConnection::Connect("127.0.0.1", listener.port(), *client_ctx, "node-b", deadline,
+                                     nullptr);
   ASSERT_TRUE(conn.ok()) << conn.status().ToString();
   EXPECT_EQ(SSL_version((*conn)->ssl()), TLS1_3_VERSION);
   EXPECT_TRUE((*conn)->Shutdown(std::chrono::seconds(2)).ok());
