@@ -131,7 +131,7 @@ TEST_F(CliTest, MigratesAndPrintsAJsonReport) {
   EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--output", "json"}), 0) << err_.str();
   google::protobuf::Struct parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
-  EXPECT_EQ(parsed.fields().at("status").string_value(), "migrated");
+  EXPECT_EQ(parsed.fields().at(std::string("status")).string_value(), "migrated");
   EXPECT_EQ(err_.str(), "") << "no progress line when stderr is not a tty";
   EXPECT_EQ(last_inventory_.controller().ca(), dir_ + "/ca.pem");
 }
@@ -248,8 +248,8 @@ TEST_F(CliTest, BadInputWithJsonOutputStillPrintsOneObject) {
   EXPECT_EQ(Run({"container", "web", "host-a", "host-z", "--output", "json"}), kExitUsage);
   google::protobuf::Struct parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
-  EXPECT_EQ(parsed.fields().at("status").string_value(), "failed");
-  EXPECT_THAT(parsed.fields().at("error").string_value(), HasSubstr("host-z"));
+  EXPECT_EQ(parsed.fields().at(std::string("status")).string_value(), "failed");
+  EXPECT_THAT(parsed.fields().at(std::string("error")).string_value(), HasSubstr("host-z"));
   EXPECT_EQ(factories_made_, 0);
 }
 
@@ -277,7 +277,7 @@ TEST_F(CliTest, HostsCheckFailsWhenCriuCheckFails) {
   EXPECT_EQ(Run({"hosts", "check", "host-a", "host-b", "--output", "json"}), kExitFailed);
   google::protobuf::Struct parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
-  EXPECT_EQ(parsed.fields().at("status").string_value(), "failed");
+  EXPECT_EQ(parsed.fields().at(std::string("status")).string_value(), "failed");
   EXPECT_THAT(out_.str(), HasSubstr("vDSO"));
 }
 
@@ -313,8 +313,8 @@ TEST_F(CliTest, SigintDuringTheFreezeEndsInARollback) {
   EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--output", "json"}), kExitRolledBack);
   google::protobuf::Struct parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
-  EXPECT_EQ(parsed.fields().at("status").string_value(), "rolled_back");
-  EXPECT_THAT(parsed.fields().at("error").string_value(), HasSubstr("interrupted"));
+  EXPECT_EQ(parsed.fields().at(std::string("status")).string_value(), "rolled_back");
+  EXPECT_THAT(parsed.fields().at(std::string("error")).string_value(), HasSubstr("interrupted"));
   EXPECT_TRUE(pair_->destination->restore_requests.empty());
   EXPECT_EQ(pair_->source->rollback_requests.size(), 1u);
 }
