@@ -266,7 +266,6 @@ void AgentService::Handle(ApiRequest request, Respond respond) {
   MIGRATE_ROUTE("/v1/inspect", InspectRequest, Inspect)
   MIGRATE_ROUTE("/v1/preflight", PreflightRequest, Preflight)
   MIGRATE_ROUTE("/v1/prepare-receive", PrepareReceiveRequest, PrepareReceive)
-  MIGRATE_ROUTE("/v1/send-bundle", SendBundleRequest, SendBundle)
   MIGRATE_ROUTE("/v1/checkpoint-send", CheckpointSendRequest, CheckpointSend)
   MIGRATE_ROUTE("/v1/restore", RestoreRequest, Restore)
   MIGRATE_ROUTE("/v1/commit", CommitRequest, Commit)
@@ -633,41 +632,6 @@ proto::TransferStats StatsToProto(const transfer::TransferStats& stats) {
 
 }  // namespace
 
-Result<proto::TransferResult> AgentService::SendBundle(const proto::SendBundleRequest& request) {
-  MIGRATE_RETURN_IF_ERROR(CheckIds(request.migration_id(), request.container_id()));
-  MIGRATE_RETURN_IF_ERROR(CheckTarget(request.target()));
-  MigrationPtr m = FindOrCreate(request.migration_id());
-  std::lock_guard<std::mutex> lock(m->mutex);
-  proto::MigrationRecord& r = m->record;
-  if (r.phase() != proto::PHASE_UNSPECIFIED) {
-    return Status::FailedPrecondition("send-bundle: migration " + r.migration_id() + " is " +
-                                      proto::Phase_Name(r.phase()));
-  }
-  auto state = deps_.runtime->State(request.container_id());
-  if (!state.ok()) return state.status().WithContext("send-bundle");
-  r.set_container_id(request.container_id());
-  r.set_role(proto::ROLE_SOURCE);
-  r.set_peer_node(request.target().node_name());
-  r.set_source_bundle(state->bundle);
-  MIGRATE_RETURN_IF_ERROR(Journal(*m, proto::PHASE_PREPARED));
-
-  transfer::DirectoryTreeSource source(state->bundle);
-  auto options = StreamOptions(request.target(), deps_.client_tls, r.migration_id() + "/bundle",
-                               request.compress_level());
-  options.progress = &m->send_progress;
-  auto stats = transfer::SendTree(options, source, &m->cancel);
-  if (!stats.ok()) {
-    Status failed = stats.status().WithContext("send bundle " + state->bundle + " to " +
-                                               request.target().node_name());
-    (void)Journal(*m, proto::PHASE_PREPARED, failed.message());
-    return failed;
-  }
-  MIGRATE_RETURN_IF_ERROR(Journal(*m, proto::PHASE_BUNDLE_SENT));
-  proto::TransferResult result;
-  *result.mutable_stats() = StatsToProto(*stats);
-  return result;
-}
-
 Result<proto::CheckpointSendResponse> AgentService::CheckpointSend(
     const proto::CheckpointSendRequest& request) {
   MIGRATE_RETURN_IF_ERROR(CheckIds(request.migration_id(), request.container_id()));
@@ -679,8 +643,7 @@ Result<proto::CheckpointSendResponse> AgentService::CheckpointSend(
   proto::MigrationRecord& r = m->record;
   const std::string& mid = r.migration_id();
   const std::string& id = request.container_id();
-  if (r.phase() != proto::PHASE_UNSPECIFIED && r.phase() != proto::PHASE_PREPARED &&
-      r.phase() != proto::PHASE_BUNDLE_SENT) {
+  if (r.phase() != proto::PHASE_UNSPECIFIED) {
     return Status::FailedPrecondition("checkpoint: migration " + mid + " is already " +
                                       proto::Phase_Name(r.phase()));
   }
@@ -802,8 +765,7 @@ Status AgentService::RestoreOnSource(Migration& m) {
   if (state.ok() && state->status == "running") {
     return Journal(m, proto::PHASE_ROLLED_BACK, "the container still runs on the source");
   }
-  if (r.phase() == proto::PHASE_PREPARED || r.phase() == proto::PHASE_BUNDLE_SENT ||
-      r.phase() == proto::PHASE_UNSPECIFIED) {
+  if (r.phase() == proto::PHASE_PREPARED || r.phase() == proto::PHASE_UNSPECIFIED) {
     return Status::FailedPrecondition("container " + r.container_id() +
                                       " is not running on the source and was never frozen by "
                                       "migration " + r.migration_id());
@@ -867,7 +829,17 @@ Result<proto::MigrationStatus> AgentService::Commit(const proto::CommitRequest& 
 }
 
 Result<proto::MigrationStatus> AgentService::Rollback(const proto::RollbackRequest& request) {
-  MIGRATE_ASSIGN_OR_RETURN(MigrationPtr m, Find(request.migration_id()));
+  auto found = Find(request.migration_id());
+  if (!found.ok() && found.status().code() == StatusCode::kNotFound) {
+    // Nothing of this migration ever happened here (e.g. refused before the freeze, or
+    // before prepare-receive): there is nothing to undo.
+    proto::MigrationStatus nothing;
+    nothing.set_migration_id(request.migration_id());
+    nothing.set_phase(proto::PHASE_ROLLED_BACK);
+    nothing.set_message("nothing of this migration on " + deps_.config.node_name());
+    return nothing;
+  }
+  MIGRATE_ASSIGN_OR_RETURN(MigrationPtr m, std::move(found));
   m->cancel.Cancel();  // stops a running stream before we wait for the step holding the lock
   std::lock_guard<std::mutex> lock(m->mutex);
   proto::MigrationRecord& r = m->record;
@@ -920,7 +892,6 @@ Status AgentService::Recover() {
     } else {
       switch (record.phase()) {
         case proto::PHASE_PREPARED:
-        case proto::PHASE_BUNDLE_SENT:
           status = Journal(*m, proto::PHASE_ROLLED_BACK, "restart before the freeze");
           break;
         case proto::PHASE_CHECKPOINTING:

@@ -56,7 +56,6 @@ class AgentService {
   Result<proto::ContainerInfo> Inspect(const proto::InspectRequest& request);
   Result<proto::PreflightResponse> Preflight(const proto::PreflightRequest& request);
   Result<proto::PrepareReceiveResponse> PrepareReceive(const proto::PrepareReceiveRequest& r);
-  Result<proto::TransferResult> SendBundle(const proto::SendBundleRequest& request);
   Result<proto::CheckpointSendResponse> CheckpointSend(const proto::CheckpointSendRequest& r);
   Result<proto::RestoreResponse> Restore(const proto::RestoreRequest& request);
   Result<proto::MigrationStatus> Commit(const proto::CommitRequest& request);

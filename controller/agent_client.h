@@ -29,7 +29,6 @@ class AgentClient {
   virtual Result<proto::PreflightResponse> Preflight(const proto::PreflightRequest& req) = 0;
   virtual Result<proto::PrepareReceiveResponse> PrepareReceive(
       const proto::PrepareReceiveRequest& req) = 0;
-  virtual Result<proto::TransferResult> SendBundle(const proto::SendBundleRequest& req) = 0;
   // The freeze. Long: may take as long as the images take to stream.
   virtual Result<proto::CheckpointSendResponse> CheckpointSend(
       const proto::CheckpointSendRequest& req) = 0;

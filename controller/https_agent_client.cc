@@ -187,10 +187,6 @@ Result<proto::PrepareReceiveResponse> HttpsAgentClient::PrepareReceive(
   return Post<proto::PrepareReceiveResponse>("/v1/prepare-receive", req, options_.request_timeout);
 }
 
-Result<proto::TransferResult> HttpsAgentClient::SendBundle(const proto::SendBundleRequest& req) {
-  return Post<proto::TransferResult>("/v1/send-bundle", req, options_.transfer_timeout);
-}
-
 Result<proto::CheckpointSendResponse> HttpsAgentClient::CheckpointSend(
     const proto::CheckpointSendRequest& req) {
   return Post<proto::CheckpointSendResponse>("/v1/checkpoint-send", req, options_.transfer_timeout);

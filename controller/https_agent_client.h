@@ -17,7 +17,7 @@ namespace migrate::controller {
 struct HttpsClientOptions {
   std::chrono::milliseconds connect_timeout{10'000};      // TCP connect + TLS handshake
   std::chrono::milliseconds request_timeout{120'000};     // ordinary calls (restore included)
-  std::chrono::milliseconds transfer_timeout{1'800'000};  // send-bundle, checkpoint-send
+  std::chrono::milliseconds transfer_timeout{1'800'000};  // checkpoint-send (images + bundle)
   std::chrono::milliseconds poll_timeout{5'000};          // GET /v1/migrations/<id>
   size_t max_response_bytes = 64 << 20;
 };
@@ -34,7 +34,6 @@ class HttpsAgentClient final : public AgentClient {
   Result<proto::PreflightResponse> Preflight(const proto::PreflightRequest& req) override;
   Result<proto::PrepareReceiveResponse> PrepareReceive(
       const proto::PrepareReceiveRequest& req) override;
-  Result<proto::TransferResult> SendBundle(const proto::SendBundleRequest& req) override;
   Result<proto::CheckpointSendResponse> CheckpointSend(
       const proto::CheckpointSendRequest& req) override;
   Result<proto::RestoreResponse> Restore(const proto::RestoreRequest& req) override;

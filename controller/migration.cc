@@ -32,7 +32,7 @@ std::string ModeText(proto::CgroupMode mode) {
 std::string_view MigrationPhaseName(MigrationPhase phase) {
   switch (phase) {
     case MigrationPhase::kPreflight: return "preflight";
-    case MigrationPhase::kBundle: return "bundle";
+    case MigrationPhase::kPrepare: return "prepare";
     case MigrationPhase::kCheckpointTransfer: return "checkpoint+transfer";
     case MigrationPhase::kRestore: return "restore";
     case MigrationPhase::kVerify: return "verify";
@@ -112,7 +112,7 @@ proto::Report Migration::Run() {
     MIGRATE_LOG(kDebug, request_.migration_id) << "phase " << MigrationPhaseName(phase);
     const int64_t phase_start = clock_.NowMs();
     const bool transfers =
-        phase == MigrationPhase::kBundle || phase == MigrationPhase::kCheckpointTransfer;
+        phase == MigrationPhase::kCheckpointTransfer;
     MigrationPhase next = MigrationPhase::kDone;
     if (phase != MigrationPhase::kRollback && request_.interrupted != nullptr &&
         request_.interrupted->load()) {
@@ -142,7 +142,7 @@ proto::Report Migration::Run() {
 MigrationPhase Migration::Step(MigrationPhase phase) {
   switch (phase) {
     case MigrationPhase::kPreflight: return Preflight();
-    case MigrationPhase::kBundle: return Bundle();
+    case MigrationPhase::kPrepare: return Prepare();
     case MigrationPhase::kCheckpointTransfer: return CheckpointTransfer();
     case MigrationPhase::kRestore: return Restore();
     case MigrationPhase::kVerify: return Verify();
@@ -157,7 +157,7 @@ void Migration::SetPhaseTime(MigrationPhase phase, uint32_t ms) {
   proto::ReportTimings& t = *report_.mutable_timings_ms();
   switch (phase) {
     case MigrationPhase::kPreflight: t.set_preflight(ms); break;
-    case MigrationPhase::kBundle: t.set_bundle(ms); break;
+    case MigrationPhase::kPrepare: t.set_prepare(ms); break;
     case MigrationPhase::kCheckpointTransfer: t.set_checkpoint_transfer(ms); break;
     case MigrationPhase::kRestore: t.set_restore(ms); break;
     case MigrationPhase::kVerify: t.set_verify(ms); break;
@@ -340,10 +340,10 @@ MigrationPhase Migration::Preflight() {
     }
   }
   if (!AllChecksOk()) return refuse();
-  return request_.dry_run ? MigrationPhase::kDone : MigrationPhase::kBundle;
+  return request_.dry_run ? MigrationPhase::kDone : MigrationPhase::kPrepare;
 }
 
-MigrationPhase Migration::Bundle() {
+MigrationPhase Migration::Prepare() {
   proto::PrepareReceiveRequest prepare;
   prepare.set_migration_id(request_.migration_id);
   prepare.set_container_id(request_.container_id);
@@ -351,31 +351,10 @@ MigrationPhase Migration::Bundle() {
   destination_touched_ = true;  // even a failed call may have left state there
   Result<proto::PrepareReceiveResponse> receive = destination_.PrepareReceive(prepare);
   if (!receive.ok()) {
-    return Fail(MigrationPhase::kBundle,
+    return Fail(MigrationPhase::kPrepare,
                 receive.status().WithContext("prepare-receive on " + request_.destination.name()));
   }
   receive_ = *receive;
-
-  proto::SendBundleRequest send;
-  send.set_migration_id(request_.migration_id);
-  send.set_container_id(request_.container_id);
-  proto::StreamTarget& target = *send.mutable_target();
-  target.set_node_name(request_.destination.name());
-  target.set_address(request_.destination.data_address());
-  target.set_data_port(receive_.data_port());
-  target.set_token(receive_.bundle_token());
-  send.set_compress_level(request_.compress_level);
-  Result<proto::TransferResult> sent = source_.SendBundle(send);
-  if (!sent.ok()) {
-    return Fail(MigrationPhase::kBundle,
-                sent.status().WithContext("send bundle from " + request_.source.name() + " to " +
-                                          request_.destination.name()));
-  }
-  proto::ReportBytes& bytes = *report_.mutable_bytes();
-  bytes.set_bundle_raw(static_cast<double>(sent->stats().raw_bytes()));
-  bytes.set_bundle_wire(static_cast<double>(sent->stats().wire_bytes()));
-  bytes.set_raw(bytes.bundle_raw() + bytes.images_raw());
-  bytes.set_wire(bytes.bundle_wire() + bytes.images_wire());
   return MigrationPhase::kCheckpointTransfer;
 }
 
@@ -388,6 +367,9 @@ MigrationPhase Migration::CheckpointTransfer() {
   target.set_address(request_.destination.data_address());
   target.set_data_port(receive_.data_port());
   target.set_token(receive_.images_token());
+  // The bundle travels during the freeze too, so that the destination's root file system is
+  // the one the frozen processes saw.
+  send.set_bundle_token(receive_.bundle_token());
   send.set_cgroup_mode(request_.cgroup_mode);
   send.set_tcp_established(request_.tcp_established);
   send.set_compress_level(request_.compress_level);
@@ -408,6 +390,8 @@ MigrationPhase Migration::CheckpointTransfer() {
   proto::ReportBytes& bytes = *report_.mutable_bytes();
   bytes.set_images_raw(static_cast<double>(checkpoint_.stats().raw_bytes()));
   bytes.set_images_wire(static_cast<double>(checkpoint_.stats().wire_bytes()));
+  bytes.set_bundle_raw(static_cast<double>(checkpoint_.bundle_stats().raw_bytes()));
+  bytes.set_bundle_wire(static_cast<double>(checkpoint_.bundle_stats().wire_bytes()));
   bytes.set_raw(bytes.bundle_raw() + bytes.images_raw());
   bytes.set_wire(bytes.bundle_wire() + bytes.images_wire());
   report_.mutable_timings_ms()->set_checkpoint(
@@ -424,6 +408,7 @@ MigrationPhase Migration::Restore() {
   restore.set_cgroup_mode(request_.cgroup_mode);
   restore.set_cgroup_path(request_.cgroup_path);
   restore.set_tcp_established(request_.tcp_established);
+  restore_requested_ = true;
   Result<proto::RestoreResponse> restored = destination_.Restore(restore);
   if (!restored.ok()) {
     return Fail(MigrationPhase::kRestore,
@@ -521,6 +506,21 @@ MigrationPhase Migration::Rollback() {
                            rollback.destination() + "): its agent must clean up migration " +
                            request_.migration_id + " when it comes back");
     }
+  }
+  // Two copies must never run: once the destination was asked to restore, it may run the
+  // container (a lost answer is not a failed restore), so the source restores only after the
+  // destination confirmed that nothing of the migration is left there. Until then the
+  // container runs on the destination, or its images sit on the source.
+  if (frozen_ && restore_requested_ && rollback.destination() != "ok") {
+    rollback.set_source("not attempted: " + request_.destination.name() +
+                        " may be running the container");
+    report_.set_error(report_.error() + "; the source was NOT restored because " +
+                      request_.destination.name() +
+                      " did not confirm its rollback and may run the container: check it (" +
+                      "runc list), then run the rollback of migration " + request_.migration_id +
+                      " once its agent is back; " + request_.source.name() +
+                      " keeps the checkpoint images");
+    return MigrationPhase::kDone;
   }
   if (frozen_) {
     Result<proto::MigrationStatus> done = source_.Rollback(request);

@@ -27,7 +27,7 @@ namespace migrate::controller {
 
 enum class MigrationPhase {
   kPreflight,
-  kBundle,
+  kPrepare,
   kCheckpointTransfer,
   kRestore,
   kVerify,
@@ -36,7 +36,7 @@ enum class MigrationPhase {
   kDone,
 };
 
-// "preflight", "bundle", "checkpoint+transfer", "restore", "verify", "commit", "rollback",
+// "preflight", "prepare", "checkpoint+transfer", "restore", "verify", "commit", "rollback",
 // "done".
 std::string_view MigrationPhaseName(MigrationPhase phase);
 
@@ -75,7 +75,7 @@ class Migration {
   // Runs one phase; returns the next.
   MigrationPhase Step(MigrationPhase phase);
   MigrationPhase Preflight();
-  MigrationPhase Bundle();
+  MigrationPhase Prepare();
   MigrationPhase CheckpointTransfer();
   MigrationPhase Restore();
   MigrationPhase Verify();
@@ -106,6 +106,9 @@ class Migration {
   Status failure_;
   MigrationPhase failed_phase_ = MigrationPhase::kDone;
   bool destination_touched_ = false;  // prepare-receive was called
+  // restore was called on the destination: from then on it may run the container, and the
+  // source may only restore it once the destination confirmed its rollback.
+  bool restore_requested_ = false;
   bool frozen_ = false;               // checkpoint-send was called: the source may be frozen
   proto::PreflightResponse source_preflight_;
   proto::PrepareReceiveResponse receive_;

@@ -9,7 +9,7 @@ namespace migrate::controller {
 class ProgressSink {
  public:
   virtual ~ProgressSink() = default;
-  // A phase starts ("preflight", "bundle", "checkpoint+transfer", "restore", ...).
+  // A phase starts ("preflight", "prepare", "checkpoint+transfer", "restore", ...).
   virtual void OnPhase(std::string_view phase) = 0;
   // Bytes of the current transfer so far (may be called from a polling thread).
   virtual void OnBytes(uint64_t raw, uint64_t wire) = 0;

@@ -81,7 +81,7 @@ std::string ReportToText(const proto::Report& r) {
     if (!c.remedy().empty()) out << "      what to do: " << c.remedy() << "\n";
   }
   const proto::ReportTimings& t = r.timings_ms();
-  out << "  timings (ms): preflight " << t.preflight() << ", bundle " << t.bundle()
+  out << "  timings (ms): preflight " << t.preflight() << ", prepare " << t.prepare()
       << ", checkpoint+transfer " << t.checkpoint_transfer() << ", restore " << t.restore()
       << ", verify " << t.verify() << ", commit " << t.commit();
   if (r.rollback().attempted()) out << ", rollback " << t.rollback();

@@ -38,9 +38,6 @@ class ForwardingClient : public AgentClient {
       const proto::PrepareReceiveRequest& r) override {
     return target_.PrepareReceive(r);
   }
-  Result<proto::TransferResult> SendBundle(const proto::SendBundleRequest& r) override {
-    return target_.SendBundle(r);
-  }
   Result<proto::CheckpointSendResponse> CheckpointSend(
       const proto::CheckpointSendRequest& r) override {
     return target_.CheckpointSend(r);

@@ -69,9 +69,9 @@ std::unique_ptr<FakePair> MakeHealthyPair(proto::CgroupMode mode) {
   b.prepare_receive.set_images_token("images-token");
   b.prepare_receive.set_data_port(7001);
 
-  a.send_bundle.mutable_stats()->set_files(20);
-  a.send_bundle.mutable_stats()->set_raw_bytes(100 << 20);
-  a.send_bundle.mutable_stats()->set_wire_bytes(40 << 20);
+  a.checkpoint_send.mutable_bundle_stats()->set_files(20);
+  a.checkpoint_send.mutable_bundle_stats()->set_raw_bytes(100 << 20);
+  a.checkpoint_send.mutable_bundle_stats()->set_wire_bytes(40 << 20);
 
   proto::ModeEvidence* dump = a.checkpoint_send.mutable_dump_mode();
   dump->set_requested(mode);

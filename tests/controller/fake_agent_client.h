@@ -50,7 +50,6 @@ class FakeAgentClient : public AgentClient {
   proto::ContainerInfo inspect;
   proto::PreflightResponse preflight;
   proto::PrepareReceiveResponse prepare_receive;
-  proto::TransferResult send_bundle;
   proto::CheckpointSendResponse checkpoint_send;
   proto::RestoreResponse restore;
   proto::MigrationStatus commit;
@@ -63,7 +62,6 @@ class FakeAgentClient : public AgentClient {
 
   // What the controller sent.
   std::vector<proto::PreflightRequest> preflight_requests;
-  std::vector<proto::SendBundleRequest> send_bundle_requests;
   std::vector<proto::CheckpointSendRequest> checkpoint_requests;
   std::vector<proto::RestoreRequest> restore_requests;
   std::vector<proto::CommitRequest> commit_requests;
@@ -95,10 +93,6 @@ class FakeAgentClient : public AgentClient {
   Result<proto::PrepareReceiveResponse> PrepareReceive(
       const proto::PrepareReceiveRequest&) override {
     return Answer("PrepareReceive", prepare_receive);
-  }
-  Result<proto::TransferResult> SendBundle(const proto::SendBundleRequest& req) override {
-    send_bundle_requests.push_back(req);
-    return Answer("SendBundle", send_bundle);
   }
   Result<proto::CheckpointSendResponse> CheckpointSend(
       const proto::CheckpointSendRequest& req) override {

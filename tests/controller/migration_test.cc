@@ -73,7 +73,7 @@ TEST(MigrationTest, HappyPathFollowsTheFlow) {
   EXPECT_THAT(
       pair->log.Calls(),
       ElementsAre("host-a:GetHealth", "host-b:GetHealth", "host-a:Preflight", "host-b:Preflight",
-                  "host-b:PrepareReceive", "host-a:SendBundle", "host-a:CheckpointSend",
+                  "host-b:PrepareReceive", "host-a:CheckpointSend",
                   "host-b:Restore", "host-b:Inspect", "host-b:Commit", "host-a:Commit"));
   // What the destination was told about the source.
   ASSERT_EQ(pair->destination->preflight_requests.size(), 1u);
@@ -84,14 +84,15 @@ TEST(MigrationTest, HappyPathFollowsTheFlow) {
   EXPECT_EQ(dst_preflight.source_criu_version(), "4.1.1");
   EXPECT_EQ(dst_preflight.cgroup_mode(), proto::CGROUP_MODE_SOFT);
   EXPECT_EQ(pair->source->preflight_requests.at(0).role(), proto::ROLE_SOURCE);
-  // Streams go to the destination's data address with their own tokens.
-  const proto::StreamTarget& bundle = pair->source->send_bundle_requests.at(0).target();
-  EXPECT_EQ(bundle.node_name(), "host-b");
-  EXPECT_EQ(bundle.address(), "192.168.5.2");
-  EXPECT_EQ(bundle.data_port(), 7001u);
-  EXPECT_EQ(bundle.token(), "bundle-token");
+  // Both streams go to the destination's data address with their own tokens, during the
+  // freeze.
   const proto::CheckpointSendRequest& checkpoint = pair->source->checkpoint_requests.at(0);
+  EXPECT_EQ(checkpoint.target().node_name(), "host-b");
+  EXPECT_EQ(checkpoint.target().address(), "192.168.5.2");
+  EXPECT_EQ(checkpoint.target().data_port(), 7001u);
   EXPECT_EQ(checkpoint.target().token(), "images-token");
+  EXPECT_EQ(checkpoint.bundle_token(), "bundle-token");
+  EXPECT_EQ(report.bytes().bundle_raw(), 100 << 20);
   EXPECT_EQ(checkpoint.cgroup_mode(), proto::CGROUP_MODE_SOFT);
   EXPECT_EQ(checkpoint.compress_level(), 3);
   EXPECT_EQ(checkpoint.migration_id(), "00112233445566ff");
@@ -275,15 +276,15 @@ TEST(MigrationTest, AllFailedChecksOfBothHostsAreReported) {
 
 // ---- Failures before the freeze (after the destination was touched). ----
 
-TEST(MigrationTest, BundleFailureRollsBackOnlyTheDestination) {
+TEST(MigrationTest, PrepareFailureRollsBackOnlyTheDestination) {
   auto pair = MakeHealthyPair();
-  pair->source->errors["SendBundle"] = Status::DataLoss("digest mismatch in rootfs/bin/sh");
+  pair->destination->errors["PrepareReceive"] = Status::IoError("create staging: disk full");
   const proto::Report report = RunMigration(*pair, Request());
   EXPECT_EQ(report.status(), "failed");
-  EXPECT_EQ(report.failed_phase(), "bundle");
+  EXPECT_EQ(report.failed_phase(), "prepare");
   EXPECT_FALSE(report.frozen());
   EXPECT_EQ(ExitCodeForReport(report), kExitFailed);
-  EXPECT_THAT(report.error(), HasSubstr("digest mismatch"));
+  EXPECT_THAT(report.error(), HasSubstr("disk full"));
   EXPECT_TRUE(pair->source->checkpoint_requests.empty());
   EXPECT_TRUE(pair->source->rollback_requests.empty());
   ASSERT_EQ(pair->destination->rollback_requests.size(), 1u);
@@ -359,9 +360,11 @@ INSTANTIATE_TEST_SUITE_P(
                                   "commit", "journal: disk full"}),
     [](const ::testing::TestParamInfo<LateFailure>& p) { return p.param.name; });
 
-TEST(MigrationTest, DestinationDeadDuringRollbackStillRollsBackTheSource) {
+// The destination died during the transfer: it never got a restore call, so it cannot run the
+// container, and the source restores it even though the destination cannot confirm.
+TEST(MigrationTest, DestinationDeadDuringTransferStillRollsBackTheSource) {
   auto pair = MakeHealthyPair();
-  pair->destination->errors["Restore"] = Status::Unavailable("connection reset by peer");
+  pair->source->errors["CheckpointSend"] = Status::Unavailable("stream: connection reset by peer");
   pair->destination->errors["Rollback"] = Status::Unavailable("connection refused");
   const proto::Report report = RunMigration(*pair, Request());
   EXPECT_EQ(report.status(), "rolled_back");
@@ -371,6 +374,21 @@ TEST(MigrationTest, DestinationDeadDuringRollbackStillRollsBackTheSource) {
   EXPECT_EQ(pair->source->rollback_requests.size(), 1u);
   ASSERT_FALSE(report.warnings().empty());
   EXPECT_THAT(report.warnings(0), HasSubstr("host-b"));
+}
+
+// The restore call's answer was lost and the destination cannot confirm a rollback: it may be
+// running the container, so the source must NOT restore it (two copies); its images stay.
+TEST(MigrationTest, DestinationUnreachableAfterRestoreKeepsTheSourceImages) {
+  auto pair = MakeHealthyPair();
+  pair->destination->errors["Restore"] = Status::Unavailable("connection reset by peer");
+  pair->destination->errors["Rollback"] = Status::Unavailable("connection refused");
+  const proto::Report report = RunMigration(*pair, Request());
+  EXPECT_EQ(report.status(), "failed");
+  EXPECT_EQ(ExitCodeForReport(report), kExitNeedsOperator);
+  EXPECT_TRUE(pair->source->rollback_requests.empty());
+  EXPECT_THAT(report.rollback().source(), HasSubstr("not attempted"));
+  EXPECT_THAT(report.error(), HasSubstr("may run the container"));
+  EXPECT_THAT(report.error(), HasSubstr("keeps the checkpoint images"));
 }
 
 TEST(MigrationTest, SourceRollbackFailureIsFailedAndSaysWhereTheImagesAre) {
@@ -452,7 +470,7 @@ TEST(MigrationTest, FailureInjectedAtEveryCall) {
       EXPECT_THAT(report.error(), HasSubstr("injected failure"));
     }
   }
-  EXPECT_EQ(fail_at, 11) << "the happy path makes 11 calls";
+  EXPECT_EQ(fail_at, 10) << "the happy path makes 10 calls";
 }
 
 class RecordingProgress : public ProgressSink {
@@ -490,7 +508,7 @@ TEST(MigrationTest, ProgressIsPolledOnTheSourceDuringTheCheckpoint) {
   EXPECT_EQ(progress.last_raw, 1u << 20);
   EXPECT_EQ(progress.last_wire, 1u << 19);
   EXPECT_TRUE(progress.finished);
-  EXPECT_THAT(progress.phases, ElementsAre("preflight", "bundle", "checkpoint+transfer", "restore",
+  EXPECT_THAT(progress.phases, ElementsAre("preflight", "prepare", "checkpoint+transfer", "restore",
                                            "verify", "commit"));
 }
 

@@ -63,7 +63,7 @@ TEST(ReportJsonTest, HasTheDocumentedKeysAndTypes) {
   EXPECT_EQ(Field(modes, "restore_effective").string_value(), "ignore");
 
   const Struct& timings = Field(root, "timings_ms").struct_value();
-  for (const char* key : {"total", "downtime", "preflight", "bundle", "checkpoint_transfer",
+  for (const char* key : {"total", "downtime", "preflight", "prepare", "checkpoint_transfer",
                           "restore", "verify", "commit", "rollback"}) {
     EXPECT_EQ(Field(timings, key).kind_case(), Value::kNumberValue) << key << " is a number";
   }
