@@ -40,6 +40,8 @@ case "$cmd" in
   start)
     [ $# -eq 5 ] || die "usage: $0 start ID RUNC_ROOT BUNDLE_DIR CGROUPS_PATH"
     id=$2 root=$3 bundle=$4 cgpath=$5
+    [ -n "$id" ] && [ -n "$root" ] && [ -n "$bundle" ] && [ -n "$cgpath" ] ||
+      die "start: ID, RUNC_ROOT, BUNDLE_DIR and CGROUPS_PATH must not be empty"
     make_bundle "$bundle" "$cgpath"
     # Detached, stdio on /dev/null: CRIU cannot dump stdio pointing at host files.
     runc --root "$root" run -d --bundle "$bundle" "$id" </dev/null >/dev/null 2>&1 ||

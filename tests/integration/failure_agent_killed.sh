@@ -10,13 +10,10 @@ start_counter host-a "$ID"
 before=$(count_of host-a "$ID")
 
 ip netns exec "$NS_A" tc qdisc add dev mig-data-a root tbf rate 400kbit burst 16kbit latency 2s
+known=$(migration_dirs host-a)
 ( migrate_json "$ID" host-a host-b --cgroups-mode soft; echo "$RC" >"$TEST_TMP/rc"; echo "$REPORT" >"$TEST_TMP/report" ) &
 mig=$!
-for i in $(seq 600); do
-  ls "$HOST_A_STATE_DIR"/migrations/*/images/*.img >/dev/null 2>&1 && break
-  sleep 0.05
-done
-ls "$HOST_A_STATE_DIR"/migrations/*/images/*.img >/dev/null 2>&1 || fail "checkpoint never started"
+wait_for_freeze host-a "$known"
 log "checkpoint running: killing the host-b agent"
 "$TH" kill-agent host-b
 wait "$mig" || true

@@ -106,5 +106,25 @@ migrate_json() {
 
 report() { jq -r "$1" <<<"$REPORT"; }
 
+# migration_dirs HOST: the agent's migration folders on HOST, one per line.
+migration_dirs() { ls -1 "$(state_dir "$1")/migrations" 2>/dev/null || true; }
+
+# wait_for_freeze HOST KNOWN_DIRS: waits until a migration folder of HOST that is not in
+# KNOWN_DIRS (taken before the migration started) holds a CRIU image: the container is frozen.
+wait_for_freeze() {
+  local host=$1 known=$2 d i
+  for i in $(seq 600); do
+    for d in $(migration_dirs "$host"); do
+      grep -qx "$d" <<<"$known" && continue
+      if ls "$(state_dir "$host")/migrations/$d/images/"*.img >/dev/null 2>&1; then
+        log "frozen on $host: migration $d is writing images"
+        return 0
+      fi
+    done
+    sleep 0.05
+  done
+  fail "no checkpoint started on $host within 30 s"
+}
+
 TEST_TMP=$(mktemp -d)
 trap 'cleanup_containers; rm -rf "$TEST_TMP"' EXIT
