@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "controller/json_syntax.h"
+#include "transfer/json.h"
 
 namespace migrate::controller {
 namespace {
@@ -32,9 +32,10 @@ std::string ChooseInventoryPath(const std::string& flag_value, const char* env_v
 
 Result<proto::Inventory> ParseInventory(std::string_view json, const std::string& base_dir,
                                         const std::string& origin) {
-  if (Status syntax = CheckJsonSyntax(json); !syntax.ok()) {
-    return Status::InvalidArgument("inventory " + origin +
-                                   " is not valid JSON: " + syntax.message());
+  // protobuf's JSON parser says what is wrong but not where: check the syntax first so that
+  // the error names the line and column.
+  if (Status syntax = json::Parse(json).status(); !syntax.ok()) {
+    return Status::InvalidArgument("inventory " + origin + " is not valid " + syntax.message());
   }
   proto::Inventory inventory;
   google::protobuf::util::JsonParseOptions options;

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/runtime/json.h"
+#include "transfer/json.h"
 #include "transfer/status.h"
 
 namespace migrate::runtime {

@@ -10,7 +10,7 @@
 #include "agent/runtime/criu_log.h"
 #include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
-#include "agent/runtime/json.h"
+#include "transfer/json.h"
 #include "agent/runtime/loopback.h"
 #include "agent/runtime/oci_config.h"
 

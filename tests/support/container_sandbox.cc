@@ -13,13 +13,13 @@
 
 #include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
-#include "agent/runtime/json.h"
+#include "transfer/json.h"
 #include "tests/support/poll.h"
 
 namespace migrate::testing {
 namespace {
 
-using runtime::json::Value;
+using json::Value;
 
 constexpr const char* kBusybox = "/bin/busybox";
 
@@ -112,7 +112,7 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
   spec.timeout = std::chrono::seconds(30);
   MIGRATE_RETURN_IF_ERROR(runtime::RunChecked(*runner_, spec).status());
   MIGRATE_ASSIGN_OR_RETURN(std::string text, runtime::ReadFile(bundle + "/config.json"));
-  MIGRATE_ASSIGN_OR_RETURN(Value doc, runtime::json::Parse(text));
+  MIGRATE_ASSIGN_OR_RETURN(Value doc, json::Parse(text));
 
   Value* process = doc.Find("process");
   Value* root = doc.Find("root");
@@ -152,7 +152,7 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
     ann->Set("org.criu.config", Value::String(*options.criu_config));
   }
   MIGRATE_RETURN_IF_ERROR(
-      runtime::WriteFileAtomic(bundle + "/config.json", runtime::json::Serialize(doc, 2)));
+      runtime::WriteFileAtomic(bundle + "/config.json", json::Serialize(doc, 2)));
   return bundle;
 }
 

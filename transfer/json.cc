@@ -1,9 +1,9 @@
-#include "agent/runtime/json.h"
+#include "transfer/json.h"
 
 #include <cstdint>
 #include <cstdio>
 
-namespace migrate::runtime::json {
+namespace migrate::json {
 
 Value Value::Bool(bool b) {
   Value v;
@@ -83,7 +83,17 @@ class Parser {
 
  private:
   Status Error(std::string what) const {
-    return Status::InvalidArgument("JSON: " + what + " at offset " + std::to_string(pos_));
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i < pos_ && i < s_.size(); ++i) {
+      if (s_[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    return Status::InvalidArgument("JSON: " + what + " at line " + std::to_string(line) +
+                                   ", column " + std::to_string(column));
   }
 
   void SkipSpace() {
@@ -411,4 +421,4 @@ std::string Serialize(const Value& value, int indent) {
   return out;
 }
 
-}  // namespace migrate::runtime::json
+}  // namespace migrate::json

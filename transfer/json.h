@@ -1,4 +1,5 @@
-// A minimal JSON document model, enough to edit an OCI config.json without losing anything:
+// A minimal JSON document model, enough to edit an OCI config.json without losing anything
+// and to point a user at the first error in a file they wrote (line and column):
 // object member order is kept and numbers keep their original text (no float rounding of
 // 64-bit limits). Not a general-purpose library: no comments, strict RFC 8259 input.
 #pragma once
@@ -12,7 +13,7 @@
 
 #include "transfer/status.h"
 
-namespace migrate::runtime::json {
+namespace migrate::json {
 
 class Value {
  public:
@@ -55,9 +56,10 @@ class Value {
   std::vector<Member> members_;
 };
 
-// Parses one JSON document. InvalidArgument with the byte offset on bad input.
+// Parses one JSON document. InvalidArgument "JSON: <what> at line L, column C" on bad input
+// (1-based; columns count bytes).
 Result<Value> Parse(std::string_view text);
 // Serializes; indent > 0 pretty-prints with that many spaces.
 std::string Serialize(const Value& value, int indent = 0);
 
-}  // namespace migrate::runtime::json
+}  // namespace migrate::json

@@ -1,8 +1,8 @@
-#include "agent/runtime/json.h"
+#include "transfer/json.h"
 
 #include <gtest/gtest.h>
 
-namespace migrate::runtime::json {
+namespace migrate::json {
 namespace {
 
 TEST(JsonTest, RoundTripKeepsOrderAndNumberText) {
@@ -54,4 +54,4 @@ TEST(JsonTest, SetFindRemove) {
 }
 
 }  // namespace
-}  // namespace migrate::runtime::json
+}  // namespace migrate::json
