@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "agent/runtime/mode_plan.h"
-#include "tests/agent/daemon/test_pki.h"
+#include "tests/transfer/test_pki.h"
 
 namespace migrate::agent {
 namespace {

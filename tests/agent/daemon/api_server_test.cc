@@ -12,7 +12,7 @@
 #include <mutex>
 
 #include "controller/https_agent_client.h"
-#include "tests/agent/daemon/test_pki.h"
+#include "tests/transfer/test_pki.h"
 
 namespace migrate::agent {
 namespace {

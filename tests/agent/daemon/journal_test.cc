@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/agent/daemon/test_pki.h"
+#include "tests/transfer/test_pki.h"
 
 namespace migrate::agent {
 namespace {
