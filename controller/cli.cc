@@ -37,7 +37,8 @@ Hosts come from an inventory file: --hosts FILE, else $MIGRATE_HOSTS, else
 /etc/migrate/hosts.json (format: docs/controller.md).
 Exit status: 0 migrated (or --dry-run passed), 1 failed before the freeze (nothing changed),
 2 bad input, 3 rolled back (the container runs on the source again), 4 failed after the
-freeze and the rollback failed (see the report).)";
+freeze and not rolled back: the rollback failed, or the destination may run the container
+and could not confirm its rollback (see the report; the source keeps the images).)";
 
 // SIGINT/SIGTERM during a migration: finish the step in flight, then roll back (or stop, before
 // the freeze). The handler resets itself, so a second signal kills the process.
@@ -290,7 +291,7 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
       ->capture_default_str();
   container_cmd
       ->add_option("--transfer-timeout", container.transfer_timeout_s,
-                   "seconds allowed for the bundle send and for checkpoint+transfer")
+                   "seconds allowed for checkpoint+transfer (images and bundle)")
       ->check(CLI::Range(1, 7 * 86400))
       ->capture_default_str();
 
