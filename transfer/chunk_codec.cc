@@ -98,7 +98,9 @@ ChunkCompressor::ChunkCompressor(int level) : ctx_(std::make_unique<Ctx>()) {
   ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_compressionLevel, level);
   ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_contentSizeFlag, 1);
   // Integrity is SHA-256 per chunk; zstd's own checksum would only cost time.
-  ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_checksumFlag, 0);
+  // zstd's own content checksum (XXH64 of the decompressed bytes, checked by the decoder):
+  // the chunk's SHA-256 covers the bytes as sent, this covers what decompression made of them.
+  ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_checksumFlag, 1);
   ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_windowLog, 0);  // level default (capped below)
 }
 

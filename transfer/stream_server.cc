@@ -158,6 +158,12 @@ class ChunkWriters {
     const size_t packed = PackedLength(h);
     std::string_view encoded(task.payload);
     encoded.remove_prefix(ChunkHeaderSize(h));
+    // The digest covers the chunk as sent; zstd's content checksum, checked by Decode, covers
+    // what decompression makes of it.
+    if (Sha256::Of(encoded.data(), encoded.size()) != h.sha256) {
+      return Status::DataLoss(task.file->path() + " chunk at offset " + std::to_string(h.offset) +
+                              ": SHA-256 mismatch");
+    }
     const char* data;
     if (h.encoding == proto::stream::CHUNK_ENCODING_RAW && encoded.size() == packed) {
       data = encoded.data();  // stored chunk: no copy
@@ -168,10 +174,6 @@ class ChunkWriters {
         return st.WithContext(task.file->path() + " chunk at offset " + std::to_string(h.offset));
       }
       data = raw.data();
-    }
-    if (Sha256::Of(data, packed) != h.sha256) {
-      return Status::DataLoss(task.file->path() + " chunk at offset " + std::to_string(h.offset) +
-                              ": SHA-256 mismatch");
     }
     if (hook_) MIGRATE_RETURN_IF_ERROR(hook_("write", write_index_.fetch_add(1)));
     if (h.zero_map.empty()) {

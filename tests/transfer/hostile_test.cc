@@ -335,9 +335,9 @@ TEST_F(HostileTest, BadZeroPageMapsAreRefused) {
   auto out3 = Run([&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("f", ps::ENTRY_TYPE_REGULAR, 0644, 3 * 4096));
     ChunkHeader h = chunk(std::string(1, '\x02'));
-    std::string packed(2 * 4096, 'a');
-    h.sha256 = Sha256::Of(packed.data(), packed.size());
-    (void)c.DataCustom(h, packed + "extra");  // more bytes than the map leaves
+    std::string sent = std::string(2 * 4096, 'a') + "extra";  // more bytes than the map leaves
+    h.sha256 = Sha256::Of(sent.data(), sent.size());
+    (void)c.DataCustom(h, sent);
     (void)c.EntryEnd();
     (void)c.Trailer();
   });
@@ -355,7 +355,7 @@ TEST_F(HostileTest, DecompressionBombIsRefused) {
     h.entry_id = 1;
     h.encoding = ps::CHUNK_ENCODING_ZSTD;
     h.raw_length = 1000;  // the frame holds 4 MiB
-    h.sha256 = Sha256::Of(big.data(), 1000);
+    h.sha256 = Sha256::Of(encoded.data(), encoded.size());  // honest digest, lying size
     (void)c.DataCustom(h, encoded);
     (void)c.EntryEnd();
     (void)c.Trailer();

@@ -94,7 +94,6 @@ Status RawClient::Data(uint64_t offset, const std::string& bytes, bool raw) {
   h.entry_id = open_.id();
   h.offset = offset;
   h.raw_length = static_cast<uint32_t>(bytes.size());
-  h.sha256 = transfer::Sha256::Of(bytes.data(), bytes.size());
   std::string encoded;
   if (raw) {
     h.encoding = ps::CHUNK_ENCODING_RAW;
@@ -105,6 +104,7 @@ Status RawClient::Data(uint64_t offset, const std::string& bytes, bool raw) {
     if (!enc.ok()) return enc.status();
     h.encoding = *enc;
   }
+  h.sha256 = transfer::Sha256::Of(encoded.data(), encoded.size());  // the chunk as sent
   return DataCustom(h, encoded);
 }
 
