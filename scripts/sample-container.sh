@@ -7,6 +7,9 @@
 #   sample-container.sh count BUNDLE_DIR        # prints the current count
 #   sample-container.sh pid ID RUNC_ROOT        # prints the init pid
 #   sample-container.sh remove ID RUNC_ROOT     # kill + delete (bundle left alone)
+#
+# SAMPLE_MEMORY_MIB=N makes the shell hold about N MiB of memory before it counts: half
+# random (base64 text), half one repeated letter, as a stand-in for a real process's heap.
 set -euo pipefail
 
 die() { printf 'sample-container: %s\n' "$*" >&2; exit 1; }
@@ -23,13 +26,25 @@ make_bundle() {
     [ "$applet" = busybox ] || ln -sf busybox "$bundle/rootfs/bin/$applet"
   done
   echo 'root:x:0:0:root:/:/bin/sh' >"$bundle/rootfs/etc/passwd"
+  # The process: /counter.sh inside the container.
+  {
+    echo '#!/bin/sh'
+    local mib=${SAMPLE_MEMORY_MIB:-0}
+    if [ "$mib" -gt 0 ]; then
+      local half=$((mib * 1024 * 1024 / 2))
+      echo "r=\$(head -c $((half * 3 / 4)) /dev/urandom | base64 -w 0)"
+      echo "z=\$(head -c $half /dev/zero | tr '\\0' a)"
+    fi
+    echo 'i=0'
+    echo 'while :; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; usleep 50000; done'
+  } >"$bundle/rootfs/counter.sh"
+  chmod 0755 "$bundle/rootfs/counter.sh"
   # runc's default spec, with: no terminal, a writable root, our process and cgroup path.
   runc spec --bundle "$bundle"
-  local script='i=0; while :; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; usleep 50000; done'
   sed -i \
     -e 's/"terminal": true/"terminal": false/' \
     -e 's/"readonly": true/"readonly": false/' \
-    -e "s|^\(\s*\)\"sh\"$|\1\"sh\", \"-c\", \"$script\"|" \
+    -e 's|^\(\s*\)"sh"$|\1"sh", "/counter.sh"|' \
     -e "s|^\(\s*\)\"linux\": {|\1\"linux\": {\n\1\t\"cgroupsPath\": \"$cgroups_path\",|" \
     "$bundle/config.json"
   grep -q "cgroupsPath\": \"$cgroups_path\"" "$bundle/config.json" || die "config.json edit failed"
@@ -48,7 +63,7 @@ case "$cmd" in
       die "runc run $id failed (runc --root $root run -d --bundle $bundle $id)"
     pid=$(runc --root "$root" state "$id" | sed -n 's/^\s*"pid": \([0-9]*\).*/\1/p')
     nsenter --net="/proc/$pid/ns/net" ip link set lo up
-    for _ in $(seq 100); do [ -s "$bundle/rootfs/count" ] && break; sleep 0.05; done
+    for _ in $(seq 2400); do [ -s "$bundle/rootfs/count" ] && break; sleep 0.05; done
     [ -s "$bundle/rootfs/count" ] || die "container $id does not count"
     echo "started $id (pid $pid, bundle $bundle, cgroup $cgpath)"
     ;;
