@@ -134,8 +134,17 @@ unsigned HttpStatusFor(const Status& status) {
 }
 
 struct AgentService::Migration {
-  std::mutex mutex;  // serialises the migration's steps
+  std::mutex mutex;  // serialises the migration's steps; guards `record`
   proto::MigrationRecord record;
+  // What status queries show: a copy of `record` as last journaled. Status queries must not
+  // wait for `mutex` (a checkpoint holds it for minutes) nor read `record` while a step
+  // writes it.
+  std::mutex published_mutex;
+  proto::MigrationRecord published;
+  void Publish() {
+    std::lock_guard<std::mutex> lock(published_mutex);
+    published = record;
+  }
   // Live counters of this node's outgoing stream; cancel stops it (rollback).
   transfer::TransferProgress send_progress;
   transfer::CancelFlag cancel;
@@ -169,6 +178,7 @@ Result<AgentService::MigrationPtr> AgentService::Find(const std::string& migrati
   if (!record.ok()) return record.status();
   auto m = std::make_shared<Migration>();
   m->record = std::move(record).value();
+  m->Publish();
   migrations_[migration_id] = m;
   return m;
 }
@@ -181,6 +191,7 @@ AgentService::MigrationPtr AgentService::FindOrCreate(const std::string& migrati
   if (!slot) {
     slot = std::make_shared<Migration>();
     slot->record.set_migration_id(migration_id);
+    slot->Publish();
   }
   return slot;
 }
@@ -189,6 +200,7 @@ Status AgentService::Journal(Migration& m, proto::Phase phase, std::string messa
   m.record.set_phase(phase);
   m.record.set_message(std::move(message));
   m.record.set_updated_unix_ms(NowUnixMillis());
+  m.Publish();
   MIGRATE_LOG(kInfo, m.record.migration_id())
       << "phase " << proto::Phase_Name(phase)
       << (m.record.message().empty() ? "" : ": " + m.record.message());
@@ -196,17 +208,22 @@ Status AgentService::Journal(Migration& m, proto::Phase phase, std::string messa
 }
 
 proto::MigrationStatus AgentService::StatusOf(Migration& m) {
+  proto::MigrationRecord record;
+  {
+    std::lock_guard<std::mutex> lock(m.published_mutex);
+    record = m.published;
+  }
   proto::MigrationStatus status;
-  status.set_migration_id(m.record.migration_id());
-  status.set_container_id(m.record.container_id());
-  status.set_role(m.record.role());
-  status.set_phase(m.record.phase());
-  status.set_message(m.record.message());
-  if (m.record.role() == proto::ROLE_SOURCE) {
+  status.set_migration_id(record.migration_id());
+  status.set_container_id(record.container_id());
+  status.set_role(record.role());
+  status.set_phase(record.phase());
+  status.set_message(record.message());
+  if (record.role() == proto::ROLE_SOURCE) {
     status.set_bytes_raw(m.send_progress.raw_bytes.load());
     status.set_bytes_wire(m.send_progress.wire_bytes.load());
   } else if (deps_.streams != nullptr) {
-    for (const std::string& token : {m.record.bundle_token(), m.record.images_token()}) {
+    for (const std::string& token : {record.bundle_token(), record.images_token()}) {
       if (token.empty()) continue;
       auto progress = deps_.streams->Progress(token);
       if (progress.ok()) {
@@ -857,8 +874,7 @@ Result<proto::MigrationStatus> AgentService::Rollback(const proto::RollbackReque
 
 Result<proto::MigrationStatus> AgentService::GetStatus(const std::string& migration_id) {
   MIGRATE_ASSIGN_OR_RETURN(MigrationPtr m, Find(migration_id));
-  // No lock: counters are atomic and the record's scalar fields are only read for display.
-  // A step holding the lock for minutes must not block progress reports.
+  // Never waits for the migration's step lock: see Migration::published.
   return StatusOf(*m);
 }
 
@@ -871,6 +887,7 @@ Status AgentService::Recover() {
     if (IsFinal(record.phase()) || record.phase() == proto::PHASE_FAILED) continue;
     auto m = std::make_shared<Migration>();
     m->record = record;
+    m->Publish();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       migrations_[record.migration_id()] = m;

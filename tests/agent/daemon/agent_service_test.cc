@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <functional>
 #include <future>
 #include <sstream>
 
@@ -53,6 +54,7 @@ class FakeRuntime final : public runtime::Runtime {
   Result<runtime::CheckpointResult> Checkpoint(const runtime::CheckpointOptions& o) override {
     std::lock_guard<std::mutex> lock(mutex);
     checkpoints.push_back(o);
+    if (during_checkpoint) during_checkpoint();
     if (!checkpoint_error.ok()) return checkpoint_error;
     // What CRIU would leave: image files, written one after the other.
     fs::create_directories(o.image_dir);
@@ -95,6 +97,7 @@ class FakeRuntime final : public runtime::Runtime {
   std::vector<std::string> killed;
   Status checkpoint_error;
   Status restore_error;
+  std::function<void()> during_checkpoint;  // runs inside Checkpoint (the freeze)
 };
 
 // CRIU 4.1.1 that passes every check.
@@ -469,6 +472,28 @@ TEST_F(AgentServiceTest, SourceAndDestinationMigrateOverRealStreams) {
   EXPECT_FALSE(fs::exists(dir_.path() + "/a/migrations/m1/images"));
   EXPECT_FALSE(fs::exists(r.image_dir));
   EXPECT_TRUE(fs::exists(r.bundle_dir + "/config.json"));  // the container runs from it
+}
+
+// The controller polls progress while checkpoint-send holds the migration's step lock for the
+// whole freeze: the status must come back at once (a deadlock here would hang the test).
+TEST_F(AgentServiceTest, StatusAnswersDuringTheFreeze) {
+  auto service = MakeService("host-a", dir_.path());
+  AddRunning("web", "/bundles/web");
+  Result<proto::MigrationStatus> seen = Status::Internal("not polled");
+  runtime_.during_checkpoint = [&] { seen = service->GetStatus("m1"); };
+  proto::CheckpointSendRequest request;
+  request.set_migration_id("m1");
+  request.set_container_id("web");
+  request.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
+  request.mutable_target()->set_node_name("host-b");
+  request.mutable_target()->set_address("127.0.0.1");
+  request.mutable_target()->set_data_port(1);  // nothing listens: the stream fails later
+  request.mutable_target()->set_token(std::string(64, 'a'));
+  (void)service->CheckpointSend(request);
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  EXPECT_EQ(seen->phase(), proto::PHASE_CHECKPOINTING);
+  EXPECT_EQ(seen->container_id(), "web");
+  EXPECT_EQ(seen->role(), proto::ROLE_SOURCE);
 }
 
 TEST_F(AgentServiceTest, DestinationRefusesAStreamTokenItDidNotIssue) {
