@@ -33,18 +33,6 @@ using BioPtr = std::unique_ptr<BIO, Deleter>;
 using BnPtr = std::unique_ptr<BIGNUM, Deleter>;
 using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter>;
 
-std::string OpenSslErrors(const std::string& what) {
-  std::string out = what;
-  bool first = true;
-  while (unsigned long err = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(err, buf, sizeof(buf));
-    out += first ? ": " : "; ";
-    out += buf;
-    first = false;
-  }
-  return out;
-}
 
 std::string Join(const std::string& dir, const char* name) { return dir + "/" + name; }
 
@@ -67,7 +55,7 @@ Status MakeDir(const std::string& dir) {
 template <typename Fn>
 Status WritePem(const std::string& path, mode_t mode, Fn encode) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || encode(bio.get()) != 1) return Status::Internal(OpenSslErrors("encode " + path));
+  if (!bio || encode(bio.get()) != 1) return Status::Internal(tls::OpenSslErrorText("encode " + path));
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -96,7 +84,7 @@ Status WritePem(const std::string& path, mode_t mode, Fn encode) {
 
 Result<PkeyPtr> NewKey() {
   PkeyPtr key(EVP_EC_gen("P-256"));
-  if (!key) return Status::Internal(OpenSslErrors("generate EC P-256 key"));
+  if (!key) return Status::Internal(tls::OpenSslErrorText("generate EC P-256 key"));
   return key;
 }
 
@@ -107,7 +95,7 @@ Status AddExt(X509* cert, X509* issuer, int nid, const std::string& value) {
   ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
   if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
     return Status::InvalidArgument(
-        OpenSslErrors("certificate extension " + std::string(OBJ_nid2sn(nid)) + "=" + value));
+        tls::OpenSslErrorText("certificate extension " + std::string(OBJ_nid2sn(nid)) + "=" + value));
   }
   return Status::Ok();
 }
@@ -119,12 +107,12 @@ Result<X509Ptr> NewCert(const std::string& common_name, int days, EVP_PKEY* key)
   X509_set_version(cert.get(), 2);  // v3
   unsigned char serial_bytes[16];
   if (RAND_bytes(serial_bytes, sizeof(serial_bytes)) != 1) {
-    return Status::Internal(OpenSslErrors("random serial"));
+    return Status::Internal(tls::OpenSslErrorText("random serial"));
   }
   serial_bytes[0] &= 0x7f;  // positive
   BnPtr bn(BN_bin2bn(serial_bytes, sizeof(serial_bytes), nullptr));
   if (!bn || BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())) == nullptr) {
-    return Status::Internal(OpenSslErrors("set serial"));
+    return Status::Internal(tls::OpenSslErrorText("set serial"));
   }
   // Backdate a little for clock skew between nodes.
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
@@ -133,25 +121,25 @@ Result<X509Ptr> NewCert(const std::string& common_name, int days, EVP_PKEY* key)
   if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                                  reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
                                  -1, 0) != 1) {
-    return Status::InvalidArgument(OpenSslErrors("common name " + common_name));
+    return Status::InvalidArgument(tls::OpenSslErrorText("common name " + common_name));
   }
-  if (X509_set_pubkey(cert.get(), key) != 1) return Status::Internal(OpenSslErrors("set key"));
+  if (X509_set_pubkey(cert.get(), key) != 1) return Status::Internal(tls::OpenSslErrorText("set key"));
   return cert;
 }
 
 Result<X509Ptr> ReadCert(const std::string& path) {
   BioPtr bio(BIO_new_file(path.c_str(), "r"));
-  if (!bio) return Status::NotFound(OpenSslErrors("open " + path));
+  if (!bio) return Status::NotFound(tls::OpenSslErrorText("open " + path));
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) return Status::InvalidArgument(OpenSslErrors("read certificate " + path));
+  if (!cert) return Status::InvalidArgument(tls::OpenSslErrorText("read certificate " + path));
   return cert;
 }
 
 Result<PkeyPtr> ReadKey(const std::string& path) {
   BioPtr bio(BIO_new_file(path.c_str(), "r"));
-  if (!bio) return Status::NotFound(OpenSslErrors("open " + path));
+  if (!bio) return Status::NotFound(tls::OpenSslErrorText("open " + path));
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) return Status::InvalidArgument(OpenSslErrors("read key " + path));
+  if (!key) return Status::InvalidArgument(tls::OpenSslErrorText("read key " + path));
   return key;
 }
 
@@ -186,7 +174,7 @@ Status CreateCa(const std::string& out_dir, const CaOptions& options) {
       AddExt(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign"));
   MIGRATE_RETURN_IF_ERROR(AddExt(cert.get(), cert.get(), NID_subject_key_identifier, "hash"));
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
-    return Status::Internal(OpenSslErrors("sign CA certificate"));
+    return Status::Internal(tls::OpenSslErrorText("sign CA certificate"));
   }
   MIGRATE_RETURN_IF_ERROR(WritePem(key_path, 0600, [&](BIO* b) {
     return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
@@ -225,7 +213,7 @@ Result<tls::TlsFiles> IssueCertificate(const std::string& ca_dir, const std::str
   MIGRATE_ASSIGN_OR_RETURN(PkeyPtr ca_key, ReadKey(Join(ca_dir, kCaKeyFile)));
   if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
     return Status::InvalidArgument(
-        OpenSslErrors("CA key does not match CA certificate in " + ca_dir));
+        tls::OpenSslErrorText("CA key does not match CA certificate in " + ca_dir));
   }
   MIGRATE_RETURN_IF_ERROR(MakeDir(out_dir));
   tls::TlsFiles files{Join(out_dir, kCaCertFile), Join(out_dir, kCertFile),
@@ -249,7 +237,7 @@ Result<tls::TlsFiles> IssueCertificate(const std::string& ca_dir, const std::str
   MIGRATE_RETURN_IF_ERROR(
       AddExt(cert.get(), ca_cert.get(), NID_authority_key_identifier, "keyid:always"));
   if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) {
-    return Status::Internal(OpenSslErrors("sign certificate"));
+    return Status::Internal(tls::OpenSslErrorText("sign certificate"));
   }
   MIGRATE_RETURN_IF_ERROR(WritePem(files.key_file, 0600, [&](BIO* b) {
     return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);

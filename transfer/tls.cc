@@ -25,20 +25,6 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-// The OpenSSL error queue as one line ("what: lib:reason; ..."), and clears it.
-std::string OpenSslErrors(std::string_view what) {
-  std::string out(what);
-  bool first = true;
-  while (unsigned long err = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(err, buf, sizeof(buf));
-    out += first ? ": " : "; ";
-    out += buf;
-    first = false;
-  }
-  return out;
-}
-
 Result<ContextPtr> MakeContext(const TlsFiles& files, bool server) {
   if (files.ca_file.empty() || files.cert_file.empty() || files.key_file.empty()) {
     return Status::InvalidArgument("TLS needs a CA file, a certificate file and a key file");
@@ -53,7 +39,7 @@ Result<ContextPtr> MakeContext(const TlsFiles& files, bool server) {
   }
   SSL_CTX* raw = ctx->native_handle();
   if (SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION) != 1) {
-    return Status::Internal(OpenSslErrors("set minimum TLS version"));
+    return Status::Internal(OpenSslErrorText("set minimum TLS version"));
   }
   SSL_CTX_set_options(raw, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -63,11 +49,11 @@ Result<ContextPtr> MakeContext(const TlsFiles& files, bool server) {
   SSL_CTX_set_mode(raw, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_ciphersuites(raw, kTls13Suites) != 1 ||
       SSL_CTX_set_cipher_list(raw, kTls12Ciphers) != 1) {
-    return Status::Internal(OpenSslErrors("set TLS cipher suites"));
+    return Status::Internal(OpenSslErrorText("set TLS cipher suites"));
   }
   // The cluster CA is the only trust anchor: no system default paths.
   if (SSL_CTX_load_verify_locations(raw, files.ca_file.c_str(), nullptr) != 1) {
-    return Status::InvalidArgument(OpenSslErrors("load CA file " + files.ca_file));
+    return Status::InvalidArgument(OpenSslErrorText("load CA file " + files.ca_file));
   }
   if (server) {
     // Tell clients which CA we accept (helps diagnose a wrong client certificate).
@@ -75,14 +61,14 @@ Result<ContextPtr> MakeContext(const TlsFiles& files, bool server) {
     if (names != nullptr) SSL_CTX_set_client_CA_list(raw, names);
   }
   if (SSL_CTX_use_certificate_chain_file(raw, files.cert_file.c_str()) != 1) {
-    return Status::InvalidArgument(OpenSslErrors("load certificate file " + files.cert_file));
+    return Status::InvalidArgument(OpenSslErrorText("load certificate file " + files.cert_file));
   }
   if (SSL_CTX_use_PrivateKey_file(raw, files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return Status::InvalidArgument(OpenSslErrors("load key file " + files.key_file));
+    return Status::InvalidArgument(OpenSslErrorText("load key file " + files.key_file));
   }
   if (SSL_CTX_check_private_key(raw) != 1) {
     return Status::InvalidArgument(
-        OpenSslErrors("key file " + files.key_file + " does not match " + files.cert_file));
+        OpenSslErrorText("key file " + files.key_file + " does not match " + files.cert_file));
   }
   // Peer verification is always on, and a server always demands a client certificate.
   SSL_CTX_set_verify(raw, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
@@ -90,7 +76,7 @@ Result<ContextPtr> MakeContext(const TlsFiles& files, bool server) {
   SSL_CTX_set_verify_depth(raw, 4);
   // A server accepts only certificates usable for client auth, a client only server certs.
   if (SSL_CTX_set_purpose(raw, server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER) != 1) {
-    return Status::Internal(OpenSslErrors("set certificate purpose"));
+    return Status::Internal(OpenSslErrorText("set certificate purpose"));
   }
   return ctx;
 }
@@ -137,16 +123,16 @@ Status ExpectServerName(SSL* ssl, const std::string& host_name) {
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
   if (LooksLikeIp(host_name)) {
     if (X509_VERIFY_PARAM_set1_ip_asc(param, host_name.c_str()) != 1) {
-      return Status::InvalidArgument(OpenSslErrors("expect server IP " + host_name));
+      return Status::InvalidArgument(OpenSslErrorText("expect server IP " + host_name));
     }
     return Status::Ok();
   }
   X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
   if (X509_VERIFY_PARAM_set1_host(param, host_name.c_str(), host_name.size()) != 1) {
-    return Status::InvalidArgument(OpenSslErrors("expect server name " + host_name));
+    return Status::InvalidArgument(OpenSslErrorText("expect server name " + host_name));
   }
   if (SSL_set_tlsext_host_name(ssl, host_name.c_str()) != 1) {
-    return Status::InvalidArgument(OpenSslErrors("set SNI " + host_name));
+    return Status::InvalidArgument(OpenSslErrorText("set SNI " + host_name));
   }
   return Status::Ok();
 }
@@ -191,6 +177,19 @@ Result<PeerIdentity> IdentifyPeer(SSL* ssl) {
     GENERAL_NAMES_free(sans);
   }
   return id;
+}
+
+std::string OpenSslErrorText(std::string_view what) {
+  std::string out(what);
+  bool first = true;
+  while (unsigned long err = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(err, buf, sizeof(buf));
+    out += first ? ": " : "; ";
+    out += buf;
+    first = false;
+  }
+  return out;
 }
 
 }  // namespace migrate::tls

@@ -54,4 +54,7 @@ Status ExpectServerName(SSL* ssl, const std::string& host_name);
 // After the handshake: who the (verified) peer is.
 Result<PeerIdentity> IdentifyPeer(SSL* ssl);
 
+// The calling thread's OpenSSL error queue as one line ("what: lib:reason; ..."); clears it.
+std::string OpenSslErrorText(std::string_view what);
+
 }  // namespace migrate::tls

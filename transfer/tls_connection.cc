@@ -99,18 +99,6 @@ class SigpipeGuard {
 
 }  // namespace
 
-std::string TlsErrorText(std::string_view what) {
-  std::string out(what);
-  bool first = true;
-  while (unsigned long err = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(err, buf, sizeof(buf));
-    out += first ? ": " : "; ";
-    out += buf;
-    first = false;
-  }
-  return out;
-}
 
 TlsConnection::TlsConnection(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
 
@@ -171,7 +159,7 @@ Result<int> TlsConnection::Drive(Op op, Clock::time_point deadline, const char* 
         return 0;
       case SSL_ERROR_SYSCALL: {
         int e = errno;
-        std::string text = TlsErrorText(what);
+        std::string text = tls::OpenSslErrorText(what);
         if (e == 0) {
           return Status::Unavailable(text + ": connection closed by peer without TLS close");
         }
@@ -179,7 +167,7 @@ Result<int> TlsConnection::Drive(Op op, Clock::time_point deadline, const char* 
       }
       default: {
         unsigned long detail = ERR_peek_error();
-        std::string text = TlsErrorText(what);
+        std::string text = tls::OpenSslErrorText(what);
         // Verification failures are refusals, not outages.
         if (ERR_GET_REASON(detail) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
           long v = SSL_get_verify_result(ssl_);
@@ -233,7 +221,7 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
   SSL* ssl = SSL_new(ctx->native_handle());
   if (ssl == nullptr) {
     close(fd);
-    return Status::Internal(TlsErrorText("SSL_new"));
+    return Status::Internal(tls::OpenSslErrorText("SSL_new"));
   }
   std::unique_ptr<TlsConnection> conn(new TlsConnection(fd, ssl));
   conn->cancel_ = cancel;
@@ -263,7 +251,7 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::Accept(int fd, const tls::
   SSL* ssl = SSL_new(ctx->native_handle());
   if (ssl == nullptr) {
     close(fd);
-    return Status::Internal(TlsErrorText("SSL_new"));
+    return Status::Internal(tls::OpenSslErrorText("SSL_new"));
   }
   std::unique_ptr<TlsConnection> conn(new TlsConnection(fd, ssl));
   conn->cancel_ = cancel;

@@ -78,7 +78,5 @@ class TlsConnection {
   uint64_t bytes_read_ = 0;
 };
 
-// The OpenSSL error queue as text ("what: reason; ..."), clearing it.
-std::string TlsErrorText(std::string_view what);
 
 }  // namespace migrate::transfer
