@@ -4,21 +4,16 @@
 # comes back, its journal leaves nothing of the migration behind on host-b.
 source "$(dirname "$0")/lib.sh"
 ID=fail-kill-$$
-NS_A=$(basename "$HOST_A_NETNS")
-trap 'ip netns exec "$NS_A" tc qdisc del dev mig-data-a root 2>/dev/null || true; "$TH" restart-agent host-b >/dev/null 2>&1 || true; cleanup_containers; rm -rf "$TEST_TMP"' EXIT
+trap 'fast_data_link; "$TH" restart-agent host-b >/dev/null 2>&1 || true; cleanup_containers; rm -rf "$TEST_TMP"' EXIT
 start_counter host-a "$ID"
 before=$(count_of host-a "$ID")
 
-ip netns exec "$NS_A" tc qdisc add dev mig-data-a root tbf rate 400kbit burst 16kbit latency 2s
-known=$(migration_dirs host-a)
-( migrate_json "$ID" host-a host-b --cgroups-mode soft; echo "$RC" >"$TEST_TMP/rc"; echo "$REPORT" >"$TEST_TMP/report" ) &
-mig=$!
-wait_for_freeze host-a "$known"
+slow_data_link
+migrate_json_frozen "$ID" host-a host-b --cgroups-mode soft
 log "checkpoint running: killing the host-b agent"
 "$TH" kill-agent host-b
-wait "$mig" || true
-ip netns exec "$NS_A" tc qdisc del dev mig-data-a root
-RC=$(cat "$TEST_TMP/rc"); REPORT=$(cat "$TEST_TMP/report")
+migrate_json_wait
+fast_data_link
 [ "$RC" -ne 0 ] || fail "migration to a dead agent succeeded?"
 [ "$(report .status)" = rolled_back ] || fail "status $(report .status), expected rolled_back"
 expect_absent host-b "$ID"

@@ -106,6 +106,28 @@ migrate_json() {
 
 report() { jq -r "$1" <<<"$REPORT"; }
 
+# slow_data_link / fast_data_link: throttle host-a's side of the data link (tbf), so that a
+# transfer lasts long enough to be cut, and lift it again.
+NS_A=$(basename "$HOST_A_NETNS")
+NS_B=$(basename "$HOST_B_NETNS")
+slow_data_link() { ip netns exec "$NS_A" tc qdisc add dev mig-data-a root tbf rate 400kbit burst 16kbit latency 2s; }
+fast_data_link() { ip netns exec "$NS_A" tc qdisc del dev mig-data-a root 2>/dev/null || true; }
+
+# migrate_json_frozen ID SRC DST ARGS... : starts the migration in the background and returns
+# once the source is frozen (CRIU writing images); migrate_json_wait then sets RC and REPORT.
+migrate_json_frozen() {
+  local known
+  known=$(migration_dirs "$2")
+  ( migrate_json "$@"; echo "$RC" >"$TEST_TMP/rc"; echo "$REPORT" >"$TEST_TMP/report" ) &
+  BACKGROUND_MIGRATION=$!
+  wait_for_freeze "$2" "$known"
+}
+migrate_json_wait() {
+  wait "$BACKGROUND_MIGRATION" || true
+  RC=$(cat "$TEST_TMP/rc")
+  REPORT=$(cat "$TEST_TMP/report")
+}
+
 # migration_dirs HOST: the agent's migration folders on HOST, one per line.
 migration_dirs() { ls -1 "$(state_dir "$1")/migrations" 2>/dev/null || true; }
 
