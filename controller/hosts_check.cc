@@ -101,11 +101,21 @@ std::string HostsCheckToText(const proto::HostsCheckReport& report) {
   }
   for (const proto::HostCheckResult& h : report.hosts()) {
     if (!h.error().empty()) out << h.host() << ": " << h.error() << "\n";
+    // Modes that would refuse a migration (restore side) with the reason; modes whose dump
+    // only runs soft get one line: their images still restore in the requested mode.
+    std::string dump_soft;
     for (const proto::CgroupModeSupport& s : h.capabilities().cgroup_modes()) {
-      if ((!s.checkpoint() || !s.restore()) && !s.reason().empty()) {
-        out << h.host() << ": cgroup mode " << CgroupModeName(s.mode()) << ": " << s.reason()
-            << "\n";
+      if (!s.restore() && !s.reason().empty()) {
+        out << h.host() << ": cgroup mode " << CgroupModeName(s.mode()) << " refused: "
+            << s.reason() << "\n";
+      } else if (!s.checkpoint()) {
+        dump_soft += (dump_soft.empty() ? "" : ", ") + std::string(CgroupModeName(s.mode()));
       }
+    }
+    if (!dump_soft.empty()) {
+      out << h.host() << ": " << dump_soft
+          << ": the dump runs soft unless the container was restored by migrate (the restore "
+             "runs the requested mode; details: migrate-agent probe)\n";
     }
   }
   return out.str();

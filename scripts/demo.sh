@@ -37,10 +37,13 @@ pid_b=$(runc --root "$HOST_B_RUNC_ROOT" state counter | jq -r .pid)
 sleep 1
 echo "count on host-b: $(./scripts/sample-container.sh count "$bundle_b")"
 echo "cgroup on host-b: $(grep ':memory:' "/proc/$pid_b/cgroup")"
-echo "host-a runs: $(runc --root "$HOST_A_RUNC_ROOT" list -q | tr '\n' ' ')(nothing)"
+echo "containers left on host-a: $(runc --root "$HOST_A_RUNC_ROOT" list -q | wc -l)"
 
-say "and back: host-b -> host-a, cgroups soft (default), report as JSON"
-"$MIGRATE" container counter host-b host-a --output json | jq .
+say "and back: host-b -> host-a, cgroups ignore again (rebuilt under host-a's /migrate-host-a), JSON report"
+"$MIGRATE" container counter host-b host-a --cgroups-mode ignore --output json |
+  jq '{status, cgroups_mode: {requested: .cgroups_mode.requested, dump_effective: .cgroups_mode.dump_effective,
+       restore_effective: .cgroups_mode.restore_effective}, timings_ms, bytes: {raw: .bytes.raw, wire: .bytes.wire},
+       loopback_up, destination_cgroups: [.destination_cgroups[] | select(test(":memory:|^0::"))]}'
 sleep 1
 # The container now runs from the bundle host-a's agent received (in its state directory).
 bundle_a=$(runc --root "$HOST_A_RUNC_ROOT" state counter | jq -r .bundle)

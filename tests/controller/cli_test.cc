@@ -262,7 +262,7 @@ TEST_F(CliTest, HostsCheckPrintsATable) {
   EXPECT_THAT(out_.str(), HasSubstr("HOST"));
   EXPECT_THAT(out_.str(), HasSubstr("runc 1.1.5"));
   EXPECT_THAT(out_.str(), HasSubstr("ignore,soft,full"));
-  EXPECT_THAT(out_.str(), HasSubstr("strict: runc creates"));
+  EXPECT_THAT(out_.str(), HasSubstr("strict refused: runc creates"));
   EXPECT_THAT(pair_->log.Calls(),
               ::testing::ElementsAre("host-a:GetHealth", "host-a:GetCapabilities",
                                      "host-b:GetHealth", "host-b:GetCapabilities"));
