@@ -377,6 +377,15 @@ Result<proto::PreflightResponse> AgentService::Preflight(const proto::PreflightR
       if (!plan->note.empty()) detail += " (" + plan->note + ")";
       add("cgroup-mode-checkpoint", plan->allowed(), detail,
           "choose another --cgroups-mode; see `migrate-agent probe` for what this node honours");
+      auto tcp = runtime::EstablishedTcpConnections(info->init_pid());
+      if (tcp.ok() && *tcp > 0) {
+        add("tcp-connections", request.tcp_established(),
+            std::to_string(*tcp) + " established TCP connection(s) in the container" +
+                (request.tcp_established() ? ", carried across (--tcp-established)" : ""),
+            "CRIU cannot dump established TCP connections unless asked: pass "
+            "--tcp-established (the peers must reach the container at the same address on "
+            "the destination), or close them first");
+      }
       bool bundle_ok = fs::exists(info->bundle() + "/config.json");
       add("bundle", bundle_ok, "bundle " + info->bundle(),
           "the container's bundle (config.json + rootfs) must be readable on the source");

@@ -10,6 +10,9 @@
 #
 # SAMPLE_MEMORY_MIB=N makes the shell hold about N MiB of memory before it counts: half
 # random (base64 text), half one repeated letter, as a stand-in for a real process's heap.
+# SAMPLE_COUNT_OVER_TCP=1 sends the count through an established TCP connection over the
+# container's own 127.0.0.1 (busybox nc client -> nc server -> /count): the count goes on only
+# while that connection lives, which is what a migration with --tcp-established must keep.
 set -euo pipefail
 
 die() { printf 'sample-container: %s\n' "$*" >&2; exit 1; }
@@ -35,8 +38,17 @@ make_bundle() {
       echo "r=\$(head -c $((half * 3 / 4)) /dev/urandom | base64 -w 0)"
       echo "z=\$(head -c $half /dev/zero | tr '\\0' a)"
     fi
-    echo 'i=0'
-    echo 'while :; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; usleep 50000; done'
+    if [ "${SAMPLE_COUNT_OVER_TCP:-0}" = 1 ]; then
+      # The server's stdin never ends (busybox nc quits at stdin EOF); the client connects
+      # once loopback is up and the server listens (port 5000 = 0x1388, 0A = LISTEN).
+      echo 'sleep 999999 | nc -l -p 5000 | while read l; do echo $l > /count.new; mv /count.new /count; done &'
+      echo 'while ! ip -4 addr show dev lo | grep -q 127.0.0.1; do usleep 20000; done'
+      echo 'while ! cat /proc/net/tcp /proc/net/tcp6 | grep -q ":1388 0*:0000 0A"; do usleep 20000; done'
+      echo 'i=0; while :; do i=$((i+1)); echo $i; usleep 50000; done | nc 127.0.0.1 5000'
+    else
+      echo 'i=0'
+      echo 'while :; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; usleep 50000; done'
+    fi
   } >"$bundle/rootfs/counter.sh"
   chmod 0755 "$bundle/rootfs/counter.sh"
   # runc's default spec, with: no terminal, a writable root, our process and cgroup path.

@@ -86,6 +86,28 @@ Result<std::vector<std::string>> ProcessCgroups(int pid, const std::string& proc
   return lines;
 }
 
+Result<int> EstablishedTcpConnections(int pid, const std::string& proc_root) {
+  int established = 0;
+  for (const char* table : {"tcp", "tcp6"}) {
+    Result<std::string> text =
+        ReadFile(proc_root + "/" + std::to_string(pid) + "/net/" + table);
+    if (!text.ok()) {
+      if (std::string(table) == "tcp6") continue;  // a kernel without IPv6
+      return text.status();
+    }
+    std::istringstream in(*text);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      // "  sl  local_address rem_address   st ...": the 4th field is the state.
+      std::istringstream fields(line);
+      std::string sl, local, remote, state;
+      if (fields >> sl >> local >> remote >> state && state == "01") ++established;
+    }
+  }
+  return established;
+}
+
 Status RemoveTree(const std::string& path) {
   if (path.empty() || path == "/") {
     return Status::InvalidArgument("refusing to remove \"" + path + "\"");

@@ -24,6 +24,10 @@ uint64_t ProcessesRssBytes(const std::vector<int>& pids, const std::string& proc
 // The lines of /proc/<pid>/cgroup.
 Result<std::vector<std::string>> ProcessCgroups(int pid, const std::string& proc_root = "/proc");
 
+// Established TCP connections (state 01 in /proc/<pid>/net/tcp and tcp6) in the network
+// namespace of `pid`. CRIU refuses to dump them without --tcp-established.
+Result<int> EstablishedTcpConnections(int pid, const std::string& proc_root = "/proc");
+
 // rm -rf, refusing "/" and empty paths. OK when it does not exist.
 Status RemoveTree(const std::string& path);
 
