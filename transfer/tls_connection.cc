@@ -218,16 +218,8 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::Connect(
     if (last.code() == StatusCode::kIoError) last = Status::Unavailable(last.message());
     return last.WithContext("connect to " + host + ":" + port_text);
   }
-  SSL* ssl = SSL_new(ctx->native_handle());
-  if (ssl == nullptr) {
-    close(fd);
-    return Status::Internal(tls::OpenSslErrorText("SSL_new"));
-  }
-  std::unique_ptr<TlsConnection> conn(new TlsConnection(fd, ssl));
-  conn->cancel_ = cancel;
-  SSL_set_fd(ssl, fd);
-  SSL_set_read_ahead(ssl, 1);  // big socket reads, not 5 bytes + one record per read(2)
-  SSL_set_default_read_buffer_len(ssl, 128 * 1024);
+  MIGRATE_ASSIGN_OR_RETURN(std::unique_ptr<TlsConnection> conn, Wrap(fd, ctx, cancel));
+  SSL* ssl = conn->ssl_;
   SSL_set_connect_state(ssl);
   MIGRATE_RETURN_IF_ERROR(tls::ExpectServerName(ssl, server_name));
   auto hs = conn->Drive([ssl] { return SSL_do_handshake(ssl); }, deadline, "TLS handshake");
@@ -248,6 +240,17 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::Accept(int fd, const tls::
     close(fd);
     return st;
   }
+  MIGRATE_ASSIGN_OR_RETURN(std::unique_ptr<TlsConnection> conn, Wrap(fd, ctx, cancel));
+  SSL* ssl = conn->ssl_;
+  SSL_set_accept_state(ssl);
+  auto hs = conn->Drive([ssl] { return SSL_do_handshake(ssl); }, deadline, "TLS handshake");
+  if (!hs.ok()) return hs.status();
+  if (*hs == 0) return Status::Unavailable("TLS handshake: connection closed by client");
+  return conn;
+}
+
+Result<std::unique_ptr<TlsConnection>> TlsConnection::Wrap(int fd, const tls::ContextPtr& ctx,
+                                                           const CancelFlag* cancel) {
   SSL* ssl = SSL_new(ctx->native_handle());
   if (ssl == nullptr) {
     close(fd);
@@ -256,12 +259,8 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::Accept(int fd, const tls::
   std::unique_ptr<TlsConnection> conn(new TlsConnection(fd, ssl));
   conn->cancel_ = cancel;
   SSL_set_fd(ssl, fd);
-  SSL_set_read_ahead(ssl, 1);
+  SSL_set_read_ahead(ssl, 1);  // big socket reads, not 5 bytes + one record per read(2)
   SSL_set_default_read_buffer_len(ssl, 128 * 1024);
-  SSL_set_accept_state(ssl);
-  auto hs = conn->Drive([ssl] { return SSL_do_handshake(ssl); }, deadline, "TLS handshake");
-  if (!hs.ok()) return hs.status();
-  if (*hs == 0) return Status::Unavailable("TLS handshake: connection closed by client");
   return conn;
 }
 

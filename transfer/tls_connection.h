@@ -62,6 +62,10 @@ class TlsConnection {
 
  private:
   TlsConnection(int fd, SSL* ssl);
+  // A connection over the (non-blocking) socket `fd`, not yet handshaken; owns `fd` from the
+  // call on, also on error.
+  static Result<std::unique_ptr<TlsConnection>> Wrap(int fd, const tls::ContextPtr& ctx,
+                                                     const CancelFlag* cancel);
   enum class Want { kRead, kWrite };
   // Waits until the socket is ready for `want`, the deadline passes or cancel is set.
   Status WaitFor(Want want, Clock::time_point deadline, const char* what);
