@@ -78,6 +78,14 @@ struct ContainerArgs {
   int transfer_timeout_s = 1800;
 };
 
+struct RollbackArgs {
+  std::string migration_id;
+  std::string source;
+  std::string destination;
+  std::string hosts_file;
+  int timeout_s = 120;
+};
+
 struct HostsCheckArgs {
   std::vector<std::string> hosts;
   std::string output = "text";
@@ -217,6 +225,61 @@ int RunHostsCheck(const HostsCheckArgs& args, CliEnvironment& env) {
   return report.status() == "ok" ? 0 : kExitFailed;
 }
 
+// Ends a migration that `migrate container` left to the operator (exit 4): the destination
+// first; the source restores the container only once the destination confirmed.
+int RunRollback(const RollbackArgs& args, CliEnvironment& env) {
+  auto fail = [&](const Status& status) {
+    *env.err << "migrate rollback: " << status.message() << "\n";
+    return kExitUsage;
+  };
+  const std::string path = ChooseInventoryPath(args.hosts_file, env.hosts_env);
+  Result<proto::Inventory> inventory = LoadInventory(path);
+  if (!inventory.ok()) return fail(inventory.status());
+  Result<proto::InventoryHost> source = FindHost(*inventory, args.source);
+  if (!source.ok()) return fail(source.status().WithContext("source"));
+  Result<proto::InventoryHost> destination = FindHost(*inventory, args.destination);
+  if (!destination.ok()) return fail(destination.status().WithContext("destination"));
+  Result<std::unique_ptr<AgentClientFactory>> factory =
+      env.make_factory(*inventory, ClientOptions(args.timeout_s, args.timeout_s));
+  if (!factory.ok()) return fail(factory.status().WithContext("controller certificate"));
+  Result<std::unique_ptr<AgentClient>> source_client = (*factory)->Connect(*source);
+  if (!source_client.ok()) return fail(source_client.status());
+  Result<std::unique_ptr<AgentClient>> destination_client = (*factory)->Connect(*destination);
+  if (!destination_client.ok()) return fail(destination_client.status());
+
+  // The source's journal names the container (and proves the migration is the source's).
+  Result<proto::MigrationStatus> known = (*source_client)->GetMigration(args.migration_id);
+  if (!known.ok()) {
+    *env.err << "migrate rollback: " << args.source << " does not know migration "
+             << args.migration_id << ": " << known.status().ToString() << "\n";
+    return kExitFailed;
+  }
+  if (known->role() != proto::ROLE_SOURCE) {
+    *env.err << "migrate rollback: " << args.source << " was not the source of migration "
+             << args.migration_id << " (swap the hosts?)\n";
+    return kExitUsage;
+  }
+  proto::RollbackRequest request;
+  request.set_migration_id(args.migration_id);
+  request.set_reason("operator: migrate rollback");
+  const std::string destination_said = RollBackDestination(**destination_client, request);
+  if (destination_said != "ok") {
+    *env.err << "migrate rollback: " << args.destination << " did not confirm its rollback ("
+             << destination_said << "): " << args.source
+             << " is left alone, the container may run on " << args.destination << "\n";
+    return kExitNeedsOperator;
+  }
+  const std::string source_said = RollBackSource(**source_client, request, known->container_id());
+  if (source_said != "ok") {
+    *env.err << "migrate rollback: " << args.source << ": " << source_said << "\n";
+    return kExitNeedsOperator;
+  }
+  *env.out << "rolled back migration " << args.migration_id << ": container "
+           << known->container_id() << " runs on " << args.source << " again; nothing of it is "
+           << "left on " << args.destination << "\n";
+  return 0;
+}
+
 }  // namespace
 
 CliEnvironment ProcessCliEnvironment() {
@@ -312,6 +375,29 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
 
+  RollbackArgs rollback;
+  CLI::App* rollback_cmd = app.add_subcommand(
+      "rollback",
+      "Finish a migration that `migrate container` could not end (exit 4): roll it back on the "
+      "destination and, once the destination confirms, restore the container on the source "
+      "from the images it kept");
+  rollback_cmd->add_option("migration-id", rollback.migration_id, "from the report")->required();
+  rollback_cmd->add_option("src-host", rollback.source, "the migration's source (inventory name)")
+      ->required();
+  rollback_cmd->add_option("dst-host", rollback.destination, "the migration's destination")
+      ->required();
+  rollback_cmd->add_option("--hosts", rollback.hosts_file,
+                           "inventory file (default: $MIGRATE_HOSTS, else "
+                           "/etc/migrate/hosts.json)");
+  rollback_cmd->add_option("--timeout", rollback.timeout_s, "seconds per agent call")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  rollback_cmd->footer(
+      "Example:\n  migrate rollback 5f057e28e97d6646 host-a host-b\n"
+      "Exit status: 0 the container runs on the source again, 1 the source does not know the\n"
+      "migration, 2 bad input, 4 the destination did not confirm (the source is left alone)\n"
+      "or the source could not restore the container.");
+
   int certs_exit_code = 0;
   RegisterCertsCommand(app, &certs_exit_code);
 
@@ -350,6 +436,7 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
 
   if (container_cmd->parsed()) return RunContainer(container, env);
   if (check_cmd->parsed()) return RunHostsCheck(hosts_check, env);
+  if (rollback_cmd->parsed()) return RunRollback(rollback, env);
   return certs_exit_code;
 }
 

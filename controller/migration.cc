@@ -486,6 +486,37 @@ MigrationPhase Migration::Commit() {
   return MigrationPhase::kDone;
 }
 
+std::string RollBackDestination(AgentClient& destination, const proto::RollbackRequest& request) {
+  Result<proto::MigrationStatus> done = destination.Rollback(request);
+  if (!done.ok()) return done.status().ToString();
+  if (done->phase() == proto::PHASE_FAILED) {
+    return "the agent reports phase FAILED: " + done->message();
+  }
+  return "ok";
+}
+
+std::string RollBackSource(AgentClient& source, const proto::RollbackRequest& request,
+                           const std::string& container_id) {
+  Result<proto::MigrationStatus> done = source.Rollback(request);
+  if (!done.ok()) return done.status().ToString();
+  if (done->phase() != proto::PHASE_ROLLED_BACK) {
+    return "the agent reports phase " + proto::Phase_Name(done->phase()) +
+           ", not PHASE_ROLLED_BACK: " + done->message();
+  }
+  // Trust, but check: the container must run on the source again.
+  proto::InspectRequest inspect;
+  inspect.set_container_id(container_id);
+  Result<proto::ContainerInfo> info = source.Inspect(inspect);
+  if (!info.ok()) {
+    return "rolled back, but inspecting the container failed: " + info.status().ToString();
+  }
+  if (!info->exists() || info->status() != "running") {
+    return "rolled back, but the container is " +
+           (info->exists() ? info->status() : std::string("absent"));
+  }
+  return "ok";
+}
+
 MigrationPhase Migration::Rollback() {
   proto::ReportRollback& rollback = *report_.mutable_rollback();
   rollback.set_attempted(true);
@@ -493,14 +524,7 @@ MigrationPhase Migration::Rollback() {
   request.set_migration_id(request_.migration_id);
   request.set_reason(failure_.ToString());
   if (destination_touched_) {
-    Result<proto::MigrationStatus> done = destination_.Rollback(request);
-    if (!done.ok()) {
-      rollback.set_destination(done.status().ToString());
-    } else if (done->phase() == proto::PHASE_FAILED) {
-      rollback.set_destination("the agent reports phase FAILED: " + done->message());
-    } else {
-      rollback.set_destination("ok");
-    }
+    rollback.set_destination(RollBackDestination(destination_, request));
     if (rollback.destination() != "ok") {
       report_.add_warnings("rollback on " + request_.destination.name() + " failed (" +
                            rollback.destination() + "): its agent must clean up migration " +
@@ -517,33 +541,14 @@ MigrationPhase Migration::Rollback() {
     report_.set_error(report_.error() + "; the source was NOT restored because " +
                       request_.destination.name() +
                       " did not confirm its rollback and may run the container: check it (" +
-                      "runc list), then run the rollback of migration " + request_.migration_id +
-                      " once its agent is back; " + request_.source.name() +
+                      "runc list), then run `migrate rollback " + request_.migration_id + " " +
+                      request_.source.name() + " " + request_.destination.name() +
+                      "` once its agent is back; " + request_.source.name() +
                       " keeps the checkpoint images");
     return MigrationPhase::kDone;
   }
   if (frozen_) {
-    Result<proto::MigrationStatus> done = source_.Rollback(request);
-    if (!done.ok()) {
-      rollback.set_source(done.status().ToString());
-    } else if (done->phase() != proto::PHASE_ROLLED_BACK) {
-      rollback.set_source("the agent reports phase " + proto::Phase_Name(done->phase()) +
-                          ", not PHASE_ROLLED_BACK: " + done->message());
-    } else {
-      // Trust, but check: the container must run on the source again.
-      proto::InspectRequest inspect;
-      inspect.set_container_id(request_.container_id);
-      Result<proto::ContainerInfo> info = source_.Inspect(inspect);
-      if (!info.ok()) {
-        rollback.set_source("rolled back, but inspecting the container failed: " +
-                            info.status().ToString());
-      } else if (!info->exists() || info->status() != "running") {
-        rollback.set_source("rolled back, but the container is " +
-                            (info->exists() ? info->status() : std::string("absent")));
-      } else {
-        rollback.set_source("ok");
-      }
-    }
+    rollback.set_source(RollBackSource(source_, request, request_.container_id));
     if (rollback.source() != "ok") {
       report_.set_error(report_.error() + "; the rollback on " + request_.source.name() +
                         " failed too (" + rollback.source() + "): the source agent keeps the " +

@@ -62,6 +62,13 @@ struct MigrationRequest {
 // 16 random hex digits.
 std::string NewMigrationId();
 
+// Asks the destination to undo `request.migration_id`: "ok" when it confirmed, else why not.
+std::string RollBackDestination(AgentClient& destination, const proto::RollbackRequest& request);
+// Asks the source to restore the container from its images, then checks that `container_id`
+// runs there: "ok", else why not. Only once the destination confirmed (two copies never run).
+std::string RollBackSource(AgentClient& source, const proto::RollbackRequest& request,
+                           const std::string& container_id);
+
 class Migration {
  public:
   // `progress` may be null. The clients and the clock must outlive Run().

@@ -257,6 +257,33 @@ TEST_F(CliTest, HelpTeachesWithExamples) {
   EXPECT_THAT(out_.str(), HasSubstr("migrate container web-1 host-a host-b --dry-run"));
 }
 
+// `migrate rollback`: destination first; the source only once the destination confirmed.
+TEST_F(CliTest, RollbackRestoresTheSourceAfterTheDestinationConfirms) {
+  pair_->source->migration.set_role(proto::ROLE_SOURCE);
+  pair_->source->migration.set_container_id("web");
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("container web runs on host-a again"));
+  EXPECT_EQ(pair_->source->migration_polls(), 1);  // the container's id, from the journal
+  EXPECT_THAT(pair_->log.Calls(),
+              ::testing::ElementsAre("host-b:Rollback", "host-a:Rollback", "host-a:Inspect"));
+}
+
+TEST_F(CliTest, RollbackLeavesTheSourceAloneWhileTheDestinationCannotConfirm) {
+  pair_->source->migration.set_role(proto::ROLE_SOURCE);
+  pair_->source->migration.set_container_id("web");
+  pair_->destination->errors["Rollback"] = Status::Unavailable("connection refused");
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), kExitNeedsOperator);
+  EXPECT_THAT(err_.str(), HasSubstr("may run on host-b"));
+  EXPECT_TRUE(pair_->source->rollback_requests.empty());
+}
+
+TEST_F(CliTest, RollbackRefusesHostsInTheWrongOrder) {
+  pair_->source->migration.set_role(proto::ROLE_DESTINATION);
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("was not the source"));
+  EXPECT_TRUE(pair_->destination->rollback_requests.empty());
+}
+
 TEST_F(CliTest, HostsCheckPrintsATable) {
   EXPECT_EQ(Run({"hosts", "check", "host-a", "host-b"}), 0) << out_.str() << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("HOST"));
