@@ -144,6 +144,43 @@ class AgentServiceTest : public ::testing::Test {
     return std::make_unique<AgentService>(deps, 2);
   }
 
+  // A checkpoint-send of container "web" (migration "m1", soft) to host-b at 127.0.0.1:port.
+  static proto::CheckpointSendRequest CheckpointRequest(uint32_t port, std::string token) {
+    proto::CheckpointSendRequest request;
+    request.set_migration_id("m1");
+    request.set_container_id("web");
+    request.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
+    request.mutable_target()->set_node_name("host-b");
+    request.mutable_target()->set_address("127.0.0.1");
+    request.mutable_target()->set_data_port(port);
+    request.mutable_target()->set_token(std::move(token));
+    return request;
+  }
+
+  // The source's journal record of migration "m1" for container "web".
+  static proto::MigrationRecord SourceRecord(proto::Phase phase) {
+    proto::MigrationRecord record;
+    record.set_migration_id("m1");
+    record.set_container_id("web");
+    record.set_role(proto::ROLE_SOURCE);
+    record.set_phase(phase);
+    return record;
+  }
+
+  static proto::RollbackRequest RollbackOf(const std::string& migration_id) {
+    proto::RollbackRequest request;
+    request.set_migration_id(migration_id);
+    return request;
+  }
+
+  // host-b's stream receiver on loopback, with a certificate from `pki`.
+  static Result<std::unique_ptr<transfer::StreamServer>> StartStreams(testing::TestPki& pki) {
+    transfer::StreamServerOptions options;
+    options.bind_address = "127.0.0.1";
+    options.tls = *tls::MakeServerContext(pki.Issue("host-b", tls::Role::kNode));
+    return transfer::StreamServer::Start(options);
+  }
+
   void AddRunning(const std::string& id, const std::string& bundle) {
     runtime_.containers[id] = {id, "running", 100, bundle};
   }
@@ -276,15 +313,7 @@ TEST_F(AgentServiceTest, PreflightRejectsAnUnspecifiedMode) {
 
 TEST_F(AgentServiceTest, CheckpointOfAnAbsentContainerFreezesNothing) {
   auto service = MakeService("host-a", dir_.path());
-  proto::CheckpointSendRequest request;
-  request.set_migration_id("m1");
-  request.set_container_id("web");
-  request.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
-  request.mutable_target()->set_node_name("host-b");
-  request.mutable_target()->set_address("127.0.0.1");
-  request.mutable_target()->set_data_port(1);
-  request.mutable_target()->set_token("t");
-  auto result = service->CheckpointSend(request);
+  auto result = service->CheckpointSend(CheckpointRequest(1, "t"));
   EXPECT_EQ(result.status().code(), StatusCode::kNotFound) << result.status().ToString();
   EXPECT_TRUE(runtime_.checkpoints.empty());
 }
@@ -292,19 +321,13 @@ TEST_F(AgentServiceTest, CheckpointOfAnAbsentContainerFreezesNothing) {
 // A source whose images were kept (the destination failed): rollback restores from them.
 TEST_F(AgentServiceTest, SourceRollbackRestoresFromTheKeptImagesInSoft) {
   Journal journal(dir_.path());
-  proto::MigrationRecord record;
-  record.set_migration_id("m1");
-  record.set_container_id("web");
-  record.set_role(proto::ROLE_SOURCE);
-  record.set_phase(proto::PHASE_CHECKPOINTED);
+  proto::MigrationRecord record = SourceRecord(proto::PHASE_CHECKPOINTED);
   record.set_cgroup_mode(proto::CGROUP_MODE_IGNORE);
   record.set_images_dir(dir_.path() + "/migrations/m1/images");
   record.set_source_bundle("/bundles/web");
   ASSERT_TRUE(journal.Save(record).ok());
   auto service = MakeService("host-a", dir_.path());
-  proto::RollbackRequest request;
-  request.set_migration_id("m1");
-  auto status = service->Rollback(request);
+  auto status = service->Rollback(RollbackOf("m1"));
   ASSERT_TRUE(status.ok()) << status.status().ToString();
   EXPECT_EQ(status->phase(), proto::PHASE_ROLLED_BACK);
   ASSERT_EQ(runtime_.restores.size(), 1u);
@@ -316,17 +339,11 @@ TEST_F(AgentServiceTest, SourceRollbackRestoresFromTheKeptImagesInSoft) {
 
 TEST_F(AgentServiceTest, SourceRollbackOfARunningContainerRestoresNothing) {
   Journal journal(dir_.path());
-  proto::MigrationRecord record;
-  record.set_migration_id("m1");
-  record.set_container_id("web");
-  record.set_role(proto::ROLE_SOURCE);
-  record.set_phase(proto::PHASE_CHECKPOINTING);
+  proto::MigrationRecord record = SourceRecord(proto::PHASE_CHECKPOINTING);
   ASSERT_TRUE(journal.Save(record).ok());
   AddRunning("web", "/bundles/web");
   auto service = MakeService("host-a", dir_.path());
-  proto::RollbackRequest request;
-  request.set_migration_id("m1");
-  auto status = service->Rollback(request);
+  auto status = service->Rollback(RollbackOf("m1"));
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->phase(), proto::PHASE_ROLLED_BACK);
   EXPECT_TRUE(runtime_.restores.empty());
@@ -405,11 +422,7 @@ TEST_F(AgentServiceTest, CommitOnTheDestinationNeedsARestoredContainer) {
 TEST_F(AgentServiceTest, SourceAndDestinationMigrateOverRealStreams) {
   testing::TestPki pki(dir_.path() + "/pki-root");
   tls::TlsFiles node_a = pki.Issue("host-a", tls::Role::kNode);
-  tls::TlsFiles node_b = pki.Issue("host-b", tls::Role::kNode);
-  transfer::StreamServerOptions stream_options;
-  stream_options.bind_address = "127.0.0.1";
-  stream_options.tls = *tls::MakeServerContext(node_b);
-  auto streams = transfer::StreamServer::Start(stream_options);
+  auto streams = StartStreams(pki);
   ASSERT_TRUE(streams.ok()) << streams.status().ToString();
 
   fs::create_directories(dir_.path() + "/a");
@@ -481,15 +494,8 @@ TEST_F(AgentServiceTest, StatusAnswersDuringTheFreeze) {
   AddRunning("web", "/bundles/web");
   Result<proto::MigrationStatus> seen = Status::Internal("not polled");
   runtime_.during_checkpoint = [&] { seen = service->GetStatus("m1"); };
-  proto::CheckpointSendRequest request;
-  request.set_migration_id("m1");
-  request.set_container_id("web");
-  request.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
-  request.mutable_target()->set_node_name("host-b");
-  request.mutable_target()->set_address("127.0.0.1");
-  request.mutable_target()->set_data_port(1);  // nothing listens: the stream fails later
-  request.mutable_target()->set_token(std::string(64, 'a'));
-  (void)service->CheckpointSend(request);
+  // Port 1: nothing listens, the stream fails later.
+  (void)service->CheckpointSend(CheckpointRequest(1, std::string(64, 'a')));
   ASSERT_TRUE(seen.ok()) << seen.status().ToString();
   EXPECT_EQ(seen->phase(), proto::PHASE_CHECKPOINTING);
   EXPECT_EQ(seen->container_id(), "web");
@@ -499,25 +505,15 @@ TEST_F(AgentServiceTest, StatusAnswersDuringTheFreeze) {
 TEST_F(AgentServiceTest, DestinationRefusesAStreamTokenItDidNotIssue) {
   testing::TestPki pki(dir_.path() + "/pki-root");
   tls::TlsFiles node_a = pki.Issue("host-a", tls::Role::kNode);
-  tls::TlsFiles node_b = pki.Issue("host-b", tls::Role::kNode);
-  transfer::StreamServerOptions stream_options;
-  stream_options.bind_address = "127.0.0.1";
-  stream_options.tls = *tls::MakeServerContext(node_b);
-  auto streams = transfer::StreamServer::Start(stream_options);
+  auto streams = StartStreams(pki);
   ASSERT_TRUE(streams.ok());
   auto source = MakeService("host-a", dir_.path() + "/a", nullptr, *tls::MakeClientContext(node_a));
   const std::string bundle = dir_.path() + "/user-bundle";
   fs::create_directories(bundle);
   std::ofstream(bundle + "/config.json") << "{}";
   AddRunning("web", bundle);
-  proto::CheckpointSendRequest checkpoint;
-  checkpoint.set_migration_id("m1");
-  checkpoint.set_container_id("web");
-  checkpoint.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
-  checkpoint.mutable_target()->set_node_name("host-b");
-  checkpoint.mutable_target()->set_address("127.0.0.1");
-  checkpoint.mutable_target()->set_data_port((*streams)->port());
-  checkpoint.mutable_target()->set_token(std::string(64, 'f'));
+  proto::CheckpointSendRequest checkpoint =
+      CheckpointRequest((*streams)->port(), std::string(64, 'f'));
   checkpoint.set_bundle_token(std::string(64, 'e'));
   auto sent = source->CheckpointSend(checkpoint);
   EXPECT_FALSE(sent.ok());
