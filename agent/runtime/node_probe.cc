@@ -8,20 +8,34 @@
 
 namespace migrate::runtime {
 
-proto::CgroupLayout DetectCgroupLayout(std::string_view mountinfo) {
-  bool v1 = false;
-  bool v2 = false;
+std::vector<CgroupMount> ParseCgroupMounts(std::string_view mountinfo) {
+  std::vector<CgroupMount> mounts;
   std::istringstream in{std::string(mountinfo)};
   std::string line;
   while (std::getline(in, line)) {
-    // "... - <fstype> <source> <super options>": the file system type follows " - ".
+    // "<id> <parent> <dev> <root> <mount point> ... - <fstype> <source> <super options>":
+    // the file system type follows " - ".
     size_t sep = line.find(" - ");
     if (sep == std::string::npos) continue;
     std::istringstream rest(line.substr(sep + 3));
     std::string fstype;
     rest >> fstype;
-    if (fstype == "cgroup") v1 = true;
-    if (fstype == "cgroup2") v2 = true;
+    if (fstype != "cgroup" && fstype != "cgroup2") continue;
+    std::istringstream fields(line);
+    std::string id, parent, devno, root;
+    CgroupMount mount;
+    fields >> id >> parent >> devno >> root >> mount.mount_point;
+    mount.v2 = fstype == "cgroup2";
+    mounts.push_back(std::move(mount));
+  }
+  return mounts;
+}
+
+proto::CgroupLayout DetectCgroupLayout(std::string_view mountinfo) {
+  bool v1 = false;
+  bool v2 = false;
+  for (const CgroupMount& mount : ParseCgroupMounts(mountinfo)) {
+    (mount.v2 ? v2 : v1) = true;
   }
   if (v1 && v2) return proto::CGROUP_LAYOUT_HYBRID;
   if (v1) return proto::CGROUP_LAYOUT_V1;

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/runtime/criu.h"
 #include "agent/runtime/runtime.h"
@@ -16,6 +17,13 @@ namespace migrate::runtime {
 // HYBRID when v1 controllers and a cgroup2 mount coexist, V1 when only v1 is mounted.
 // UNSPECIFIED when no cgroup file system is mounted.
 proto::CgroupLayout DetectCgroupLayout(std::string_view mountinfo);
+
+// The cgroup file systems mounted, from /proc/<pid>/mountinfo text.
+struct CgroupMount {
+  std::string mount_point;  // e.g. "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"
+  bool v2 = false;          // cgroup2 (else a v1 hierarchy)
+};
+std::vector<CgroupMount> ParseCgroupMounts(std::string_view mountinfo);
 std::string_view CgroupLayoutName(proto::CgroupLayout layout);  // "v1" | "hybrid" | "v2"
 
 struct NodeProbeOptions {

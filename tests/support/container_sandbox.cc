@@ -13,6 +13,7 @@
 
 #include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
+#include "agent/runtime/node_probe.h"
 #include "transfer/json.h"
 #include "tests/support/poll.h"
 
@@ -237,19 +238,10 @@ Result<long> WaitForCountAbove(const std::string& bundle, long above,
 
 std::vector<std::string> CgroupMountPoints() {
   std::vector<std::string> mounts;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t sep = line.find(" - ");
-    if (sep == std::string::npos) continue;
-    std::istringstream rest(line.substr(sep + 3));
-    std::string fstype;
-    rest >> fstype;
-    if (fstype != "cgroup" && fstype != "cgroup2") continue;
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, mount_point;
-    fields >> id >> parent >> devno >> root >> mount_point;
-    mounts.push_back(mount_point);
+  Result<std::string> mountinfo = runtime::ReadFile("/proc/self/mountinfo");
+  if (!mountinfo.ok()) return mounts;
+  for (const runtime::CgroupMount& mount : runtime::ParseCgroupMounts(*mountinfo)) {
+    mounts.push_back(mount.mount_point);
   }
   return mounts;
 }

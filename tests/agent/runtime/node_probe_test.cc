@@ -30,6 +30,15 @@ TEST(NodeProbeTest, CgroupLayout) {
   EXPECT_EQ(CgroupLayoutName(proto::CGROUP_LAYOUT_HYBRID), "hybrid");
 }
 
+TEST(NodeProbeTest, CgroupMountsNameEveryHierarchy) {
+  std::vector<CgroupMount> mounts = ParseCgroupMounts(kHybrid);  // the tmpfs is not one
+  ASSERT_EQ(mounts.size(), 2u);
+  EXPECT_EQ(mounts[0].mount_point, "/sys/fs/cgroup/unified");
+  EXPECT_TRUE(mounts[0].v2);
+  EXPECT_EQ(mounts[1].mount_point, "/sys/fs/cgroup/memory");
+  EXPECT_FALSE(mounts[1].v2);
+}
+
 TEST(LoopbackTest, ParsesIpOutput) {
   // As runc restores it: DOWN, no address.
   LoopbackState down = ParseLoopback(
