@@ -1,4 +1,4 @@
-// Chunk-level work of the data stream: SHA-256 digests, zero detection, and zstd
+// Chunk-level work of the data stream: chunk tags (GMAC), SHA-256 digests, zero detection, and zstd
 // compression / bounded decompression of one chunk (one complete zstd frame per chunk, made
 // with zstd's streaming API, so chunks are independent: they compress and decompress in
 // parallel, and each is verified on its own).
@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,6 +39,35 @@ class Sha256 {
 };
 
 std::string DigestHex(const Digest& d);
+
+using ChunkTag = std::array<unsigned char, 16>;
+using TagKey = std::array<unsigned char, 16>;
+
+// Chunk tags: GMAC (AES-128-GCM authenticating additional data only, NIST SP 800-38D) under a
+// key that both ends of one TLS connection derive from its session (TlsConnection::
+// ExportKey). A tag is a keyed, cryptographically strong check that only the two peers of
+// that connection can produce, and with the CPU's carry-less multiply it costs about a
+// fifth of SHA-256 per byte. A nonce must never repeat under one key: the stream uses
+// (entry id, chunk offset), which is unique within a connection.
+class ChunkTagger {
+ public:
+  explicit ChunkTagger(const TagKey& key);
+  ~ChunkTagger();
+  ChunkTagger(const ChunkTagger&) = delete;
+  ChunkTagger& operator=(const ChunkTagger&) = delete;
+
+  // The tag of the concatenation of `parts` under the nonce (entry_id, offset); kInternal
+  // when OpenSSL fails (never a made-up tag).
+  Result<ChunkTag> Compute(uint32_t entry_id, uint64_t offset,
+                   std::initializer_list<std::string_view> parts);
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+// Constant-time comparison of two tags.
+bool TagsEqual(const ChunkTag& a, const ChunkTag& b);
 
 // True when all `size` bytes are zero.
 bool IsAllZero(const char* data, size_t size);

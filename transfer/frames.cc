@@ -1,7 +1,11 @@
 #include "transfer/frames.h"
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <cstring>
+
+#include "transfer/tls.h"
 
 namespace migrate::transfer {
 namespace {
@@ -66,7 +70,7 @@ void EncodeChunkHeader(const ChunkHeader& h, char* out) {
   out[5] = static_cast<char>(h.zero_map.empty() ? 0 : kChunkFlagZeroMap);
   PutU32(h.raw_length, out + 8);
   PutU64(h.offset, out + 16);
-  std::memcpy(out + 24, h.sha256.data(), h.sha256.size());
+  SetChunkTag(h.tag, out);
   if (!h.zero_map.empty())
     std::memcpy(out + kChunkHeaderBytes, h.zero_map.data(), h.zero_map.size());
 }
@@ -100,7 +104,7 @@ Result<ChunkHeader> DecodeChunkHeader(std::string_view payload) {
   h.encoding = static_cast<proto::stream::ChunkEncoding>(enc);
   h.raw_length = GetU32(p + 8);
   h.offset = GetU64(p + 16);
-  std::memcpy(h.sha256.data(), p + 24, h.sha256.size());
+  std::memcpy(h.tag.data(), p + kChunkTagOffset, h.tag.size());
   if (flags & kChunkFlagZeroMap) {
     const size_t pages = (static_cast<size_t>(h.raw_length) + kPageBytes - 1) / kPageBytes;
     const size_t map_bytes = (pages + 7) / 8;
@@ -116,6 +120,26 @@ Result<ChunkHeader> DecodeChunkHeader(std::string_view payload) {
     }
   }
   return h;
+}
+
+void SetChunkTag(const ChunkTag& tag, char* header) {
+  std::memcpy(header + kChunkTagOffset, tag.data(), tag.size());
+}
+
+Result<ChunkTag> ChunkTagOf(ChunkTagger& tagger, const ChunkHeader& h, std::string_view payload) {
+  if (payload.size() < kChunkHeaderBytes) return Status::Internal("chunk payload too short");
+  return tagger.Compute(h.entry_id, h.offset,
+                        {payload.substr(0, kChunkTagOffset), payload.substr(kChunkHeaderBytes)});
+}
+
+Result<TagKey> ExportChunkTagKey(TlsConnection& conn) {
+  static constexpr char kLabel[] = "EXPORTER-migrate stream chunk tags";
+  TagKey key{};
+  if (SSL_export_keying_material(conn.ssl(), key.data(), key.size(), kLabel, sizeof(kLabel) - 1,
+                                 nullptr, 0, 0) != 1) {
+    return Status::Internal(tls::OpenSslErrorText("export the chunk tag key"));
+  }
+  return key;
 }
 
 std::string MessageFrame(proto::stream::FrameType type, const google::protobuf::MessageLite& m) {

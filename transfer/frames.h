@@ -1,5 +1,5 @@
 // Framing of the data stream (layout documented in proto/stream.proto): an 8-byte header,
-// then a protobuf message or a DATA chunk (56-byte chunk header + bytes).
+// then a protobuf message or a DATA chunk (40-byte chunk header + bytes).
 #pragma once
 
 #include <cstddef>
@@ -14,9 +14,12 @@
 
 namespace migrate::transfer {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+// 2: chunks carry a 16-byte GMAC tag (1 carried a SHA-256).
+inline constexpr uint32_t kProtocolVersion = 2;
 inline constexpr size_t kFrameHeaderBytes = 8;
-inline constexpr size_t kChunkHeaderBytes = 56;
+inline constexpr size_t kChunkHeaderBytes = 40;
+// Header bytes 0..23 are authenticated by the tag; 24..39 hold the tag itself.
+inline constexpr size_t kChunkTagOffset = 24;
 
 struct FrameHeader {
   uint8_t type = 0;  // proto::stream::FrameType
@@ -37,13 +40,15 @@ struct ChunkHeader {
   proto::stream::ChunkEncoding encoding = proto::stream::CHUNK_ENCODING_UNSPECIFIED;
   uint32_t raw_length = 0;
   uint64_t offset = 0;
-  Digest sha256{};  // of the packed bytes (the chunk without its omitted zero pages)
+  // GMAC over header bytes 0..23, the zero map and the chunk's bytes as sent (see
+  // ChunkTagOf); nonce (entry id, offset).
+  ChunkTag tag{};
   // Empty, or one bit per 4 KiB page of the chunk (LSB first): 1 = an all-zero page that is
   // not sent (the receiver leaves a hole). Its length is ceil(pages / 8) bytes.
   std::string zero_map;
 };
 
-// Bytes of the encoded chunk header: 56, plus the zero map.
+// Bytes of the encoded chunk header: 40, plus the zero map.
 size_t ChunkHeaderSize(const ChunkHeader& h);
 // Writes ChunkHeaderSize(h) bytes at `out`.
 void EncodeChunkHeader(const ChunkHeader& h, char* out);
@@ -54,6 +59,16 @@ uint64_t PackedLength(const ChunkHeader& h);
 inline bool PageOmitted(const std::string& map, size_t page) {
   return !map.empty() && (static_cast<uint8_t>(map[page / 8]) >> (page % 8)) & 1;
 }
+
+// The tag of a DATA payload (chunk header, zero map and bytes as sent) whose header is `h`:
+// the tag field itself (bytes 24..39) is left out.
+Result<ChunkTag> ChunkTagOf(ChunkTagger& tagger, const ChunkHeader& h, std::string_view payload);
+// Writes `tag` into an encoded chunk header.
+void SetChunkTag(const ChunkTag& tag, char* header);
+
+// The key for this connection's chunk tags, from the TLS session (RFC 8446 section 7.5
+// exporter, RFC 5705 for TLS 1.2): both ends derive the same secret without sending it.
+Result<TagKey> ExportChunkTagKey(TlsConnection& conn);
 
 // A whole frame (header + serialized message) as bytes.
 std::string MessageFrame(proto::stream::FrameType type, const google::protobuf::MessageLite& m);

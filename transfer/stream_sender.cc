@@ -1,6 +1,6 @@
 // SendTree: three stages joined by bounded queues.
 //   reader thread   source.Next(), lstat, pread (data extents only; all-zero chunks skipped)
-//   compressors     SHA-256 of the raw chunk, zstd, the complete DATA frame
+//   compressors     zero-page map, zstd, the chunk's tag (GMAC), the complete DATA frame
 //   calling thread  frames in stream order -> TLS; file and manifest digests; the verdict
 // Backpressure: the reader stops when `max_inflight` chunks are queued or compressing, the
 // writer blocks on TLS writes when the receiver (TCP) is slow.
@@ -42,7 +42,7 @@ struct Job {
   uint32_t raw_length = 0;
   std::string raw;    // kChunk: raw bytes (capacity reused)
   std::string frame;  // kChunk: the complete DATA frame once done
-  Digest sha{};
+  ChunkTag tag{};
   std::string zero_map;  // kChunk: omitted all-zero pages
   Status status;         // kError, or a compression failure
   bool done = false;     // kChunk: compressed (guarded by Pipeline::mu)
@@ -58,10 +58,12 @@ StatusCode CodeFromName(const std::string& name) {
 
 class Pipeline {
  public:
-  Pipeline(const SendOptions& options, FileSource& source, const CancelFlag* cancel)
+  Pipeline(const SendOptions& options, FileSource& source, const CancelFlag* cancel,
+           const TagKey& tag_key)
       : options_(options),
         source_(source),
         cancel_(cancel),
+        tag_key_(tag_key),
         max_inflight_(static_cast<size_t>(2 * options.compress_threads + 2)) {}
 
   ~Pipeline() { Stop(); }
@@ -154,6 +156,7 @@ class Pipeline {
 
   void Compress() {
     ChunkCompressor compressor(options_.zstd_level);
+    ChunkTagger tagger(tag_key_);
     std::string packed;
     for (;;) {
       JobPtr job;
@@ -189,19 +192,23 @@ class Pipeline {
       job->frame.resize(kFrameHeaderBytes + ChunkHeaderSize(h));
       auto enc = compressor.Encode(data, size, &job->frame);
       pool_.Put(std::move(job->raw));
+      Result<ChunkTag> tag = enc.status();
+      char* payload = job->frame.data() + kFrameHeaderBytes;
+      const size_t payload_size = job->frame.size() - kFrameHeaderBytes;
       if (enc.ok()) {
         h.encoding = *enc;
-        // The digest covers the chunk as sent (compressed or stored): ~2.65x fewer bytes to
-        // hash than the raw data on both ends; zstd's checksum covers the decompression.
-        const size_t body = kFrameHeaderBytes + ChunkHeaderSize(h);
-        job->sha = Sha256::Of(job->frame.data() + body, job->frame.size() - body);
-        h.sha256 = job->sha;
-        EncodeChunkHeader(h, job->frame.data() + kFrameHeaderBytes);
-        EncodeFrameHeader(ps::FRAME_TYPE_DATA,
-                          static_cast<uint32_t>(job->frame.size() - kFrameHeaderBytes),
+        EncodeChunkHeader(h, payload);
+        // The tag covers the header and the chunk as sent (compressed or stored): ~2.65x
+        // fewer bytes than the raw data; zstd's checksum covers the decompression.
+        tag = ChunkTagOf(tagger, h, std::string_view(payload, payload_size));
+      }
+      if (tag.ok()) {
+        job->tag = *tag;
+        SetChunkTag(*tag, payload);
+        EncodeFrameHeader(ps::FRAME_TYPE_DATA, static_cast<uint32_t>(payload_size),
                           job->frame.data());
       } else {
-        job->status = enc.status();
+        job->status = tag.status();
       }
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -341,6 +348,7 @@ class Pipeline {
   const SendOptions& options_;
   FileSource& source_;
   const CancelFlag* cancel_;
+  const TagKey tag_key_;
   const size_t max_inflight_;
   StringPool pool_{8};
   CancelFlag stop_flag_;
@@ -426,7 +434,8 @@ class Sender {
                                  std::string(FrameTypeName(h.type)));
     }
 
-    Pipeline pipeline(options_, source_, cancel_);
+    MIGRATE_ASSIGN_OR_RETURN(TagKey tag_key, ExportChunkTagKey(*conn_));
+    Pipeline pipeline(options_, source_, cancel_, tag_key);
     pipeline.Start();
     Status st = Stream(pipeline);
     pipeline.Stop();
@@ -531,11 +540,7 @@ class Sender {
         }
         case Job::Kind::kChunk: {
           MIGRATE_RETURN_IF_ERROR(job->status);
-          file.UpdateU64(job->offset);
-          file.UpdateU32(job->raw_length);
-          file.UpdateU32(static_cast<uint32_t>(job->zero_map.size()));
-          file.Update(job->zero_map.data(), job->zero_map.size());
-          file.Update(job->sha.data(), job->sha.size());
+          file.Update(job->tag.data(), job->tag.size());
           file_bytes += job->raw_length;
           ++file_chunks;
           stats_.raw_bytes += job->raw_length;

@@ -77,8 +77,9 @@ std::string Printable(const std::string& s) {
 // The chunk writers of one connection.
 class ChunkWriters {
  public:
-  ChunkWriters(int threads, const FaultHook& hook, TransferProgress* progress)
-      : hook_(hook), progress_(progress) {
+  ChunkWriters(int threads, const TagKey& tag_key, const FaultHook& hook,
+               TransferProgress* progress)
+      : tag_key_(tag_key), hook_(hook), progress_(progress) {
     for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
   }
   ~ChunkWriters() {
@@ -128,6 +129,7 @@ class ChunkWriters {
 
   void Run() {
     ChunkDecompressor decompressor;
+    ChunkTagger tagger(tag_key_);
     std::string raw;
     for (;;) {
       Task task;
@@ -141,7 +143,7 @@ class ChunkWriters {
         ++busy_;
       }
       space_cv_.notify_one();
-      Status st = Write(decompressor, raw, task);
+      Status st = Write(decompressor, tagger, raw, task);
       pool_.Put(std::move(task.payload));
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -153,17 +155,19 @@ class ChunkWriters {
     }
   }
 
-  Status Write(ChunkDecompressor& decompressor, std::string& raw, Task& task) {
+  Status Write(ChunkDecompressor& decompressor, ChunkTagger& tagger, std::string& raw,
+               Task& task) {
     const ChunkHeader& h = task.h;
     const size_t packed = PackedLength(h);
+    // The tag covers the header and the chunk as sent; zstd's content checksum, checked by
+    // Decode, covers what decompression makes of it. Nothing is decoded before the tag holds.
+    MIGRATE_ASSIGN_OR_RETURN(ChunkTag tag, ChunkTagOf(tagger, h, task.payload));
+    if (!TagsEqual(tag, h.tag)) {
+      return Status::DataLoss(task.file->path() + " chunk at offset " + std::to_string(h.offset) +
+                              ": tag mismatch (the chunk is not what was sent)");
+    }
     std::string_view encoded(task.payload);
     encoded.remove_prefix(ChunkHeaderSize(h));
-    // The digest covers the chunk as sent; zstd's content checksum, checked by Decode, covers
-    // what decompression makes of it.
-    if (Sha256::Of(encoded.data(), encoded.size()) != h.sha256) {
-      return Status::DataLoss(task.file->path() + " chunk at offset " + std::to_string(h.offset) +
-                              ": SHA-256 mismatch");
-    }
     const char* data;
     if (h.encoding == proto::stream::CHUNK_ENCODING_RAW && encoded.size() == packed) {
       data = encoded.data();  // stored chunk: no copy
@@ -199,6 +203,7 @@ class ChunkWriters {
     return Status::Ok();
   }
 
+  const TagKey tag_key_;
   const FaultHook& hook_;
   TransferProgress* progress_;
   std::atomic<uint64_t> write_index_{0};
@@ -228,11 +233,12 @@ class Receiver {
 
   // Receives and verifies everything; on success the tree is complete (not committed).
   Status Receive(std::unique_ptr<StagingTree>* tree_out) {
+    MIGRATE_ASSIGN_OR_RETURN(TagKey tag_key, ExportChunkTagKey(conn_));
     MIGRATE_ASSIGN_OR_RETURN(
         tree_, StagingTree::Create(expected_.staging_dir, expected_.preserve_ownership,
                                    expected_.fsync, expected_.fault_hook));
-    writers_ =
-        std::make_unique<ChunkWriters>(writer_threads_, expected_.fault_hook, &slot_.progress);
+    writers_ = std::make_unique<ChunkWriters>(writer_threads_, tag_key, expected_.fault_hook,
+                                              &slot_.progress);
     Status st = Loop();
     if (st.ok()) st = writers_->Drain();
     if (!st.ok()) {
@@ -380,11 +386,7 @@ class Receiver {
                                      std::to_string(entry_.size()) + " (size lies)");
     }
     min_offset_ = h.offset + h.raw_length;
-    file_hash_.UpdateU64(h.offset);
-    file_hash_.UpdateU32(h.raw_length);
-    file_hash_.UpdateU32(static_cast<uint32_t>(h.zero_map.size()));
-    file_hash_.Update(h.zero_map.data(), h.zero_map.size());
-    file_hash_.Update(h.sha256.data(), h.sha256.size());
+    file_hash_.Update(h.tag.data(), h.tag.size());
     file_bytes_ += h.raw_length;
     ++file_chunks_;
     data_bytes_ += h.raw_length;

@@ -21,6 +21,8 @@ Status RawClient::Connect() {
                                               Clock::now() + std::chrono::seconds(10), nullptr));
   conn_->set_io_timeout(std::chrono::seconds(10));
   reader_ = std::make_unique<transfer::FrameReader>(conn_.get(), 1u << 20);
+  MIGRATE_ASSIGN_OR_RETURN(transfer::TagKey key, transfer::ExportChunkTagKey(*conn_));
+  tagger_ = std::make_unique<transfer::ChunkTagger>(key);
   return Status::Ok();
 }
 
@@ -74,15 +76,16 @@ Status RawClient::Entry(const ps::Entry& e) {
   return SendFrame(ps::FRAME_TYPE_ENTRY, payload);
 }
 
-Status RawClient::DataCustom(const transfer::ChunkHeader& h, const std::string& encoded) {
+Status RawClient::DataCustom(const transfer::ChunkHeader& h, const std::string& encoded,
+                             std::optional<transfer::ChunkTag> tag) {
   std::string payload(transfer::ChunkHeaderSize(h), '\0');
   transfer::EncodeChunkHeader(h, payload.data());
   payload += encoded;
-  file_.UpdateU64(h.offset);
-  file_.UpdateU32(h.raw_length);
-  file_.UpdateU32(static_cast<uint32_t>(h.zero_map.size()));
-  file_.Update(h.zero_map.data(), h.zero_map.size());
-  file_.Update(h.sha256.data(), h.sha256.size());
+  if (!tag) {
+    MIGRATE_ASSIGN_OR_RETURN(tag, transfer::ChunkTagOf(*tagger_, h, payload));
+  }
+  transfer::SetChunkTag(*tag, payload.data());
+  file_.Update(tag->data(), tag->size());
   file_bytes_ += h.raw_length;
   data_bytes_ += h.raw_length;
   ++file_chunks_;
@@ -104,8 +107,12 @@ Status RawClient::Data(uint64_t offset, const std::string& bytes, bool raw) {
     if (!enc.ok()) return enc.status();
     h.encoding = *enc;
   }
-  h.sha256 = transfer::Sha256::Of(encoded.data(), encoded.size());  // the chunk as sent
   return DataCustom(h, encoded);
+}
+
+Result<transfer::ChunkTag> RawClient::Tag(const transfer::ChunkHeader& h,
+                                          const std::string& payload) {
+  return transfer::ChunkTagOf(*tagger_, h, payload);
 }
 
 Status RawClient::EntryEnd() {

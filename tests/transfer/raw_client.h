@@ -1,9 +1,10 @@
 // A hand-driven stream client for hostile-input tests: real TLS with a real node
-// certificate, but every frame is crafted by the test (and digests are computed like the real
-// sender's unless the test overrides them).
+// certificate, but every frame is crafted by the test (and tags and digests are computed like
+// the real sender's unless the test overrides them).
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "proto/stream.pb.h"
@@ -33,8 +34,12 @@ class RawClient {
                                  const std::string& target = "");
   // A DATA chunk for the open entry: zstd-compressed unless `raw`.
   Status Data(uint64_t offset, const std::string& bytes, bool raw = false);
-  // Data with a custom chunk header / encoded bytes (for lies).
-  Status DataCustom(const transfer::ChunkHeader& h, const std::string& encoded);
+  // Data with a custom chunk header / encoded bytes (for lies), tagged honestly unless `tag`
+  // is given.
+  Status DataCustom(const transfer::ChunkHeader& h, const std::string& encoded,
+                    std::optional<transfer::ChunkTag> tag = std::nullopt);
+  // The honest tag of a DATA payload (chunk header + bytes) on this connection.
+  Result<transfer::ChunkTag> Tag(const transfer::ChunkHeader& h, const std::string& payload);
   Status EntryEnd();  // closes the open entry with the correct digest and counts
   Status Trailer();   // the correct trailer
   // A whole small regular file.
@@ -53,6 +58,7 @@ class RawClient {
   tls::ContextPtr ctx_;
   std::unique_ptr<transfer::TlsConnection> conn_;
   std::unique_ptr<transfer::FrameReader> reader_;
+  std::unique_ptr<transfer::ChunkTagger> tagger_;
   transfer::Sha256 manifest_;
   transfer::Sha256 file_;
   proto::stream::Entry open_;
