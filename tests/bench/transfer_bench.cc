@@ -58,10 +58,22 @@ double CpuSeconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+// Context switches (voluntary + involuntary) and minor page faults of the whole process.
+struct Events {
+  long switches = 0;
+  long faults = 0;
+  static Events Now() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return {ru.ru_nvcsw + ru.ru_nivcsw, ru.ru_minflt};
+  }
+};
+
 struct Measure {
   std::string name;
   double seconds = 0;
   double cpu = 0;
+  Events events;  // during the measurement (full path only)
   uint64_t raw_bytes = 0;
   uint64_t out_bytes = 0;  // compressed / wire bytes where it applies
   double MBps() const { return static_cast<double>(raw_bytes) / seconds / 1e6; }
@@ -385,6 +397,7 @@ Measure FullPath(const Args& args, const std::string& images, const std::string&
   options.compress_threads = args.threads;
   transfer::DirectoryTreeSource source(images);
   double cpu0 = CpuSeconds();
+  Events ev0 = Events::Now();
   auto t0 = Clock::now();
   auto sent = transfer::SendTree(options, source);
   if (!sent.ok()) throw std::runtime_error(sent.status().ToString());
@@ -392,6 +405,8 @@ Measure FullPath(const Args& args, const std::string& images, const std::string&
   if (!got.ok()) throw std::runtime_error(got.status().ToString());
   m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   m.cpu = CpuSeconds() - cpu0;
+  Events ev1 = Events::Now();
+  m.events = {ev1.switches - ev0.switches, ev1.faults - ev0.faults};
   m.raw_bytes = sent->raw_bytes;
   m.out_bytes = sent->wire_bytes;
   testing::RemoveTree(final_dir);
@@ -435,24 +450,41 @@ void Print(const std::vector<Measure>& ms, const Measure& full, const Measure& s
 
 int Main(int argc, char** argv) {
   Args args;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--size-mib")
-      args.size_mib = std::stoull(v);
-    else if (k == "--level")
-      args.level = std::stoi(v);
-    else if (k == "--threads")
-      args.threads = std::stoi(v);
-    else if (k == "--runs")
-      args.runs = std::stoi(v);
-    else if (k == "--dir")
-      args.dir = v;
-    else if (k == "--full-only")
-      args.full_only = v == "1";
-    else {
-      std::fprintf(
-          stderr,
-          "usage: transfer_bench [--size-mib N] [--level L] [--threads T] [--runs R] [--dir D]\n");
+  const char* usage =
+      "usage: transfer_bench [--size-mib N] [--level L] [--threads T] [--runs R] [--dir D] "
+      "[--full-only]\n";
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k == "--help" || k == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (k == "--full-only") {
+      args.full_only = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "transfer_bench: %s needs a value\n%s", k.c_str(), usage);
+      return 2;
+    }
+    std::string v = argv[++i];
+    try {
+      if (k == "--size-mib")
+        args.size_mib = std::stoull(v);
+      else if (k == "--level")
+        args.level = std::stoi(v);
+      else if (k == "--threads")
+        args.threads = std::stoi(v);
+      else if (k == "--runs")
+        args.runs = std::stoi(v);
+      else if (k == "--dir")
+        args.dir = v;
+      else {
+        std::fprintf(stderr, "transfer_bench: unknown option %s\n%s", k.c_str(), usage);
+        return 2;
+      }
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "transfer_bench: %s: not a number: %s\n", k.c_str(), v.c_str());
       return 2;
     }
   }
@@ -476,6 +508,8 @@ int Main(int argc, char** argv) {
   std::string images = work + "/images";
   auto g0 = Clock::now();
   std::string data = MakeImages(images, args.size_mib << 20);
+  // Written back now, so that the kernel's writeback does not compete with the measurements.
+  sync();
   std::fprintf(stderr, "generated %.0f MiB of images in %.1f s\n",
                static_cast<double>(data.size()) / (1 << 20),
                std::chrono::duration<double>(Clock::now() - g0).count());
@@ -491,7 +525,9 @@ int Main(int argc, char** argv) {
     Measure m = Best(args.runs, [&](int run) {
       return FullPath(args, images, work, **server, *client_ctx, run, false);
     });
-    std::printf("full path: %.0f MB/s, %.2f s wall, %.2f s CPU\n", m.MBps(), m.seconds, m.cpu);
+    std::printf("full path: %.0f MB/s, %.2f s wall, %.2f s CPU, %ld context switches, %ld minor "
+                "page faults\n",
+                m.MBps(), m.seconds, m.cpu, m.events.switches, m.events.faults);
     return 0;
   }
   ms.push_back(Best(args.runs, [&](int) { return ZstdAlone(data, args.level, 1); }));
@@ -535,6 +571,8 @@ int Main(int argc, char** argv) {
       static_cast<unsigned long long>(full.raw_bytes),
       static_cast<double>(full.raw_bytes) / static_cast<double>(full.out_bytes), full.cpu,
       full.seconds, 100.0 * full.cpu / full.seconds);
+  std::printf("full path events: %ld context switches, %ld minor page faults\n",
+              full.events.switches, full.events.faults);
   server->reset();
   return 0;
 }
