@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -151,6 +152,24 @@ Status StagedFile::WriteAt(const char* data, size_t size, uint64_t offset) {
     offset += static_cast<uint64_t>(n);
   }
   return Status::Ok();
+}
+
+Status StagedFile::Reserve(uint64_t offset, uint64_t length) {
+  if (reserve_unsupported_.load(std::memory_order_relaxed)) return Status::Ok();
+  for (;;) {
+    if (fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                  static_cast<off_t>(length)) == 0) {
+      return Status::Ok();
+    }
+    if (errno == EINTR) continue;
+    if (errno == EOPNOTSUPP || errno == ENOSYS) {
+      reserve_unsupported_.store(true, std::memory_order_relaxed);
+      return Status::Ok();
+    }
+    return Status::FromErrno("allocate " + std::to_string(length) + " bytes at offset " +
+                                 std::to_string(offset) + " of " + path_,
+                             errno);
+  }
 }
 
 StagingTree::StagingTree(std::string path, int root_fd, bool preserve_ownership, bool fsync,
