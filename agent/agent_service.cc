@@ -694,7 +694,9 @@ Result<proto::CheckpointSendResponse> AgentService::CheckpointSend(
   std::error_code ec;
   fs::create_directories(r.images_dir(), ec);
   if (ec) return Status::IoError("create " + r.images_dir() + ": " + ec.message());
-  auto source = transfer::GrowingDirectorySource::Open(r.images_dir());
+  // CRIU appends each process's memory to one pages-<id>.img: those are streamed while
+  // CRIU writes them, everything else once CRIU has closed it.
+  auto source = transfer::GrowingDirectorySource::Open(r.images_dir(), {"pages-*.img"});
   if (!source.ok()) return source.status().WithContext("watch " + r.images_dir());
   // Journaled before the freeze: a restart finds the images or the running container.
   MIGRATE_RETURN_IF_ERROR(Journal(*m, proto::PHASE_CHECKPOINTING));

@@ -1,6 +1,7 @@
 #include "transfer/file_source.h"
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -91,14 +92,24 @@ Result<std::optional<SourceEntry>> DirectoryTreeSource::Next(const CancelFlag* c
   return std::optional<SourceEntry>();
 }
 
+// ---- FileSource --------------------------------------------------------------------------
+
+Result<bool> FileSource::AwaitGrowth(const SourceEntry&, const CancelFlag* cancel) {
+  if (cancel != nullptr && cancel->cancelled()) return Status::Aborted("cancelled");
+  return true;  // sources of finished files never return growing entries
+}
+
 // ---- GrowingDirectorySource -------------------------------------------------------------
 
 struct GrowingDirectorySource::State {
   int inotify_fd = -1;
   int wake_fd = -1;                    // eventfd: MarkProducerDone / MarkProducerFailed
+  std::vector<std::string> follow;     // fnmatch patterns of files streamed while written
   std::map<int, std::string> watches;  // wd -> relative dir ("" = root)
   std::deque<std::string> ready;
-  std::set<std::string> queued;  // ready or already returned
+  std::set<std::string> queued;   // ready or already returned
+  std::set<std::string> growing;  // followed files (queued at creation)
+  std::set<std::string> closed;   // followed files their producer has closed
   struct Sent {
     ino_t ino;
     off_t size;
@@ -117,19 +128,36 @@ struct GrowingDirectorySource::State {
     if (inotify_fd >= 0) close(inotify_fd);
     if (wake_fd >= 0) close(wake_fd);
   }
+
+  void Enqueue(const std::string& rel) {
+    if (queued.insert(rel).second) ready.push_back(rel);
+  }
+  bool Follows(const char* name) const {
+    return std::any_of(follow.begin(), follow.end(),
+                       [&](const std::string& p) { return fnmatch(p.c_str(), name, 0) == 0; });
+  }
+  bool ProducerDone() {
+    std::lock_guard<std::mutex> lock(mu);
+    return producer_done;
+  }
 };
 
 namespace {
 constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR;
-}
+// How long AwaitGrowth waits when nothing happens: CRIU appends ~0.5-1 GB/s, i.e. about one
+// 1 MiB chunk per wait.
+constexpr int kGrowthWaitMs = 2;
+}  // namespace
 
 GrowingDirectorySource::GrowingDirectorySource(std::string root, std::unique_ptr<State> state)
     : root_(std::move(root)), state_(std::move(state)) {}
 
 GrowingDirectorySource::~GrowingDirectorySource() = default;
 
-Result<std::unique_ptr<GrowingDirectorySource>> GrowingDirectorySource::Open(std::string root) {
+Result<std::unique_ptr<GrowingDirectorySource>> GrowingDirectorySource::Open(
+    std::string root, std::vector<std::string> follow) {
   auto state = std::make_unique<State>();
+  state->follow = std::move(follow);
   state->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (state->inotify_fd < 0) return Status::FromErrno("inotify_init1", errno);
   state->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -148,8 +176,7 @@ Result<std::unique_ptr<GrowingDirectorySource>> GrowingDirectorySource::Open(std
                                   kWatchMask);
       if (sub >= 0) state->watches[sub] = entry->relative_path;
     }
-    state->queued.insert(entry->relative_path);
-    state->ready.push_back(entry->relative_path);
+    state->Enqueue(entry->relative_path);
   }
   return std::unique_ptr<GrowingDirectorySource>(
       new GrowingDirectorySource(std::move(root), std::move(state)));
@@ -174,63 +201,79 @@ void GrowingDirectorySource::MarkProducerFailed(std::string reason) {
   (void)!write(state_->wake_fd, &one, sizeof(one));
 }
 
+Status GrowingDirectorySource::Check(const CancelFlag* cancel) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->producer_failed) return Status::Aborted("producer failed: " + state_->failure);
+  }
+  if (cancel != nullptr && cancel->cancelled()) return Status::Aborted("cancelled");
+  return Status::Ok();
+}
+
+Result<bool> GrowingDirectorySource::ReadEvents() {
+  State& s = *state_;
+  char buf[16384] __attribute__((aligned(__alignof__(inotify_event))));
+  ssize_t n = read(s.inotify_fd, buf, sizeof(buf));
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return false;
+    return Status::FromErrno("read inotify", errno);
+  }
+  for (ssize_t off = 0; off < n;) {
+    auto* ev = reinterpret_cast<inotify_event*>(buf + off);
+    off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+    auto w = s.watches.find(ev->wd);
+    if (w == s.watches.end() || ev->len == 0) continue;
+    std::string rel = Join(w->second, ev->name);
+    if (ev->mask & IN_ISDIR) {
+      if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+        int sub = inotify_add_watch(s.inotify_fd, Full(root_, rel).c_str(), kWatchMask);
+        if (sub >= 0) s.watches[sub] = rel;
+        s.Enqueue(rel);
+      }
+      continue;
+    }
+    if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+      if (s.growing.count(rel) != 0) s.closed.insert(rel);
+      s.Enqueue(rel);
+    } else if (ev->mask & IN_CREATE) {
+      // Symlinks are complete when created; followed files are streamed from now on; other
+      // regular files wait for their close.
+      struct stat st;
+      if (lstat(Full(root_, rel).c_str(), &st) != 0) continue;
+      if (S_ISLNK(st.st_mode)) {
+        s.Enqueue(rel);
+      } else if (S_ISREG(st.st_mode) && s.Follows(ev->name) && s.queued.count(rel) == 0) {
+        s.growing.insert(rel);
+        s.Enqueue(rel);
+      }
+    }
+  }
+  return n > 0;
+}
+
 Result<std::optional<SourceEntry>> GrowingDirectorySource::Next(const CancelFlag* cancel) {
   State& s = *state_;
-  auto take = [&](std::string rel) -> Result<std::optional<SourceEntry>> {
-    struct stat st;
-    if (lstat(Full(root_, rel).c_str(), &st) != 0) {
-      return Status::FromErrno("stat " + Full(root_, rel), errno);
-    }
-    s.sent[rel] = State::Sent{st.st_ino, st.st_size, st.st_mtim, S_ISREG(st.st_mode) != 0};
-    return std::optional<SourceEntry>(SourceEntry{std::move(rel)});
-  };
-  auto enqueue = [&](const std::string& rel) {
-    if (s.queued.insert(rel).second) s.ready.push_back(rel);
-  };
   for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(s.mu);
-      if (s.producer_failed) return Status::Aborted("producer failed: " + s.failure);
-    }
-    if (cancel != nullptr && cancel->cancelled()) return Status::Aborted("cancelled");
+    MIGRATE_RETURN_IF_ERROR(Check(cancel));
     if (!s.ready.empty()) {
       std::string rel = std::move(s.ready.front());
       s.ready.pop_front();
-      return take(std::move(rel));
+      struct stat st;
+      if (lstat(Full(root_, rel).c_str(), &st) != 0) {
+        return Status::FromErrno("stat " + Full(root_, rel), errno);
+      }
+      s.sent[rel] = State::Sent{st.st_ino, st.st_size, st.st_mtim, S_ISREG(st.st_mode) != 0};
+      SourceEntry entry{std::move(rel)};
+      // A followed file already closed is sent like any finished file.
+      entry.growing = S_ISREG(st.st_mode) && s.growing.count(entry.relative_path) != 0 &&
+                      s.closed.count(entry.relative_path) == 0;
+      return std::optional<SourceEntry>(std::move(entry));
     }
     if (s.final_scan_done) return std::optional<SourceEntry>();
-    bool done;
-    {
-      std::lock_guard<std::mutex> lock(s.mu);
-      done = s.producer_done;
-    }
     // Read pending events (also after "done": they may name files to send first).
-    char buf[16384] __attribute__((aligned(__alignof__(inotify_event))));
-    ssize_t n = read(s.inotify_fd, buf, sizeof(buf));
-    if (n < 0 && errno != EAGAIN && errno != EINTR) return Status::FromErrno("read inotify", errno);
-    for (ssize_t off = 0; n > 0 && off < n;) {
-      auto* ev = reinterpret_cast<inotify_event*>(buf + off);
-      off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
-      auto w = s.watches.find(ev->wd);
-      if (w == s.watches.end() || ev->len == 0) continue;
-      std::string rel = Join(w->second, ev->name);
-      if (ev->mask & IN_ISDIR) {
-        if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-          int sub = inotify_add_watch(s.inotify_fd, Full(root_, rel).c_str(), kWatchMask);
-          if (sub >= 0) s.watches[sub] = rel;
-          enqueue(rel);
-        }
-        continue;
-      }
-      if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
-        enqueue(rel);
-      } else if (ev->mask & IN_CREATE) {
-        // Symlinks are complete when created; regular files wait for their close.
-        struct stat st;
-        if (lstat(Full(root_, rel).c_str(), &st) == 0 && S_ISLNK(st.st_mode)) enqueue(rel);
-      }
-    }
-    if (n > 0) continue;
+    const bool done = s.ProducerDone();
+    MIGRATE_ASSIGN_OR_RETURN(bool any, ReadEvents());
+    if (any) continue;
     if (done) {
       // Final scan: everything not sent yet (files whose events were lost or that were
       // made in a directory before we watched it), in walk order.
@@ -238,13 +281,44 @@ Result<std::optional<SourceEntry>> GrowingDirectorySource::Next(const CancelFlag
       for (;;) {
         MIGRATE_ASSIGN_OR_RETURN(auto entry, all.Next(cancel));
         if (!entry) break;
-        enqueue(entry->relative_path);
+        s.Enqueue(entry->relative_path);
       }
       s.final_scan_done = true;
       continue;
     }
     pollfd fds[2] = {{s.inotify_fd, POLLIN, 0}, {s.wake_fd, POLLIN, 0}};
     if (poll(fds, 2, 100) < 0 && errno != EINTR) return Status::FromErrno("poll", errno);
+  }
+}
+
+Result<bool> GrowingDirectorySource::AwaitGrowth(const SourceEntry& entry,
+                                                 const CancelFlag* cancel) {
+  State& s = *state_;
+  const std::string& rel = entry.relative_path;
+  MIGRATE_RETURN_IF_ERROR(Check(cancel));
+  bool waited = false;
+  for (;;) {
+    const bool done = s.ProducerDone();
+    bool any;
+    do {
+      MIGRATE_ASSIGN_OR_RETURN(any, ReadEvents());
+    } while (any && done);  // after the producer's exit, read every event that is left
+    if (s.closed.count(rel) != 0 || done) {
+      // Closed (or its producer has exited): the size is final. What Finish() compares with.
+      struct stat st;
+      if (lstat(Full(root_, rel).c_str(), &st) != 0) {
+        return Status::FromErrno("stat " + Full(root_, rel), errno);
+      }
+      s.sent[rel] = State::Sent{st.st_ino, st.st_size, st.st_mtim, true};
+      return true;
+    }
+    if (waited || any) return false;
+    pollfd fds[2] = {{s.inotify_fd, POLLIN, 0}, {s.wake_fd, POLLIN, 0}};
+    if (poll(fds, 2, kGrowthWaitMs) < 0 && errno != EINTR) {
+      return Status::FromErrno("poll", errno);
+    }
+    MIGRATE_RETURN_IF_ERROR(Check(cancel));
+    waited = true;
   }
 }
 

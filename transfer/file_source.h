@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "transfer/status.h"
 #include "transfer/stream_types.h"
@@ -16,6 +17,9 @@ namespace migrate::transfer {
 // empty, never absolute, never with "." or ".." components.
 struct SourceEntry {
   std::string relative_path;
+  // A regular file its producer is still writing (appending): the sender follows it with
+  // FileSource::AwaitGrowth until the producer has closed it.
+  bool growing = false;
 };
 
 class FileSource {
@@ -29,6 +33,12 @@ class FileSource {
   // every entry has been returned. A directory is returned before anything inside it.
   // Fails when `cancel` is set (kAborted) or the source cannot be read.
   virtual Result<std::optional<SourceEntry>> Next(const CancelFlag* cancel) = 0;
+
+  // For an entry returned with `growing` set: waits a little (a few milliseconds, less when
+  // something happens) and returns true once the producer has closed the file, so that its
+  // size is final; false means it may have grown since. Fails when `cancel` is set or the
+  // producer failed (kAborted).
+  virtual Result<bool> AwaitGrowth(const SourceEntry& entry, const CancelFlag* cancel);
 
   // Called by the sender once the stream has finished, with the entries it sent. A source
   // whose files may change (a growing directory) checks that nothing changed after it was
@@ -54,18 +64,23 @@ class DirectoryTreeSource : public FileSource {
 // A directory a producer (CRIU) is still writing. Create it BEFORE the producer starts
 // writing (Open() starts watching with inotify): a regular file is ready once the producer
 // closed it after writing (IN_CLOSE_WRITE) or renamed it into place (IN_MOVED_TO); new
-// subdirectories are watched too. After MarkProducerDone() the directory is scanned once
-// more, anything not yet sent is sent, and Next() returns nullopt. Finish() fails if a file
+// subdirectories are watched too. A file whose name matches one of `follow` (fnmatch
+// patterns, e.g. "pages-*.img") is ready as soon as it is created, as a growing entry: the
+// sender streams it while the producer appends to it. Such files must only ever be appended
+// to, then closed once. After MarkProducerDone() the directory is scanned once more,
+// anything not yet sent is sent, and Next() returns nullopt. Finish() fails if a file
 // changed after it was sent (size, mtime or inode differ). Files present before Open() are
 // treated as complete.
 class GrowingDirectorySource : public FileSource {
  public:
   // Starts watching `root` (which must exist).
-  static Result<std::unique_ptr<GrowingDirectorySource>> Open(std::string root);
+  static Result<std::unique_ptr<GrowingDirectorySource>> Open(
+      std::string root, std::vector<std::string> follow = {});
   ~GrowingDirectorySource() override;
 
   const std::string& root() const override { return root_; }
   Result<std::optional<SourceEntry>> Next(const CancelFlag* cancel) override;
+  Result<bool> AwaitGrowth(const SourceEntry& entry, const CancelFlag* cancel) override;
   Status Finish() override;
 
   // Thread-safe; call once the producer has exited successfully. Files closed before this
@@ -78,6 +93,9 @@ class GrowingDirectorySource : public FileSource {
  private:
   struct State;
   explicit GrowingDirectorySource(std::string root, std::unique_ptr<State> state);
+  // Reads the pending inotify events (queues what became ready); false when there were none.
+  Result<bool> ReadEvents();
+  Status Check(const CancelFlag* cancel);
   std::string root_;
   std::unique_ptr<State> state_;
 };

@@ -314,9 +314,10 @@ Result<std::shared_ptr<StagedFile>> StagingTree::AddRegular(const Entry& e) {
   }
   close(parent);
   MIGRATE_RETURN_IF_ERROR(st);
+  auto file = std::make_shared<StagedFile>(fd, e.path(), entries_.size());  // owns fd
   entries_.push_back(e);
   MIGRATE_RETURN_IF_ERROR(Register(e));
-  return std::make_shared<StagedFile>(fd, e.path());
+  return file;
 }
 
 Status StagingTree::SetSize(StagedFile& file, uint64_t size) {
@@ -325,6 +326,12 @@ Status StagingTree::SetSize(StagedFile& file, uint64_t size) {
     return Status::FromErrno("set size of " + Quote(file.path()), errno);
   }
   return Status::Ok();
+}
+
+void StagingTree::SetMtime(const StagedFile& file, int64_t sec, uint32_t nsec) {
+  Entry& e = entries_.at(file.entry_index_);
+  e.set_mtime_sec(sec);
+  e.set_mtime_nsec(nsec);
 }
 
 Status StagingTree::ApplyMetadata() {

@@ -32,7 +32,8 @@ Status ValidateSymlinkTarget(std::string_view link_path, std::string_view target
 // An open regular file being written; shared by the chunk writers.
 class StagedFile {
  public:
-  StagedFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  StagedFile(int fd, std::string path, size_t entry_index)
+      : fd_(fd), path_(std::move(path)), entry_index_(entry_index) {}
   ~StagedFile();
   StagedFile(const StagedFile&) = delete;
   StagedFile& operator=(const StagedFile&) = delete;
@@ -49,8 +50,10 @@ class StagedFile {
   Status Reserve(uint64_t offset, uint64_t length);
 
  private:
+  friend class StagingTree;
   int fd_;
   std::string path_;
+  size_t entry_index_;  // in StagingTree::entries_
   std::atomic<bool> reserve_unsupported_{false};
 };
 
@@ -72,6 +75,9 @@ class StagingTree {
   Result<std::shared_ptr<StagedFile>> AddRegular(const proto::stream::Entry& e);
   // Sets the final size of a regular file (holes stay holes).
   Status SetSize(StagedFile& file, uint64_t size);
+  // Replaces the mtime a regular file gets at ApplyMetadata (a file sent while it was still
+  // being written: its final mtime comes at its end).
+  void SetMtime(const StagedFile& file, int64_t sec, uint32_t nsec);
 
   // After every entry is complete: ownership, modes (after chown, which clears set-id bits),
   // times, children before their directory; then fsync of files and directories.

@@ -267,7 +267,11 @@ class Pipeline {
         } else {
           if (st.st_nlink > 1) links.emplace(key, rel);
           e.set_type(ps::ENTRY_TYPE_REGULAR);
-          e.set_size(static_cast<uint64_t>(st.st_size));
+          if (next->growing) {
+            e.set_size_at_end(true);  // still being written: the size follows at the end
+          } else {
+            e.set_size(static_cast<uint64_t>(st.st_size));
+          }
           regular = true;
         }
       } else {
@@ -279,27 +283,31 @@ class Pipeline {
       uint32_t id = next_id++;
       e.set_id(id);
       if (!Push(job)) return Status::Aborted("cancelled");
-      if (regular) MIGRATE_RETURN_IF_ERROR(ReadFile(full, id, st));
       auto end = std::make_shared<Job>();
       end->kind = Job::Kind::kEntryEnd;
       end->entry_id = id;
       end->offset = static_cast<uint64_t>(st.st_size);
+      if (regular && next->growing) {
+        MIGRATE_ASSIGN_OR_RETURN(struct stat final_st, FollowFile(full, id, *next));
+        end->offset = static_cast<uint64_t>(final_st.st_size);
+        end->entry.set_size_at_end(true);
+        end->entry.set_mtime_sec(final_st.st_mtim.tv_sec);
+        end->entry.set_mtime_nsec(static_cast<uint32_t>(final_st.st_mtim.tv_nsec));
+      } else if (regular) {
+        MIGRATE_RETURN_IF_ERROR(ReadFile(full, id, st));
+      }
       if (!Push(std::move(end))) return Status::Aborted("cancelled");
     }
   }
 
   // Queues the file's data extents as chunks; holes and all-zero chunks are skipped.
   Status ReadFile(const std::string& full, uint32_t id, const struct stat& before) {
-    int fd = open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return Status::FromErrno("open " + full, errno);
+    MIGRATE_ASSIGN_OR_RETURN(int fd, OpenForReading(full));
     struct Closer {
       int fd;
       ~Closer() { close(fd); }
     } closer{fd};
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     const uint64_t size = static_cast<uint64_t>(before.st_size);
-    const uint64_t chunk = options_.chunk_bytes;
     uint64_t pos = 0;
     while (pos < size) {
       off_t data = lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
@@ -310,30 +318,7 @@ class Pipeline {
       off_t hole = lseek(fd, data, SEEK_HOLE);
       if (hole < 0) return Status::FromErrno("seek hole in " + full, errno);
       uint64_t extent_end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
-      for (uint64_t off = static_cast<uint64_t>(data); off < extent_end;) {
-        uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(chunk, extent_end - off));
-        auto job = std::make_shared<Job>();
-        job->kind = Job::Kind::kChunk;
-        job->entry_id = id;
-        job->offset = off;
-        job->raw_length = len;
-        job->raw = pool_.Get();
-        if (job->raw.size() < len) job->raw.resize(chunk);
-        size_t got = 0;
-        while (got < len) {
-          ssize_t n = pread(fd, job->raw.data() + got, len - got, static_cast<off_t>(off + got));
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) return Status::FromErrno("read " + full, errno);
-          if (n == 0) return Status::FailedPrecondition(full + " shrank while being sent");
-          got += static_cast<size_t>(n);
-        }
-        off += len;
-        if (IsAllZero(job->raw.data(), len)) {  // leave a hole: costs no wire bytes
-          pool_.Put(std::move(job->raw));
-          continue;
-        }
-        if (!Push(std::move(job))) return Status::Aborted("cancelled");
-      }
+      MIGRATE_RETURN_IF_ERROR(ReadChunks(fd, full, id, static_cast<uint64_t>(data), extent_end));
       pos = extent_end;
     }
     struct stat after;
@@ -341,6 +326,73 @@ class Pipeline {
     if (after.st_size != before.st_size || after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
         after.st_mtim.tv_nsec != before.st_mtim.tv_nsec || after.st_ino != before.st_ino) {
       return Status::FailedPrecondition(full + " changed while being sent");
+    }
+    return Status::Ok();
+  }
+
+  // Streams a file its producer is still appending to: whole chunks as they appear, the
+  // rest once the producer has closed it. Returns the file's final status.
+  Result<struct stat> FollowFile(const std::string& full, uint32_t id, const SourceEntry& entry) {
+    MIGRATE_ASSIGN_OR_RETURN(int fd, OpenForReading(full));
+    struct Closer {
+      int fd;
+      ~Closer() { close(fd); }
+    } closer{fd};
+    const uint64_t chunk = options_.chunk_bytes;
+    uint64_t pos = 0;
+    bool closed = false;
+    struct stat st;
+    for (;;) {
+      if (fstat(fd, &st) != 0) return Status::FromErrno("stat " + full, errno);
+      const uint64_t size = static_cast<uint64_t>(st.st_size);
+      if (size < pos) return Status::FailedPrecondition(full + " shrank while being sent");
+      const uint64_t until = closed ? size : pos + (size - pos) / chunk * chunk;
+      MIGRATE_RETURN_IF_ERROR(ReadChunks(fd, full, id, pos, until));
+      pos = until;
+      if (closed) break;
+      MIGRATE_ASSIGN_OR_RETURN(closed, source_.AwaitGrowth(entry, &stop_flag_));
+    }
+    struct stat now;
+    if (lstat(full.c_str(), &now) != 0 || now.st_ino != st.st_ino) {
+      return Status::FailedPrecondition(full + " was replaced while being sent");
+    }
+    return st;
+  }
+
+  static Result<int> OpenForReading(const std::string& full) {
+    int fd = open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("open " + full, errno);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return fd;
+  }
+
+  // Queues [from, to) of the file as chunks; all-zero chunks are skipped (holes).
+  Status ReadChunks(int fd, const std::string& full, uint32_t id, uint64_t from, uint64_t to) {
+    const uint64_t chunk = options_.chunk_bytes;
+    for (uint64_t off = from; off < to;) {
+      uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(chunk, to - off));
+      auto job = std::make_shared<Job>();
+      job->kind = Job::Kind::kChunk;
+      job->entry_id = id;
+      job->offset = off;
+      job->raw_length = len;
+      job->raw = pool_.Get();
+      if (job->raw.size() < len) job->raw.resize(chunk);
+      size_t got = 0;
+      while (got < len) {
+        ssize_t n = pread(fd, job->raw.data() + got, len - got, static_cast<off_t>(off + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Status::FromErrno("read " + full, errno);
+        if (n == 0) return Status::FailedPrecondition(full + " shrank while being sent");
+        got += static_cast<size_t>(n);
+      }
+      off += len;
+      if (IsAllZero(job->raw.data(), len)) {  // leave a hole: costs no wire bytes
+        pool_.Put(std::move(job->raw));
+        continue;
+      }
+      if (!Push(std::move(job))) return Status::Aborted("cancelled");
     }
     return Status::Ok();
   }
@@ -496,6 +548,7 @@ class Sender {
     uint32_t file_chunks = 0;
     uint32_t open_id = 0;
     bool open_regular = false;
+    bool open_size_at_end = false;
     // While the producer has nothing new, keep the connection alive (the receiver times out
     // a silent stream) and make sure what is buffered has gone out.
     const auto keepalive = std::max(options_.io_timeout / 4, std::chrono::milliseconds(50));
@@ -529,6 +582,7 @@ class Sender {
           manifest.Update(payload.data(), payload.size());
           open_id = job->entry.id();
           open_regular = job->entry.type() == ps::ENTRY_TYPE_REGULAR;
+          open_size_at_end = job->entry.size_at_end();
           file_bytes = 0;
           file_chunks = 0;
           std::string frame(kFrameHeaderBytes, '\0');
@@ -559,6 +613,11 @@ class Sender {
             Digest d = file.Final();
             end.set_digest(d.data(), d.size());
             manifest.Update(d.data(), d.size());
+          }
+          if (open_size_at_end) {
+            end.set_size(job->offset);
+            end.set_mtime_sec(job->entry.mtime_sec());
+            end.set_mtime_nsec(job->entry.mtime_nsec());
           }
           end.set_data_bytes(file_bytes);
           end.set_chunks(file_chunks);

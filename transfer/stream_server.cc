@@ -330,6 +330,11 @@ class Receiver {
     if (entry_.type() != ps::ENTRY_TYPE_REGULAR && entry_.size() != 0) {
       return Status::InvalidArgument("entry " + Printable(entry_.path()) + ": size on a non-file");
     }
+    if (entry_.size_at_end() &&
+        (entry_.type() != ps::ENTRY_TYPE_REGULAR || entry_.size() != 0)) {
+      return Status::InvalidArgument("entry " + Printable(entry_.path()) +
+                                     ": size_at_end on a non-file or with a size");
+    }
     manifest_.UpdateU32(static_cast<uint32_t>(payload.size()));
     manifest_.Update(payload.data(), payload.size());
     file_.reset();
@@ -384,10 +389,21 @@ class Receiver {
       return Status::DataLoss(Printable(entry_.path()) + ": chunk at offset " +
                               std::to_string(h.offset) + " out of order or overlapping");
     }
-    if (h.offset > entry_.size() || entry_.size() - h.offset < h.raw_length) {
+    // A file still being written when it was sent has no size yet: its chunks are bounded
+    // by the file size limit and, with everything declared so far, by the total limit.
+    const uint64_t bound = entry_.size_at_end() ? limits_.max_file_size : entry_.size();
+    if (h.offset > bound || bound - h.offset < h.raw_length) {
+      if (entry_.size_at_end()) {
+        return Status::InvalidArgument(Printable(entry_.path()) + ": chunk beyond the limit of " +
+                                       std::to_string(bound) + " bytes per file");
+      }
       return Status::InvalidArgument(Printable(entry_.path()) +
                                      ": chunk beyond the declared size " +
                                      std::to_string(entry_.size()) + " (size lies)");
+    }
+    if (entry_.size_at_end() && declared_bytes_ + h.offset + h.raw_length > limits_.max_total_bytes) {
+      return Status::InvalidArgument("stream carries more than " +
+                                     std::to_string(limits_.max_total_bytes) + " bytes");
     }
     min_offset_ = h.offset + h.raw_length;
     file_hash_.Update(h.tag.data(), h.tag.size());
@@ -413,15 +429,34 @@ class Receiver {
                               " chunks received, sender says " + std::to_string(end.data_bytes()) +
                               " in " + std::to_string(end.chunks()));
     }
+    uint64_t size = entry_.size();
+    if (entry_.size_at_end()) {
+      // The final size of a file that was still being written: it must hold every chunk.
+      size = end.size();
+      if (size < min_offset_ || size > limits_.max_file_size) {
+        return Status::InvalidArgument(Printable(entry_.path()) + ": final size " +
+                                       std::to_string(size) + " does not fit its chunks (end " +
+                                       std::to_string(min_offset_) + ") or the limit");
+      }
+      declared_bytes_ += size;
+      if (declared_bytes_ > limits_.max_total_bytes) {
+        return Status::InvalidArgument("stream declares more than " +
+                                       std::to_string(limits_.max_total_bytes) + " bytes");
+      }
+    } else if (end.size() != 0 || end.mtime_sec() != 0 || end.mtime_nsec() != 0) {
+      return Status::InvalidArgument(Printable(entry_.path()) +
+                                     ": final size or mtime for an entry whose size was known");
+    }
     if (entry_.type() == ps::ENTRY_TYPE_REGULAR) {
-      file_hash_.UpdateU64(entry_.size());
+      file_hash_.UpdateU64(size);
       Digest d = file_hash_.Final();
       if (end.digest().size() != d.size() ||
           std::memcmp(end.digest().data(), d.data(), d.size()) != 0) {
         return Status::DataLoss(Printable(entry_.path()) + ": file digest mismatch");
       }
       manifest_.Update(d.data(), d.size());
-      MIGRATE_RETURN_IF_ERROR(tree_->SetSize(*file_, entry_.size()));
+      MIGRATE_RETURN_IF_ERROR(tree_->SetSize(*file_, size));
+      if (entry_.size_at_end()) tree_->SetMtime(*file_, end.mtime_sec(), end.mtime_nsec());
       file_.reset();
     } else if (!end.digest().empty()) {
       return Status::InvalidArgument(Printable(entry_.path()) + ": digest on a non-file entry");

@@ -33,11 +33,13 @@ class HostileTest : public ::testing::Test {
  protected:
   // Runs `body` on an accepted stream, then reads the verdict and waits for the receiver.
   Outcome Run(const std::function<void(RawClient&)>& body,
-              SymlinkPolicy policy = SymlinkPolicy::kWithinTree) {
+              SymlinkPolicy policy = SymlinkPolicy::kWithinTree,
+              const std::function<void(ExpectedStream&)>& adjust = nullptr) {
     token_ = StreamFixture::NewToken();
     ExpectedStream e = fx_.Expected("out");
     e.symlinks = policy;
     e.limits.io_timeout = std::chrono::seconds(5);
+    if (adjust) adjust(e);
     EXPECT_TRUE(fx_.server().Expect(token_, e).ok());
     RawClient client(fx_);
     EXPECT_TRUE(client.Connect().ok());
@@ -334,6 +336,69 @@ TEST_F(HostileTest, ChunkMovedAfterTaggingIsRefused) {
     (void)c.Trailer();
   });
   ExpectRefused(out, StatusCode::kDataLoss, "tag mismatch");
+}
+
+TEST_F(HostileTest, SizeAtEndIsOnlyForFilesWithoutASize) {
+  auto on_dir = Run([&](RawClient& c) {
+    auto e = c.MakeEntry("d", ps::ENTRY_TYPE_DIRECTORY, 0755);
+    e.set_size_at_end(true);
+    (void)c.Entry(e);
+  });
+  ExpectRefused(on_dir, StatusCode::kInvalidArgument, "size_at_end on a non-file or with a size");
+  auto with_size = Run([&](RawClient& c) {
+    auto e = c.MakeEntry("f", ps::ENTRY_TYPE_REGULAR, 0644, 4096);
+    e.set_size_at_end(true);
+    (void)c.Entry(e);
+  });
+  ExpectRefused(with_size, StatusCode::kInvalidArgument, "size_at_end on a non-file or with a size");
+}
+
+TEST_F(HostileTest, FinalSizeThatDoesNotHoldTheChunksIsRefused) {
+  auto out = Run([&](RawClient& c) {
+    auto e = c.MakeEntry("pages-1.img", ps::ENTRY_TYPE_REGULAR, 0600);
+    e.set_size_at_end(true);
+    (void)c.Entry(e);
+    (void)c.Data(0, std::string(8192, 'p'));
+    (void)c.EntryEnd(4096);  // the chunks end at 8192
+    (void)c.Trailer();
+  });
+  ExpectRefused(out, StatusCode::kInvalidArgument, "does not fit its chunks");
+}
+
+TEST_F(HostileTest, FinalSizeForAFileWhoseSizeWasKnownIsRefused) {
+  auto out = Run([&](RawClient& c) {
+    (void)c.Entry(c.MakeEntry("f", ps::ENTRY_TYPE_REGULAR, 0644, 4096));
+    (void)c.Data(0, std::string(4096, 'k'));
+    (void)c.EntryEnd(8192);
+    (void)c.Trailer();
+  });
+  ExpectRefused(out, StatusCode::kInvalidArgument, "entry whose size was known");
+}
+
+TEST_F(HostileTest, GrowingFileIsBoundedByTheLimits) {
+  auto limit_file = [](ExpectedStream& e) { e.limits.max_file_size = 1 << 16; };
+  auto out = Run(
+      [&](RawClient& c) {
+        auto e = c.MakeEntry("pages-1.img", ps::ENTRY_TYPE_REGULAR, 0600);
+        e.set_size_at_end(true);
+        (void)c.Entry(e);
+        (void)c.Data(0, std::string(1 << 16, 'a'));
+        (void)c.Data(1 << 16, std::string(4096, 'b'));  // past the per-file limit
+      },
+      SymlinkPolicy::kWithinTree, limit_file);
+  ExpectRefused(out, StatusCode::kInvalidArgument, "beyond the limit of 65536 bytes per file");
+  auto limit_total = [](ExpectedStream& e) { e.limits.max_total_bytes = 1 << 16; };
+  auto out2 = Run(
+      [&](RawClient& c) {
+        (void)c.File("first", std::string(1 << 15, 'f'));
+        auto e = c.MakeEntry("pages-1.img", ps::ENTRY_TYPE_REGULAR, 0600);
+        e.set_size_at_end(true);
+        (void)c.Entry(e);
+        (void)c.Data(0, std::string(1 << 15, 'a'));
+        (void)c.Data(1 << 15, std::string(4096, 'b'));  // 32 KiB declared + 36 KiB > 64 KiB
+      },
+      SymlinkPolicy::kWithinTree, limit_total);
+  ExpectRefused(out2, StatusCode::kInvalidArgument, "stream carries more than 65536 bytes");
 }
 
 TEST_F(HostileTest, BadZeroPageMapsAreRefused) {

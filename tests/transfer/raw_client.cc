@@ -115,11 +115,15 @@ Result<transfer::ChunkTag> RawClient::Tag(const transfer::ChunkHeader& h,
   return transfer::ChunkTagOf(*tagger_, h, payload);
 }
 
-Status RawClient::EntryEnd() {
+Status RawClient::EntryEnd(std::optional<uint64_t> final_size) {
   ps::EntryEnd end;
   end.set_id(open_.id());
+  if (final_size) {
+    end.set_size(*final_size);
+    end.set_mtime_sec(1700000001);
+  }
   if (open_.type() == ps::ENTRY_TYPE_REGULAR) {
-    file_.UpdateU64(open_.size());
+    file_.UpdateU64(final_size ? *final_size : open_.size());
     transfer::Digest d = file_.Final();
     end.set_digest(d.data(), d.size());
     manifest_.Update(d.data(), d.size());

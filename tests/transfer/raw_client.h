@@ -40,7 +40,9 @@ class RawClient {
                     std::optional<transfer::ChunkTag> tag = std::nullopt);
   // The honest tag of a DATA payload (chunk header + bytes) on this connection.
   Result<transfer::ChunkTag> Tag(const transfer::ChunkHeader& h, const std::string& payload);
-  Status EntryEnd();  // closes the open entry with the correct digest and counts
+  // Closes the open entry with the correct digest and counts; with `final_size`, also sends
+  // that size and an mtime (for a size_at_end entry, or as a lie for another one).
+  Status EntryEnd(std::optional<uint64_t> final_size = std::nullopt);
   Status Trailer();   // the correct trailer
   // A whole small regular file.
   Status File(const std::string& path, const std::string& content, uint32_t mode = 0644);

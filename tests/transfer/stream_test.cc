@@ -321,6 +321,85 @@ TEST(StreamTest, GrowingDirectoryIsStreamedWhileWritten) {
   EXPECT_EQ(CompareTrees(src, fx.FinalDir("images")), "");
 }
 
+// A followed file (pages-*.img) is streamed while its producer still appends to it: the
+// receiver has most of it before the producer closes it, and the result is exact (size,
+// zero pages, a short last chunk, mtime).
+TEST(StreamTest, FollowedFileIsStreamedWhileItIsAppended) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("images");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  auto growing = GrowingDirectorySource::Open(src, {"pages-*.img"});
+  ASSERT_TRUE(growing.ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("followed")).ok());
+  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+
+  const std::string pages = src + "/pages-1.img";
+  int fd = open(pages.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  const std::string pagemap = "written and closed while pages grow\n";
+  testing::WriteTextFile(src + "/pagemap-1.img", pagemap);
+  std::string piece(1 << 20, '\0');
+  uint64_t written = 0;
+  for (int i = 0; i < 8; ++i) {
+    for (size_t j = 0; j < piece.size(); ++j) piece[j] = static_cast<char>('a' + (i * 7 + j) % 26);
+    if (i == 3) std::fill(piece.begin(), piece.end(), '\0');  // an all-zero chunk: a hole
+    if (i == 5) std::fill(piece.begin() + 4096, piece.begin() + 3 * 4096, '\0');  // zero pages
+    ASSERT_EQ(write(fd, piece.data(), piece.size()), static_cast<ssize_t>(piece.size()));
+    written += piece.size();
+    // Every whole chunk reaches the receiver while the file is still open.
+    auto deadline = Clock::now() + kWait;
+    for (;;) {
+      auto p = fx.server().Progress(token);
+      ASSERT_TRUE(p.ok());
+      if (p->raw_bytes >= written - (i >= 3 ? (1u << 20) : 0)) break;
+      ASSERT_LT(Clock::now(), deadline) << "chunk " << i << " not streamed while appending";
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ASSERT_EQ(write(fd, "short tail", 10), 10);
+  ASSERT_EQ(close(fd), 0);
+  (*growing)->MarkProducerDone();
+  auto sent = sender.get();
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  ASSERT_TRUE(WaitFor(fx.server(), token).ok());
+  EXPECT_EQ(sent->files, 2u);
+  EXPECT_EQ(sent->raw_bytes, 7u * (1 << 20) + 10 + pagemap.size());  // the zero chunk: a hole
+  EXPECT_EQ(CompareTrees(src, fx.FinalDir("followed")), "");
+  struct stat st;
+  ASSERT_EQ(stat((fx.FinalDir("followed") + "/pages-1.img").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 8ll * (1 << 20) + 10);
+}
+
+TEST(StreamTest, ProducerFailingWhileAFileIsFollowedLeavesNothing) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("images");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  auto growing = GrowingDirectorySource::Open(src, {"pages-*.img"});
+  ASSERT_TRUE(growing.ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("failed")).ok());
+  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+  int fd = open((src + "/pages-1.img").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  std::string piece(1 << 20, 'p');
+  ASSERT_EQ(write(fd, piece.data(), piece.size()), static_cast<ssize_t>(piece.size()));
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline) {
+    auto p = fx.server().Progress(token);
+    if (p.ok() && p->raw_bytes >= piece.size()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  (*growing)->MarkProducerFailed("criu dump exited with 1");
+  auto sent = sender.get();
+  EXPECT_EQ(sent.status().code(), StatusCode::kAborted) << sent.status().ToString();
+  EXPECT_NE(sent.status().message().find("criu dump exited with 1"), std::string::npos);
+  close(fd);
+  EXPECT_FALSE(WaitFor(fx.server(), token).ok());
+  EXPECT_FALSE(Exists(fx.FinalDir("failed")));
+  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+}
+
 TEST(StreamTest, FileChangedAfterSendingFailsTheStream) {
   StreamFixture fx;
   std::string src = fx.dir().Sub("images");
