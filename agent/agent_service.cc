@@ -511,7 +511,7 @@ Result<proto::PrepareReceiveResponse> AgentService::PrepareReceive(
   images.symlinks = transfer::SymlinkPolicy::kWithinTree;
   // No fsync for the images: they serve only this migration's restore, and a destination
   // that restarts before RESTORED deletes them (the source keeps its copy until commit).
-  // Syncing 1 GiB here cost 1-2 s of the container's downtime.
+  // Syncing them added ~0.5 s per GiB to the downtime (docs/benchmarks.md, fsync runs).
   images.fsync = false;
   Status expect_images = deps_.streams->Expect(images_token, images);
   if (!expect_images.ok()) {
