@@ -1,8 +1,8 @@
 #include "transfer/file_source.h"
 
 #include <dirent.h>
-#include <fnmatch.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>

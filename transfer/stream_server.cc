@@ -401,7 +401,8 @@ class Receiver {
                                      ": chunk beyond the declared size " +
                                      std::to_string(entry_.size()) + " (size lies)");
     }
-    if (entry_.size_at_end() && declared_bytes_ + h.offset + h.raw_length > limits_.max_total_bytes) {
+    if (entry_.size_at_end() &&
+        declared_bytes_ + h.offset + h.raw_length > limits_.max_total_bytes) {
       return Status::InvalidArgument("stream carries more than " +
                                      std::to_string(limits_.max_total_bytes) + " bytes");
     }
