@@ -791,11 +791,53 @@ Result<proto::CheckpointSendResponse> AgentService::CheckpointSend(
   return response;
 }
 
+Status AgentService::WaitForDumpToEnd(const proto::MigrationRecord& r) {
+  if (r.images_dir().empty()) return Status::Ok();
+  const auto deadline = std::chrono::steady_clock::now() + deps_.dump_wait;
+  bool logged = false;
+  for (;;) {
+    MIGRATE_ASSIGN_OR_RETURN(std::vector<int> pids, runtime::ProcessesUsing(r.images_dir()));
+    if (pids.empty()) return Status::Ok();
+    std::string list;
+    for (int pid : pids) list += (list.empty() ? "" : " ") + std::to_string(pid);
+    if (!logged) {
+      MIGRATE_LOG(kWarn, r.migration_id()) << "an interrupted dump still uses " << r.images_dir()
+                                           << " (pids " << list << "): waiting for it to end";
+      logged = true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Unavailable("an interrupted dump still uses " + r.images_dir() + " (pids " +
+                                 list + "); nothing was changed: roll back again once it ended");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 Status AgentService::RestoreOnSource(Migration& m) {
   proto::MigrationRecord& r = m.record;
+  // runc and CRIU outlive a restart of this agent: until a dump they were running has ended,
+  // neither the container's state nor the images tell what happened.
+  MIGRATE_RETURN_IF_ERROR(WaitForDumpToEnd(r));
   auto state = deps_.runtime->State(r.container_id());
   if (state.ok() && state->status == "running") {
     return Journal(m, proto::PHASE_ROLLED_BACK, "the container still runs on the source");
+  }
+  if (state.ok() && state->status == "paused" && r.phase() == proto::PHASE_CHECKPOINTING) {
+    // Frozen by a dump that ended without finishing (CRIU killed with the agent): the tasks
+    // are whole, the images may not be. Thaw it; never kill it to restore.
+    Status resumed = deps_.runtime->Resume(r.container_id());
+    auto after = deps_.runtime->State(r.container_id());
+    if (resumed.ok() && after.ok() && after->status == "running") {
+      return Journal(m, proto::PHASE_ROLLED_BACK,
+                     "resumed the container an interrupted dump had left frozen");
+    }
+    Status failed = resumed.ok() ? Status::FailedPrecondition(
+                                       "container " + r.container_id() + " is still " +
+                                       (after.ok() ? after->status : after.status().ToString()) +
+                                       " after resume")
+                                 : resumed;
+    return failed.WithContext("thaw the container an interrupted dump left frozen (nothing "
+                              "else was changed; images at " + r.images_dir() + ")");
   }
   if (r.phase() == proto::PHASE_PREPARED || r.phase() == proto::PHASE_UNSPECIFIED) {
     return Status::FailedPrecondition("container " + r.container_id() +

@@ -6,6 +6,7 @@
 // service's worker threads. One mutex per migration serialises its steps.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,9 @@ struct AgentDeps {
   transfer::StreamServer* streams = nullptr;  // this node's stream receiver
   tls::ContextPtr client_tls;                 // for streams this node sends
   std::string agent_version;
+  // How long a rollback on the source waits for an interrupted dump (runc and CRIU outlive a
+  // restart of the agent) to end before it gives up, changing nothing.
+  std::chrono::milliseconds dump_wait{std::chrono::seconds(60)};
 };
 
 class AgentService {
@@ -73,6 +77,7 @@ class AgentService {
 
   std::string ContainerHome(const std::string& container_id) const;
   Status RestoreOnSource(Migration& m);
+  Status WaitForDumpToEnd(const proto::MigrationRecord& r);
   Status RollbackDestination(Migration& m);
   proto::MigrationStatus StatusOf(Migration& m);
 

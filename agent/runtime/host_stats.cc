@@ -1,5 +1,6 @@
 #include "agent/runtime/host_stats.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "agent/runtime/file_util.h"
@@ -129,6 +131,50 @@ Status RemoveTree(const std::string& path) {
     return Status::FromErrno("walk " + path, errno);
   }
   return Status::Ok();
+}
+
+Result<std::vector<int>> ProcessesUsing(const std::string& path, const std::string& proc_root) {
+  if (path.empty() || path[0] != '/') {
+    return Status::InvalidArgument("processes using: not an absolute path: " + path);
+  }
+  std::string target = path;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  auto within = [&](const std::string& link) {
+    return link == target ||
+           (link.size() > target.size() && link.compare(0, target.size(), target) == 0 &&
+            (target == "/" || link[target.size()] == '/'));
+  };
+  auto read_link = [](const std::string& p) -> std::string {
+    char buf[4096];
+    ssize_t n = ::readlink(p.c_str(), buf, sizeof(buf) - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  };
+  DIR* proc = ::opendir(proc_root.c_str());
+  if (proc == nullptr) return Status::FromErrno("list " + proc_root, errno);
+  std::vector<int> pids;
+  const int self = static_cast<int>(::getpid());
+  while (dirent* de = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(de->d_name, &end, 10);
+    if (end == de->d_name || *end != '\0' || pid <= 0 || pid == self) continue;
+    const std::string base = proc_root + "/" + de->d_name;
+    bool uses = within(read_link(base + "/cwd")) || within(read_link(base + "/root"));
+    if (!uses) {
+      DIR* fds = ::opendir((base + "/fd").c_str());
+      if (fds == nullptr) continue;  // gone, or a kernel thread
+      while (dirent* fd = ::readdir(fds)) {
+        if (fd->d_name[0] == '.') continue;
+        if (within(read_link(base + "/fd/" + fd->d_name))) {
+          uses = true;
+          break;
+        }
+      }
+      ::closedir(fds);
+    }
+    if (uses) pids.push_back(static_cast<int>(pid));
+  }
+  ::closedir(proc);
+  return pids;
 }
 
 }  // namespace migrate::runtime

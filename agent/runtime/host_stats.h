@@ -28,6 +28,12 @@ Result<std::vector<std::string>> ProcessCgroups(int pid, const std::string& proc
 // namespace of `pid`. CRIU refuses to dump them without --tcp-established.
 Result<int> EstablishedTcpConnections(int pid, const std::string& proc_root = "/proc");
 
+// Processes (other than this one) that hold `path` or anything below it open: an open file
+// descriptor, their working directory or root. A dump in progress (runc, CRIU) holds its
+// image directory so. Processes that vanish during the scan are skipped.
+Result<std::vector<int>> ProcessesUsing(const std::string& path,
+                                        const std::string& proc_root = "/proc");
+
 // rm -rf, refusing "/" and empty paths. OK when it does not exist.
 Status RemoveTree(const std::string& path);
 

@@ -469,4 +469,17 @@ Status RuncRuntime::KillAndDelete(std::string_view container_id) {
   return Status::Ok();
 }
 
+Status RuncRuntime::Resume(std::string_view container_id) {
+  ProcessSpec spec;
+  spec.argv = Base();
+  spec.argv.insert(spec.argv.end(), {"resume", std::string(container_id)});
+  spec.timeout = std::chrono::seconds(30);
+  MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, runner_->Run(spec));
+  if (!r.Succeeded()) {
+    return Status::FailedPrecondition(FormatCommand(spec.argv) + ": " + r.Describe() + ": " +
+                                      r.stderr_text);
+  }
+  return Status::Ok();
+}
+
 }  // namespace migrate::runtime

@@ -46,6 +46,7 @@ class RuncRuntime final : public Runtime {
   Result<CheckpointResult> Checkpoint(const CheckpointOptions& options) override;
   Result<RestoreResult> Restore(const RestoreOptions& options) override;
   Status KillAndDelete(std::string_view container_id) override;
+  Status Resume(std::string_view container_id) override;
 
   // "<criu_config_dir>/<id>.conf".
   std::string OwnedConfigPath(std::string_view container_id) const;

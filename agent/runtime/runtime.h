@@ -130,6 +130,9 @@ class Runtime {
 
   // SIGKILL (ignoring "not running"), then delete. OK when the container does not exist.
   virtual Status KillAndDelete(std::string_view container_id) = 0;
+
+  // Thaws a paused (frozen) container, e.g. one an interrupted dump left frozen.
+  virtual Status Resume(std::string_view container_id) = 0;
 };
 
 }  // namespace migrate::runtime

@@ -2,7 +2,11 @@
 // the real journal and, for the flow test, the real stream receiver and sender over loopback.
 #include "agent/agent_service.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -88,6 +92,14 @@ class FakeRuntime final : public runtime::Runtime {
     containers.erase(std::string(id));
     return Status::Ok();
   }
+  Status Resume(std::string_view id) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    resumed.emplace_back(id);
+    auto it = containers.find(std::string(id));
+    if (it == containers.end()) return Status::NotFound("container " + std::string(id));
+    it->second.status = "running";
+    return Status::Ok();
+  }
 
   std::mutex mutex;
   runtime::RuntimeInfo info_;
@@ -95,6 +107,7 @@ class FakeRuntime final : public runtime::Runtime {
   std::vector<runtime::CheckpointOptions> checkpoints;
   std::vector<runtime::RestoreOptions> restores;
   std::vector<std::string> killed;
+  std::vector<std::string> resumed;
   Status checkpoint_error;
   Status restore_error;
   std::function<void()> during_checkpoint;  // runs inside Checkpoint (the freeze)
@@ -141,6 +154,7 @@ class AgentServiceTest : public ::testing::Test {
     deps.streams = streams;
     deps.client_tls = std::move(client_tls);
     deps.agent_version = "test";
+    deps.dump_wait = dump_wait_;
     return std::make_unique<AgentService>(deps, 2);
   }
 
@@ -206,6 +220,29 @@ class AgentServiceTest : public ::testing::Test {
     return answer.get_future().get();
   }
 
+  // A process holding `dir` open for `seconds`, as a dump in progress (runc, CRIU) holds its
+  // image directory.
+  static pid_t HoldOpen(const std::string& dir, const char* seconds) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (open(dir.c_str(), O_RDONLY | O_DIRECTORY) < 0) _exit(126);
+      execl("/bin/sleep", "sleep", seconds, static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return pid;
+  }
+
+  // The source's record of "m1" interrupted while dumping, and its image directory.
+  proto::MigrationRecord SaveInterruptedDump() {
+    proto::MigrationRecord record = SourceRecord(proto::PHASE_CHECKPOINTING);
+    record.set_images_dir(dir_.path() + "/migrations/m1/images");
+    record.set_source_bundle("/bundles/web");
+    fs::create_directories(record.images_dir());
+    EXPECT_TRUE(Journal(dir_.path()).Save(record).ok());
+    return record;
+  }
+
+  std::chrono::milliseconds dump_wait_{std::chrono::seconds(10)};
   testing::TempDir dir_;
   FakeRuntime runtime_;
   FakeCriuRunner runner_;
@@ -398,6 +435,51 @@ TEST_F(AgentServiceTest, RecoverCleansDestinationsAndRestoresInterruptedCheckpoi
   EXPECT_EQ(runtime_.restores[0].container_id, "c");
   // The destination may run "d": its images stay and nothing is restored.
   EXPECT_EQ(journal.Load("src-checkpointed")->phase(), proto::PHASE_CHECKPOINTED);
+}
+
+TEST_F(AgentServiceTest, RecoveryWaitsForAnInterruptedDumpAndThawsWhatItLeftFrozen) {
+  proto::MigrationRecord record = SaveInterruptedDump();
+  runtime_.containers["web"] = {"web", "paused", 4242, "/bundles/web"};
+  pid_t dump = HoldOpen(record.images_dir(), "0.7");
+  ASSERT_GT(dump, 0);
+  auto service = MakeService("host-a", dir_.path());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(service->Recover().ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500))
+      << "recovery did not wait for the dump that still held the images";
+  int wstatus = 0;
+  waitpid(dump, &wstatus, 0);
+  EXPECT_EQ(Journal(dir_.path()).Load("m1")->phase(), proto::PHASE_ROLLED_BACK);
+  EXPECT_EQ(runtime_.resumed, std::vector<std::string>{"web"});
+  EXPECT_TRUE(runtime_.killed.empty()) << "a frozen, whole container was killed";
+  EXPECT_TRUE(runtime_.restores.empty());
+  EXPECT_EQ(runtime_.containers["web"].status, "running");
+}
+
+TEST_F(AgentServiceTest, RollbackChangesNothingWhileAnInterruptedDumpRuns) {
+  proto::MigrationRecord record = SaveInterruptedDump();
+  runtime_.containers["web"] = {"web", "paused", 4242, "/bundles/web"};
+  pid_t dump = HoldOpen(record.images_dir(), "30");
+  ASSERT_GT(dump, 0);
+  dump_wait_ = std::chrono::milliseconds(300);
+  auto service = MakeService("host-a", dir_.path());
+  ASSERT_TRUE(service->Recover().ok());  // logs and leaves the record for a later rollback
+  EXPECT_EQ(Journal(dir_.path()).Load("m1")->phase(), proto::PHASE_CHECKPOINTING);
+  auto refused = service->Rollback(RollbackOf("m1"));
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("an interrupted dump still uses"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find(std::to_string(dump)), std::string::npos);
+  EXPECT_TRUE(runtime_.resumed.empty());
+  EXPECT_TRUE(runtime_.killed.empty());
+  EXPECT_TRUE(runtime_.restores.empty());
+  kill(dump, SIGKILL);
+  int wstatus = 0;
+  waitpid(dump, &wstatus, 0);
+  auto done = service->Rollback(RollbackOf("m1"));
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->phase(), proto::PHASE_ROLLED_BACK);
+  EXPECT_EQ(runtime_.resumed, std::vector<std::string>{"web"});
 }
 
 TEST_F(AgentServiceTest, CommitOnTheDestinationNeedsARestoredContainer) {

@@ -1,7 +1,11 @@
 #include "agent/runtime/host_stats.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -31,6 +35,54 @@ class FakeProc {
 };
 
 // Lines as the kernel prints them: a listener (0A), two established (01), a TIME_WAIT (06).
+// A child holding something under `dir` (an open directory, a file below it, or its working
+// directory) until it is killed.
+pid_t Hold(const std::string& dir, const std::string& what) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (what == "fd" && open(dir.c_str(), O_RDONLY | O_DIRECTORY) < 0) _exit(126);
+    if (what == "file" && open((dir + "/sub/pages-1.img").c_str(), O_WRONLY) < 0) _exit(126);
+    if (what == "cwd" && chdir((dir + "/sub").c_str()) != 0) _exit(126);
+    execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+TEST(HostStatsTest, ProcessesUsingFindsOpenDirectoriesFilesAndWorkingDirectories) {
+  std::string pattern = (fs::temp_directory_path() / "migrate-using-XXXXXX").string();
+  const std::string dir = mkdtemp(pattern.data());
+  fs::create_directories(dir + "/sub");
+  std::ofstream(dir + "/sub/pages-1.img") << "pages";
+  const std::string sibling = dir + "-other";  // shares the prefix, is not below `dir`
+  fs::create_directories(sibling);
+  for (const std::string what : {"fd", "file", "cwd"}) {
+    pid_t holder = Hold(dir, what);
+    ASSERT_GT(holder, 0);
+    pid_t other = Hold(sibling, "fd");
+    std::vector<int> pids;
+    for (int i = 0; i < 100; ++i) {  // until the children have opened what they hold
+      auto found = ProcessesUsing(dir + "/");
+      ASSERT_TRUE(found.ok()) << found.status().ToString();
+      pids = *found;
+      if (!pids.empty()) break;
+      usleep(10000);
+    }
+    EXPECT_EQ(pids, std::vector<int>{holder}) << what;
+    kill(holder, SIGKILL);
+    kill(other, SIGKILL);
+    int status = 0;
+    waitpid(holder, &status, 0);
+    waitpid(other, &status, 0);
+    auto after = ProcessesUsing(dir);
+    ASSERT_TRUE(after.ok());
+    EXPECT_TRUE(after->empty()) << what;
+  }
+  EXPECT_EQ(ProcessesUsing("relative/path").status().code(), StatusCode::kInvalidArgument);
+  fs::remove_all(dir);
+  fs::remove_all(sibling);
+}
+
 TEST(HostStatsTest, CountsEstablishedTcpConnectionsInBothTables) {
   FakeProc proc;
   proc.Write("tcp",

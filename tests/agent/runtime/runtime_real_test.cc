@@ -2,6 +2,8 @@
 // busybox rootfs, starts a container that counts into /count, and cleans up containers,
 // cgroup dirs and files even when it fails.
 #include <gtest/gtest.h>
+
+#include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -415,6 +417,27 @@ TEST_F(RuntimeRealTest, StatePidsSizesAndCleanup) {
     std::string parent = mount + cgroup.substr(0, cgroup.rfind('/'));
     EXPECT_NE(::access(parent.c_str(), F_OK), 0) << parent;
   }
+}
+
+// What a dump killed half-way leaves: a frozen container. Resume thaws it and it counts on.
+TEST_F(RuntimeRealTest, PausedContainerResumesAndCountsOn) {
+  std::string bundle = StartCounting("frozen");
+  ASSERT_FALSE(bundle.empty());
+  ProcessSpec pause;
+  pause.argv = {"runc", "--root", sandbox_->runc_root(), "pause", "frozen"};
+  pause.timeout = 30s;
+  ASSERT_TRUE(RunChecked(runner_, pause).ok());
+  ASSERT_EQ(runtime_->State("frozen")->status, "paused");
+  Result<long> frozen_at = ReadCount(bundle);
+  ASSERT_TRUE(frozen_at.ok());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(*ReadCount(bundle), *frozen_at) << "a paused container counted";
+  ASSERT_TRUE(runtime_->Resume("frozen").ok());
+  EXPECT_EQ(runtime_->State("frozen")->status, "running");
+  Result<long> later = WaitForCountAbove(bundle, *frozen_at + 3, 10s);
+  EXPECT_TRUE(later.ok()) << later.status().ToString();
+  EXPECT_EQ(runtime_->Resume("frozen").code(), StatusCode::kFailedPrecondition)
+      << "resuming a running container is an error";
 }
 
 TEST_F(RuntimeRealTest, ProbeAndCpuinfo) {
