@@ -33,6 +33,13 @@ uint64_t UnixMillis(std::chrono::system_clock::time_point t) {
 }
 uint64_t NowUnixMillis() { return UnixMillis(std::chrono::system_clock::now()); }
 
+// Milliseconds from `t` until now on this host's clock (0 if the clock went back).
+uint64_t SinceMs(std::chrono::system_clock::time_point t) {
+  auto d = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now() - t);
+  return d.count() > 0 ? static_cast<uint64_t>(d.count()) : 0;
+}
+
 Result<std::string> RandomToken() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return Status::Internal("RAND_bytes failed");
@@ -595,6 +602,7 @@ Result<proto::RestoreResponse> AgentService::Restore(const proto::RestoreRequest
   response.set_restore_ms(static_cast<uint64_t>(restored->restore_duration.count()));
   for (const auto& line : restored->cgroups) response.add_cgroups(line);
   response.set_loopback_up(restored->loopback.up && restored->loopback.has_ipv4);
+  response.set_running_for_ms(SinceMs(restored->running_at));
   return response;
 }
 
@@ -788,6 +796,7 @@ Result<proto::CheckpointSendResponse> AgentService::CheckpointSend(
   response.set_freeze_unix_ms(UnixMillis(dumped->started));
   response.set_checkpoint_ms(static_cast<uint64_t>(dumped->checkpoint_duration.count()));
   response.set_transfer_tail_ms(static_cast<uint64_t>(ElapsedMs(dump_end).count()));
+  response.set_frozen_for_ms(SinceMs(dumped->started));
   return response;
 }
 

@@ -381,6 +381,7 @@ MigrationPhase Migration::CheckpointTransfer() {
                 done.status().WithContext("checkpoint on " + request_.source.name() +
                                           " and send to " + request_.destination.name()));
   }
+  checkpoint_answered_ms_ = clock_.NowMs();
   checkpoint_ = *done;
   proto::ReportCgroupsMode& modes = *report_.mutable_cgroups_mode();
   modes.set_dump_effective(CgroupModeName(checkpoint_.dump_mode().effective()));
@@ -414,6 +415,7 @@ MigrationPhase Migration::Restore() {
     return Fail(MigrationPhase::kRestore,
                 restored.status().WithContext("restore on " + request_.destination.name()));
   }
+  const int64_t between_answers = clock_.NowMs() - checkpoint_answered_ms_;
   restore_ = *restored;
   proto::ReportCgroupsMode& modes = *report_.mutable_cgroups_mode();
   modes.set_restore_effective(CgroupModeName(restore_.restore_mode().effective()));
@@ -424,9 +426,19 @@ MigrationPhase Migration::Restore() {
   for (const std::string& line : restore_.cgroups()) report_.add_destination_cgroups(line);
   const uint64_t frozen_at = checkpoint_.freeze_unix_ms();
   const uint64_t running_at = restore_.running_unix_ms();
-  if (frozen_at != 0 && running_at >= frozen_at) {
+  if (checkpoint_.frozen_for_ms() != 0) {
+    // Durations, each on one clock: frozen on the source until its answer, the controller's
+    // time between the two answers, minus how long the destination ran it before answering.
+    const int64_t downtime = static_cast<int64_t>(checkpoint_.frozen_for_ms()) +
+                             between_answers -
+                             static_cast<int64_t>(restore_.running_for_ms());
+    report_.mutable_timings_ms()->set_downtime(ClampMs(downtime));
+  } else if (frozen_at != 0 && running_at >= frozen_at) {
+    // An agent that reports no durations: wall clocks of two hosts.
     report_.mutable_timings_ms()->set_downtime(
         static_cast<uint32_t>(std::min<uint64_t>(running_at - frozen_at, UINT32_MAX)));
+    report_.add_warnings("downtime from the two hosts' wall clocks (the source agent reports "
+                         "no frozen_for_ms): clock skew between them enters it");
   } else {
     report_.add_warnings("downtime unknown: the agents reported freeze at " +
                          std::to_string(frozen_at) + " ms and running at " +

@@ -117,6 +117,7 @@ class Migration {
   // source may only restore it once the destination confirmed its rollback.
   bool restore_requested_ = false;
   bool frozen_ = false;               // checkpoint-send was called: the source may be frozen
+  int64_t checkpoint_answered_ms_ = 0;  // clock_ when checkpoint-send answered
   proto::PreflightResponse source_preflight_;
   proto::PrepareReceiveResponse receive_;
   proto::CheckpointSendResponse checkpoint_;

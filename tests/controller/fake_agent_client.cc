@@ -83,6 +83,9 @@ std::unique_ptr<FakePair> MakeHealthyPair(proto::CgroupMode mode) {
   a.checkpoint_send.set_freeze_unix_ms(1700000000000);
   a.checkpoint_send.set_checkpoint_ms(300);
   a.checkpoint_send.set_transfer_tail_ms(50);
+  // With FakeClock(10) the controller sees 30 ms between the checkpoint's and the restore's
+  // answers: downtime = 770 + 30 - 50 = 750 ms, which the wall-clock fields agree with.
+  a.checkpoint_send.set_frozen_for_ms(770);
 
   proto::ModeEvidence* restored = b.restore.mutable_restore_mode();
   restored->set_requested(mode);
@@ -94,6 +97,7 @@ std::unique_ptr<FakePair> MakeHealthyPair(proto::CgroupMode mode) {
   b.restore.set_restore_ms(400);
   b.restore.add_cgroups("4:memory:/host-b/web");
   b.restore.set_loopback_up(true);
+  b.restore.set_running_for_ms(50);
 
   b.inspect.set_container_id("web");
   b.inspect.set_exists(true);

@@ -64,6 +64,26 @@ const proto::ReportCheck* FailedCheck(const proto::Report& report) {
   return nullptr;
 }
 
+// The downtime comes from durations measured on one clock each, so skewed clocks between
+// the hosts do not change it; an agent that reports no durations falls back to the wall
+// clocks, with a warning.
+TEST(MigrationTest, DowntimeDoesNotDependOnTheHostsClocks) {
+  auto skewed = MakeHealthyPair();
+  skewed->source->checkpoint_send.set_freeze_unix_ms(1700000000000);
+  skewed->destination->restore.set_running_unix_ms(1699999990000);  // 10 s behind
+  const proto::Report report = RunMigration(*skewed, Request());
+  EXPECT_EQ(report.status(), "migrated") << report.error();
+  EXPECT_EQ(report.timings_ms().downtime(), 750u);
+  EXPECT_TRUE(report.warnings().empty());
+
+  auto old_agent = MakeHealthyPair();
+  old_agent->source->checkpoint_send.clear_frozen_for_ms();
+  const proto::Report fallback = RunMigration(*old_agent, Request());
+  EXPECT_EQ(fallback.timings_ms().downtime(), 750u);  // from the unix-ms fields
+  ASSERT_EQ(fallback.warnings_size(), 1);
+  EXPECT_THAT(fallback.warnings(0), HasSubstr("two hosts' wall clocks"));
+}
+
 TEST(MigrationTest, HappyPathFollowsTheFlow) {
   auto pair = MakeHealthyPair();
   const proto::Report report = RunMigration(*pair, Request());
