@@ -49,6 +49,7 @@ struct Args {
   std::string dir = "/var/tmp";
   bool full_only = false;  // profiling: only the full path
   std::string tree;        // stream this directory instead of generated images
+  int zero_pct = 35;       // share of all-zero pages in the generated images
 };
 
 // CPU seconds used by the whole process (both ends of every loopback test run here).
@@ -94,7 +95,7 @@ struct Rng {
 constexpr size_t kPage = 4096;
 
 // Memory-like pages in runs of 1..16 pages: ~35% zero, ~30% random, ~35% text-like.
-void FillPages(std::string& out, size_t bytes, Rng& rng) {
+void FillPages(std::string& out, size_t bytes, Rng& rng, int zero_pct) {
   static const char* kWords[] = {
       "the ",      "container ", "checkpoint ", "restore ", "page ",    "memory ",    "socket ",
       "0x7f3a2c ", "error ",     "GET /api ",   "200 OK ",  "user_id=", "\"name\": ", "null, ",
@@ -108,9 +109,11 @@ void FillPages(std::string& out, size_t bytes, Rng& rng) {
     uint64_t kind = rng.Next() % 100;
     char* q = p + i * kPage;
     size_t n = run * kPage;
-    if (kind < 35) {
+    const uint64_t zero = static_cast<uint64_t>(zero_pct);
+    const uint64_t random_end = zero + (100 - zero) * 30 / 65;  // 35 % zero: 35 / 65 / 100
+    if (kind < zero) {
       std::memset(q, 0, n);
-    } else if (kind < 65) {
+    } else if (kind < random_end) {
       for (size_t j = 0; j + 8 <= n; j += 8) {
         uint64_t v = rng.Next();
         std::memcpy(q + j, &v, 8);
@@ -142,7 +145,7 @@ void WriteFile(const std::string& path, const char* data, size_t size) {
 }
 
 // The image directory; returns all its bytes concatenated (for the raw measurements).
-std::string MakeImages(const std::string& dir, uint64_t total) {
+std::string MakeImages(const std::string& dir, uint64_t total, int zero_pct) {
   Rng rng{0x9e3779b97f4a7c15ull};
   std::string all;
   all.reserve(total + (8u << 20));
@@ -150,7 +153,7 @@ std::string MakeImages(const std::string& dir, uint64_t total) {
   // Small image files (core, mm, fdinfo, ...): ~200 files of 1..32 KiB.
   for (int i = 0; i < 200; ++i) {
     size_t start = all.size();
-    FillPages(all, kPage * (1 + rng.Next() % 8), rng);
+    FillPages(all, kPage * (1 + rng.Next() % 8), rng, zero_pct);
     WriteFile(dir + "/small-" + std::to_string(i) + ".img", all.data() + start, all.size() - start);
   }
   // pages-N.img, up to 128 MiB each.
@@ -159,7 +162,7 @@ std::string MakeImages(const std::string& dir, uint64_t total) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(left, 128u << 20)) / kPage * kPage;
     if (n == 0) break;
     size_t start = all.size();
-    FillPages(all, n, rng);
+    FillPages(all, n, rng, zero_pct);
     WriteFile(dir + "/pages-" + std::to_string(i) + ".img", all.data() + start, n);
     left -= n;
   }
@@ -453,7 +456,9 @@ int Main(int argc, char** argv) {
   Args args;
   const char* usage =
       "usage: transfer_bench [--size-mib N] [--level L] [--threads T] [--runs R] [--dir D] "
-      "[--full-only] [--tree DIR]\n"
+      "[--full-only] [--tree DIR] [--zero-pct P]\n"
+      "  --zero-pct P all-zero pages in the generated images, percent (default 35); the rest\n"
+      "               is random and text-like pages, 30:35\n"
       "  --tree DIR   stream DIR (e.g. a container bundle) through the full path only, without\n"
       "               and with fsync, instead of generated images\n";
   for (int i = 1; i < argc; ++i) {
@@ -486,6 +491,8 @@ int Main(int argc, char** argv) {
         args.runs = std::stoi(v);
       else if (k == "--dir")
         args.dir = v;
+      else if (k == "--zero-pct" && std::stoi(v) >= 0 && std::stoi(v) <= 100)
+        args.zero_pct = std::stoi(v);
       else {
         std::fprintf(stderr, "transfer_bench: unknown option %s\n%s", k.c_str(), usage);
         return 2;
@@ -534,7 +541,7 @@ int Main(int argc, char** argv) {
 
   std::string images = work + "/images";
   auto g0 = Clock::now();
-  std::string data = MakeImages(images, args.size_mib << 20);
+  std::string data = MakeImages(images, args.size_mib << 20, args.zero_pct);
   // Written back now, so that the kernel's writeback does not compete with the measurements.
   sync();
   std::fprintf(stderr, "generated %.0f MiB of images in %.1f s\n",
