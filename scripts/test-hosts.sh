@@ -114,7 +114,7 @@ cmd_up() {
   [ -e "$DIR/hosts.json" ] && die "already up ($DIR); run '$0 down' first"
   local h
   for h in "${HOSTS[@]}"; do
-    ip netns list | grep -qw "$(netns_of "$h")" && die "network namespace $(netns_of "$h") exists; run '$0 down'"
+    grep -qw "$(netns_of "$h")" <<<"$(ip netns list)" && die "network namespace $(netns_of "$h") exists; run '$0 down'"
   done
   mkdir -p "$DIR"
   # Everything made from here on is removed by `down`, also when `up` fails half-way.

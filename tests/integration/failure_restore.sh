@@ -16,7 +16,7 @@ before=$(count_of host-a "$ID")
 migrate_json "$ID" host-a host-b --cgroups-mode ignore --cgroup-path "$CG"
 [ "$RC" -ne 0 ] || fail "migration into a 1-task cgroup succeeded?"
 [ "$(report .status)" = rolled_back ] || fail "status $(report .status), expected rolled_back"
-report .error | grep -qi restore || fail "error does not name the restore: $(report .error)"
+grep -qi restore <<<"$(report .error)" || fail "error does not name the restore: $(report .error)"
 expect_absent host-b "$ID"
 expect_counting host-a "$ID" "$before"
 [ -z "$(ls -A "$HOST_B_STATE_DIR/containers" 2>/dev/null | grep -x "$ID")" ] || fail "bundle left on host-b"

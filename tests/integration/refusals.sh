@@ -15,7 +15,7 @@ untouched() {
 
 migrate_json "$ID" host-a host-z
 [ "$RC" -ne 0 ] || fail "unknown host accepted"
-{ cat "$TEST_TMP/migrate.err"; echo "$REPORT"; } | grep -q host-z || fail "error does not name host-z"
+grep -q host-z <<<"$(cat "$TEST_TMP/migrate.err"; echo "$REPORT")" || fail "error does not name host-z"
 untouched "unknown host"
 
 migrate_json "no-such-$$" host-a host-b
@@ -25,7 +25,7 @@ untouched "absent container"
 
 migrate_json "$ID" host-a host-b --cgroups-mode strict
 [ "$RC" -ne 0 ] || fail "strict accepted"
-report .error | grep -qi strict || fail "strict refusal does not say why: $(report .error)"
+grep -qi strict <<<"$(report .error)" || fail "strict refusal does not say why: $(report .error)"
 untouched "strict"
 
 # A controller certificate from another CA.

@@ -13,8 +13,8 @@ pid=$(container_pid host-a "$ID")
 migrate_json "$ID" host-a host-b --cgroups-mode ignore
 [ "$RC" -ne 0 ] || fail "an established connection without --tcp-established was accepted"
 [ "$(report .frozen)" = false ] || fail "the container was frozen before the refusal"
-report .error | grep -q "established TCP connection" || fail "the refusal does not say why: $(report .error)"
-report '.checks[] | select(.name == "tcp-connections") | .remedy' | grep -q -- --tcp-established ||
+grep -q "established TCP connection" <<<"$(report .error)" || fail "the refusal does not say why: $(report .error)"
+grep -q -- --tcp-established <<<"$(report '.checks[] | select(.name == "tcp-connections") | .remedy')" ||
   fail "the refusal does not say what to do"
 [ "$(container_pid host-a "$ID")" = "$pid" ] || fail "the container was restarted"
 
