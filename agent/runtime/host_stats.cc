@@ -160,6 +160,16 @@ Result<std::vector<int>> ProcessesUsing(const std::string& path, const std::stri
     const std::string base = proc_root + "/" + de->d_name;
     bool uses = within(read_link(base + "/cwd")) || within(read_link(base + "/root"));
     if (!uses) {
+      Result<std::string> cmdline = ReadFile(base + "/cmdline");
+      if (!cmdline.ok()) continue;  // gone
+      for (size_t start = 0; start < cmdline->size() && !uses;) {
+        size_t end = cmdline->find('\0', start);
+        if (end == std::string::npos) end = cmdline->size();
+        uses = within(cmdline->substr(start, end - start));
+        start = end + 1;
+      }
+    }
+    if (!uses) {
       DIR* fds = ::opendir((base + "/fd").c_str());
       if (fds == nullptr) continue;  // gone, or a kernel thread
       while (dirent* fd = ::readdir(fds)) {

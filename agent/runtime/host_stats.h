@@ -28,9 +28,11 @@ Result<std::vector<std::string>> ProcessCgroups(int pid, const std::string& proc
 // namespace of `pid`. CRIU refuses to dump them without --tcp-established.
 Result<int> EstablishedTcpConnections(int pid, const std::string& proc_root = "/proc");
 
-// Processes (other than this one) that hold `path` or anything below it open: an open file
-// descriptor, their working directory or root. A dump in progress (runc, CRIU) holds its
-// image directory so. Processes that vanish during the scan are skipped.
+// Processes (other than this one) that use `path` or anything below it: an open file
+// descriptor, their working directory or root, or an argument of their command line. A dump
+// in progress holds its image directory so (CRIU by descriptors, `runc checkpoint
+// --image-path` by its arguments until it has torn the container down). Processes that
+// vanish during the scan are skipped.
 Result<std::vector<int>> ProcessesUsing(const std::string& path,
                                         const std::string& proc_root = "/proc");
 

@@ -40,23 +40,28 @@ class FakeProc {
 pid_t Hold(const std::string& dir, const std::string& what) {
   pid_t pid = fork();
   if (pid == 0) {
+    setpgid(0, 0);  // its own group: killed with whatever it started
     if (what == "fd" && open(dir.c_str(), O_RDONLY | O_DIRECTORY) < 0) _exit(126);
     if (what == "file" && open((dir + "/sub/pages-1.img").c_str(), O_WRONLY) < 0) _exit(126);
     if (what == "cwd" && chdir((dir + "/sub").c_str()) != 0) _exit(126);
+    if (what == "argv") {  // like runc checkpoint --image-path DIR: named, not opened
+      execl("/bin/sh", "sh", "-c", "sleep 30; true", (dir + "/sub").c_str(),
+            static_cast<char*>(nullptr));
+    }
     execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
 }
 
-TEST(HostStatsTest, ProcessesUsingFindsOpenDirectoriesFilesAndWorkingDirectories) {
+TEST(HostStatsTest, ProcessesUsingFindsOpenDirectoriesFilesWorkingDirectoriesAndArguments) {
   std::string pattern = (fs::temp_directory_path() / "migrate-using-XXXXXX").string();
   const std::string dir = mkdtemp(pattern.data());
   fs::create_directories(dir + "/sub");
   std::ofstream(dir + "/sub/pages-1.img") << "pages";
   const std::string sibling = dir + "-other";  // shares the prefix, is not below `dir`
   fs::create_directories(sibling);
-  for (const std::string what : {"fd", "file", "cwd"}) {
+  for (const std::string what : {"fd", "file", "cwd", "argv"}) {
     pid_t holder = Hold(dir, what);
     ASSERT_GT(holder, 0);
     pid_t other = Hold(sibling, "fd");
@@ -69,8 +74,10 @@ TEST(HostStatsTest, ProcessesUsingFindsOpenDirectoriesFilesAndWorkingDirectories
       usleep(10000);
     }
     EXPECT_EQ(pids, std::vector<int>{holder}) << what;
-    kill(holder, SIGKILL);
-    kill(other, SIGKILL);
+    for (pid_t p : {holder, other}) {
+      kill(-p, SIGKILL);
+      kill(p, SIGKILL);
+    }
     int status = 0;
     waitpid(holder, &status, 0);
     waitpid(other, &status, 0);
