@@ -222,13 +222,21 @@ class AgentServiceTest : public ::testing::Test {
 
   // A process holding `dir` open for `seconds`, as a dump in progress (runc, CRIU) holds its
   // image directory.
+  // Returns once the child holds it (the pipe's close-on-exec end closes at the exec).
   static pid_t HoldOpen(const std::string& dir, const char* seconds) {
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();
     if (pid == 0) {
       if (open(dir.c_str(), O_RDONLY | O_DIRECTORY) < 0) _exit(126);
       execl("/bin/sleep", "sleep", seconds, static_cast<char*>(nullptr));
       _exit(127);
     }
+    close(ready[1]);
+    char byte;
+    while (read(ready[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(ready[0]);
     return pid;
   }
 
