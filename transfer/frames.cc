@@ -133,7 +133,8 @@ Result<ChunkTag> ChunkTagOf(ChunkTagger& tagger, const ChunkHeader& h, std::stri
 }
 
 Result<TagKey> ExportChunkTagKey(TlsConnection& conn) {
-  static constexpr char kLabel[] = "EXPORTER-migrate stream chunk tags";
+  // RFC 5705 section 4: labels of private use begin with "EXPERIMENTAL".
+  static constexpr char kLabel[] = "EXPERIMENTAL migrate stream chunk tags";
   TagKey key{};
   if (SSL_export_keying_material(conn.ssl(), key.data(), key.size(), kLabel, sizeof(kLabel) - 1,
                                  nullptr, 0, 0) != 1) {

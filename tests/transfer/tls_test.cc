@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/transfer/test_pki.h"
+#include "transfer/frames.h"
 #include "transfer/tls_connection.h"
 
 namespace migrate::transfer {
@@ -48,6 +49,8 @@ struct HandshakeResult {
   Status client;
   tls::PeerIdentity server_saw;  // the client's identity as the server saw it
   tls::PeerIdentity client_saw;
+  transfer::TagKey server_key{};  // the chunk tag key each end exported
+  transfer::TagKey client_key{};
 };
 
 HandshakeResult Handshake(const tls::TlsFiles& server_files, const tls::TlsFiles& client_files,
@@ -66,6 +69,9 @@ HandshakeResult Handshake(const tls::TlsFiles& server_files, const tls::TlsFiles
     auto id = tls::IdentifyPeer((*conn)->ssl());
     if (!id.ok()) return id.status();
     out.server_saw = *id;
+    auto key = transfer::ExportChunkTagKey(**conn);
+    if (!key.ok()) return key.status();
+    out.server_key = *key;
     char buf[5];
     MIGRATE_RETURN_IF_ERROR((*conn)->ReadExact(buf, 5));
     MIGRATE_RETURN_IF_ERROR((*conn)->WriteAll("pong!", 5));
@@ -78,6 +84,8 @@ HandshakeResult Handshake(const tls::TlsFiles& server_files, const tls::TlsFiles
   } else {
     auto id = tls::IdentifyPeer((*conn)->ssl());
     if (id.ok()) out.client_saw = *id;
+    auto key = transfer::ExportChunkTagKey(**conn);
+    if (key.ok()) out.client_key = *key;
     char buf[5];
     out.client = (*conn)->WriteAll("ping!", 5);
     if (out.client.ok()) out.client = (*conn)->ReadExact(buf, 5);
@@ -89,6 +97,21 @@ HandshakeResult Handshake(const tls::TlsFiles& server_files, const tls::TlsFiles
   }
   out.server = server.get();
   return out;
+}
+
+// The chunk tag key: the same on both ends of a connection, never sent, new per connection.
+TEST(TlsTest, BothEndsExportTheSameChunkTagKeyAndEachConnectionItsOwn) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  auto first = Handshake(pki.Issue("node-b"), pki.Issue("node-a"), "node-b");
+  ASSERT_TRUE(first.server.ok()) << first.server.ToString();
+  ASSERT_TRUE(first.client.ok()) << first.client.ToString();
+  EXPECT_EQ(first.server_key, first.client_key);
+  EXPECT_NE(first.client_key, transfer::TagKey{});
+  auto second = Handshake(pki.Issue("node-b"), pki.Issue("node-a"), "node-b");
+  ASSERT_TRUE(second.client.ok());
+  EXPECT_EQ(second.server_key, second.client_key);
+  EXPECT_NE(second.client_key, first.client_key);
 }
 
 TEST(TlsTest, MutualAuthenticationSucceedsAndIdentifiesBothSides) {
