@@ -400,6 +400,39 @@ TEST(StreamTest, ProducerFailingWhileAFileIsFollowedLeavesNothing) {
   EXPECT_EQ(CountEntries(fx.staging()), 0u);
 }
 
+// Cancelling the sender while it follows a file that never closes ends the stream at once.
+TEST(StreamTest, CancelWhileFollowingAFileStopsPromptly) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("images");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  auto growing = GrowingDirectorySource::Open(src, {"pages-*.img"});
+  ASSERT_TRUE(growing.ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("cancel-follow")).ok());
+  CancelFlag cancel;
+  auto sender =
+      std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing, &cancel); });
+  int fd = open((src + "/pages-1.img").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  std::string piece(1 << 20, 'c');
+  ASSERT_EQ(write(fd, piece.data(), piece.size()), static_cast<ssize_t>(piece.size()));
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline) {
+    auto p = fx.server().Progress(token);
+    if (p.ok() && p->raw_bytes >= piece.size()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  auto cancelled_at = Clock::now();
+  cancel.Cancel();
+  auto sent = sender.get();
+  EXPECT_LT(Clock::now() - cancelled_at, std::chrono::seconds(10)) << "the sender kept following";
+  EXPECT_EQ(sent.status().code(), StatusCode::kAborted) << sent.status().ToString();
+  close(fd);
+  EXPECT_FALSE(WaitFor(fx.server(), token).ok());
+  EXPECT_FALSE(Exists(fx.FinalDir("cancel-follow")));
+  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+}
+
 TEST(StreamTest, FileChangedAfterSendingFailsTheStream) {
   StreamFixture fx;
   std::string src = fx.dir().Sub("images");
