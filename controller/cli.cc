@@ -262,14 +262,17 @@ int RunRollback(const RollbackArgs& args, CliEnvironment& env) {
   proto::RollbackRequest request;
   request.set_migration_id(args.migration_id);
   request.set_reason("operator: migrate rollback");
-  const std::string destination_said = RollBackDestination(**destination_client, request);
+  SteadyClock clock;
+  const std::string destination_said =
+      RollBackDestination(**destination_client, request, clock);
   if (destination_said != "ok") {
     *env.err << "migrate rollback: " << args.destination << " did not confirm its rollback ("
              << destination_said << "): " << args.source
              << " is left alone, the container may run on " << args.destination << "\n";
     return kExitNeedsOperator;
   }
-  const std::string source_said = RollBackSource(**source_client, request, known->container_id());
+  const std::string source_said =
+      RollBackSource(**source_client, request, known->container_id(), clock);
   if (source_said != "ok") {
     *env.err << "migrate rollback: " << args.source << ": " << source_said << "\n";
     return kExitNeedsOperator;

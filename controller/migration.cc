@@ -481,14 +481,16 @@ MigrationPhase Migration::Commit() {
   proto::CommitRequest commit;
   commit.set_migration_id(request_.migration_id);
   commit.set_keep_images(request_.keep_images);
-  Result<proto::MigrationStatus> committed = destination_.Commit(commit);
+  Result<proto::MigrationStatus> committed =
+      RetryIdempotent(clock_, [&] { return destination_.Commit(commit); });
   if (!committed.ok()) {
     return Fail(MigrationPhase::kCommit,
                 committed.status().WithContext("commit on " + request_.destination.name()));
   }
   // The destination owns the container now: a failure to clean the source up must not
   // roll anything back (that would run the container twice).
-  Result<proto::MigrationStatus> cleaned = source_.Commit(commit);
+  Result<proto::MigrationStatus> cleaned =
+      RetryIdempotent(clock_, [&] { return source_.Commit(commit); });
   if (!cleaned.ok()) {
     report_.add_warnings("the container runs on " + request_.destination.name() +
                          ", but the source " + request_.source.name() +
@@ -498,8 +500,10 @@ MigrationPhase Migration::Commit() {
   return MigrationPhase::kDone;
 }
 
-std::string RollBackDestination(AgentClient& destination, const proto::RollbackRequest& request) {
-  Result<proto::MigrationStatus> done = destination.Rollback(request);
+std::string RollBackDestination(AgentClient& destination, const proto::RollbackRequest& request,
+                                Clock& clock) {
+  Result<proto::MigrationStatus> done =
+      RetryIdempotent(clock, [&] { return destination.Rollback(request); });
   if (!done.ok()) return done.status().ToString();
   if (done->phase() == proto::PHASE_FAILED) {
     return "the agent reports phase FAILED: " + done->message();
@@ -508,8 +512,9 @@ std::string RollBackDestination(AgentClient& destination, const proto::RollbackR
 }
 
 std::string RollBackSource(AgentClient& source, const proto::RollbackRequest& request,
-                           const std::string& container_id) {
-  Result<proto::MigrationStatus> done = source.Rollback(request);
+                           const std::string& container_id, Clock& clock) {
+  Result<proto::MigrationStatus> done =
+      RetryIdempotent(clock, [&] { return source.Rollback(request); });
   if (!done.ok()) return done.status().ToString();
   if (done->phase() != proto::PHASE_ROLLED_BACK) {
     return "the agent reports phase " + proto::Phase_Name(done->phase()) +
@@ -536,7 +541,7 @@ MigrationPhase Migration::Rollback() {
   request.set_migration_id(request_.migration_id);
   request.set_reason(failure_.ToString());
   if (destination_touched_) {
-    rollback.set_destination(RollBackDestination(destination_, request));
+    rollback.set_destination(RollBackDestination(destination_, request, clock_));
     if (rollback.destination() != "ok") {
       report_.add_warnings("rollback on " + request_.destination.name() + " failed (" +
                            rollback.destination() + "): its agent must clean up migration " +
@@ -560,7 +565,7 @@ MigrationPhase Migration::Rollback() {
     return MigrationPhase::kDone;
   }
   if (frozen_) {
-    rollback.set_source(RollBackSource(source_, request, request_.container_id));
+    rollback.set_source(RollBackSource(source_, request, request_.container_id, clock_));
     if (rollback.source() != "ok") {
       report_.set_error(report_.error() + "; the rollback on " + request_.source.name() +
                         " failed too (" + rollback.source() + "): the source agent keeps the " +

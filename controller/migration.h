@@ -62,12 +62,30 @@ struct MigrationRequest {
 // 16 random hex digits.
 std::string NewMigrationId();
 
+// Commit and rollback are idempotent on the agents, so a call that failed the way a lost
+// answer does (kUnavailable: connection refused or reset, agent restarting;
+// kDeadlineExceeded) is repeated after 0.25 s and 1 s before the error stands.
+template <typename Call>
+auto RetryIdempotent(Clock& clock, Call&& call) -> decltype(call()) {
+  auto result = call();
+  for (int64_t wait_ms : {250, 1000}) {
+    if (result.ok() || (result.status().code() != StatusCode::kUnavailable &&
+                        result.status().code() != StatusCode::kDeadlineExceeded)) {
+      break;
+    }
+    clock.SleepMs(wait_ms);
+    result = call();
+  }
+  return result;
+}
+
 // Asks the destination to undo `request.migration_id`: "ok" when it confirmed, else why not.
-std::string RollBackDestination(AgentClient& destination, const proto::RollbackRequest& request);
+std::string RollBackDestination(AgentClient& destination, const proto::RollbackRequest& request,
+                                Clock& clock);
 // Asks the source to restore the container from its images, then checks that `container_id`
 // runs there: "ok", else why not. Only once the destination confirmed (two copies never run).
 std::string RollBackSource(AgentClient& source, const proto::RollbackRequest& request,
-                           const std::string& container_id);
+                           const std::string& container_id, Clock& clock);
 
 class Migration {
  public:

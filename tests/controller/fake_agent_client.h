@@ -143,6 +143,11 @@ class FakeClock : public Clock {
     now_ += step_ms_;
     return now_;
   }
+  void SleepMs(int64_t ms) override {
+    now_ += ms;
+    slept_ms += ms;
+  }
+  int64_t slept_ms = 0;
 
  private:
   int64_t step_ms_;

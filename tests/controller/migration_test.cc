@@ -442,6 +442,32 @@ TEST(MigrationTest, SourceNotRunningAfterRollbackIsFailed) {
   EXPECT_THAT(report.rollback().source(), HasSubstr("absent"));
 }
 
+// A destination commit that keeps failing like a lost answer is tried three times, then the
+// migration is rolled back; an error that is an answer (not a lost one) is not repeated.
+TEST(MigrationTest, CommitIsRepeatedOnlyWhenItsAnswerMayHaveBeenLost) {
+  auto count = [](FakePair& pair, const std::string& call) {
+    const std::vector<std::string> calls = pair.log.Calls();
+    return std::count(calls.begin(), calls.end(), call);
+  };
+  auto lost = MakeHealthyPair();
+  lost->destination->errors["Commit"] = Status::Unavailable("connection reset by peer");
+  testing::FakeClock clock;
+  Migration first(Request(), *lost->source, *lost->destination, clock, nullptr);
+  const proto::Report lost_report = first.Run();
+  EXPECT_EQ(count(*lost, "host-b:Commit"), 3);
+  EXPECT_EQ(clock.slept_ms, 250 + 1000);
+  EXPECT_EQ(lost_report.status(), "rolled_back") << lost_report.error();
+
+  auto refused = MakeHealthyPair();
+  refused->destination->errors["Commit"] = Status::FailedPrecondition("not RESTORED");
+  testing::FakeClock clock2;
+  Migration second(Request(), *refused->source, *refused->destination, clock2, nullptr);
+  const proto::Report refused_report = second.Run();
+  EXPECT_EQ(count(*refused, "host-b:Commit"), 1);
+  EXPECT_EQ(clock2.slept_ms, 0);
+  EXPECT_EQ(refused_report.status(), "rolled_back") << refused_report.error();
+}
+
 TEST(MigrationTest, SourceCleanupFailureAfterCommitIsMigratedWithWarning) {
   auto pair = MakeHealthyPair();
   pair->source->errors["Commit"] = Status::Unavailable("connection refused");
@@ -469,11 +495,13 @@ TEST(MigrationTest, FailureInjectedAtEveryCall) {
     const std::string failed_call = pair->log.Calls().at(fail_at);
     SCOPED_TRACE("failure injected at call " + std::to_string(fail_at) + " (" + failed_call + ")");
     const bool after_freeze = !pair->source->checkpoint_requests.empty();
-    if (failed_call == "host-a:Commit") {
-      // The destination committed: it owns the container; never roll back.
-      EXPECT_EQ(report.status(), "migrated");
+    if (failed_call == "host-a:Commit" || failed_call == "host-b:Commit") {
+      // Commit is idempotent: the call that failed like a lost answer was made again.
+      EXPECT_EQ(report.status(), "migrated") << report.error();
+      EXPECT_EQ(pair->log.Calls().at(fail_at + 1), failed_call) << "not repeated";
       EXPECT_TRUE(pair->source->rollback_requests.empty());
-      EXPECT_EQ(report.warnings_size(), 1);
+      EXPECT_TRUE(pair->destination->rollback_requests.empty());
+      EXPECT_TRUE(report.warnings().empty());
     } else if (after_freeze) {
       EXPECT_EQ(report.status(), "rolled_back") << report.error();
       EXPECT_EQ(pair->source->rollback_requests.size(), 1u);
