@@ -1,5 +1,5 @@
 // StreamServer: an acceptor thread, a thread per connection (TLS, frames, validation) and
-// per connection a pool of chunk writers (decompress, verify SHA-256, pwrite). Everything a
+// per connection a pool of chunk writers (check the tag, decompress, pwrite). Everything a
 // peer sends is checked before it touches the staging tree; see staging_tree.h for the file
 // system side.
 #include "transfer/stream_server.h"
