@@ -1,7 +1,7 @@
 // Chunk-level work of the data stream: chunk tags (GMAC), SHA-256 digests (files, manifest),
-// zero detection, and zstd compression / bounded decompression of one chunk (one complete zstd frame per chunk, made
-// with zstd's streaming API, so chunks are independent: they compress and decompress in
-// parallel, and each is verified on its own).
+// zero detection, and zstd compression / bounded decompression of one chunk (one complete
+// zstd frame per chunk, made with zstd's streaming API, so chunks are independent: they
+// compress and decompress in parallel, and each is verified on its own).
 #pragma once
 
 #include <array>
