@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -26,6 +27,32 @@ constexpr auto kWait = std::chrono::seconds(60);
 
 Result<TransferStats> WaitFor(StreamServer& server, const std::string& token) {
   return server.Wait(token, Clock::now() + kWait);
+}
+
+// Polls the receiver's progress on `token` until `reached` holds; false after kWait.
+bool AwaitProgress(StreamFixture& fx, const std::string& token,
+                   const std::function<bool(const ProgressSnapshot&)>& reached) {
+  const auto deadline = Clock::now() + kWait;
+  for (;;) {
+    auto p = fx.server().Progress(token);
+    if (p.ok() && reached(*p)) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// Creates `src`/pages-1.img (a followed file), appends 1 MiB and waits until the receiver
+// has it; returns the still open descriptor (-1 on failure).
+int AppendFirstMiB(StreamFixture& fx, const std::string& src, const std::string& token) {
+  int fd = open((src + "/pages-1.img").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  const std::string piece(1 << 20, 'p');
+  if (write(fd, piece.data(), piece.size()) != static_cast<ssize_t>(piece.size()) ||
+      !AwaitProgress(fx, token, [](const ProgressSnapshot& p) { return p.raw_bytes >= 1 << 20; })) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 TEST(StreamTest, RoundTripPreservesTheTree) {
@@ -247,12 +274,7 @@ TEST(StreamTest, CancelWhileStreamingLeavesNothing) {
   ASSERT_TRUE(fx.server().Expect(token, fx.Expected("cancelled")).ok());
   auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
   // Wait until the first file has arrived in staging, then cancel on the receiver.
-  auto deadline = Clock::now() + kWait;
-  while (Clock::now() < deadline) {
-    auto p = fx.server().Progress(token);
-    if (p.ok() && p->files >= 1) break;
-    std::this_thread::yield();
-  }
+  ASSERT_TRUE(AwaitProgress(fx, token, [](const ProgressSnapshot& p) { return p.files >= 1; }));
   EXPECT_EQ(CountEntries(fx.staging()), 1u) << "a staging tree while streaming";
   fx.server().Cancel(token);
   auto received = WaitFor(fx.server(), token);
@@ -300,15 +322,9 @@ TEST(StreamTest, GrowingDirectoryIsStreamedWhileWritten) {
   for (int i = 0; i < 5; ++i) {
     std::string name = src + "/pages-" + std::to_string(i) + ".img";
     testing::WriteRandomFile(name, (1u << 20) + static_cast<uint64_t>(i) * 4096, 100 + i);
-    auto deadline = Clock::now() + kWait;
-    uint64_t want = static_cast<uint64_t>(i) + 2;
-    for (;;) {
-      auto p = fx.server().Progress(token);
-      ASSERT_TRUE(p.ok());
-      if (p->files >= want) break;
-      ASSERT_LT(Clock::now(), deadline) << "file " << i << " not streamed while producing";
-      std::this_thread::yield();
-    }
+    const uint64_t want = static_cast<uint64_t>(i) + 2;
+    ASSERT_TRUE(AwaitProgress(fx, token, [&](const ProgressSnapshot& p) { return p.files >= want; }))
+        << "file " << i << " not streamed while producing";
   }
   ASSERT_EQ(mkdir((src + "/sub").c_str(), 0700), 0);
   testing::WriteTextFile(src + "/sub/late.img", "late\n");
@@ -348,14 +364,10 @@ TEST(StreamTest, FollowedFileIsStreamedWhileItIsAppended) {
     ASSERT_EQ(write(fd, piece.data(), piece.size()), static_cast<ssize_t>(piece.size()));
     written += piece.size();
     // Every whole chunk reaches the receiver while the file is still open.
-    auto deadline = Clock::now() + kWait;
-    for (;;) {
-      auto p = fx.server().Progress(token);
-      ASSERT_TRUE(p.ok());
-      if (p->raw_bytes >= written - (i >= 3 ? (1u << 20) : 0)) break;
-      ASSERT_LT(Clock::now(), deadline) << "chunk " << i << " not streamed while appending";
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    const uint64_t want = written - (i >= 3 ? (1u << 20) : 0);  // chunk 3 is a hole
+    ASSERT_TRUE(
+        AwaitProgress(fx, token, [&](const ProgressSnapshot& p) { return p.raw_bytes >= want; }))
+        << "chunk " << i << " not streamed while appending";
   }
   ASSERT_EQ(write(fd, "short tail", 10), 10);
   ASSERT_EQ(close(fd), 0);
@@ -380,16 +392,8 @@ TEST(StreamTest, ProducerFailingWhileAFileIsFollowedLeavesNothing) {
   std::string token = StreamFixture::NewToken();
   ASSERT_TRUE(fx.server().Expect(token, fx.Expected("failed")).ok());
   auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
-  int fd = open((src + "/pages-1.img").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const int fd = AppendFirstMiB(fx, src, token);
   ASSERT_GE(fd, 0);
-  std::string piece(1 << 20, 'p');
-  ASSERT_EQ(write(fd, piece.data(), piece.size()), static_cast<ssize_t>(piece.size()));
-  auto deadline = Clock::now() + kWait;
-  while (Clock::now() < deadline) {
-    auto p = fx.server().Progress(token);
-    if (p.ok() && p->raw_bytes >= piece.size()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
   (*growing)->MarkProducerFailed("criu dump exited with 1");
   auto sent = sender.get();
   EXPECT_EQ(sent.status().code(), StatusCode::kAborted) << sent.status().ToString();
@@ -412,16 +416,8 @@ TEST(StreamTest, CancelWhileFollowingAFileStopsPromptly) {
   CancelFlag cancel;
   auto sender =
       std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing, &cancel); });
-  int fd = open((src + "/pages-1.img").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const int fd = AppendFirstMiB(fx, src, token);
   ASSERT_GE(fd, 0);
-  std::string piece(1 << 20, 'c');
-  ASSERT_EQ(write(fd, piece.data(), piece.size()), static_cast<ssize_t>(piece.size()));
-  auto deadline = Clock::now() + kWait;
-  while (Clock::now() < deadline) {
-    auto p = fx.server().Progress(token);
-    if (p.ok() && p->raw_bytes >= piece.size()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
   auto cancelled_at = Clock::now();
   cancel.Cancel();
   auto sent = sender.get();
@@ -443,12 +439,7 @@ TEST(StreamTest, FileChangedAfterSendingFailsTheStream) {
   ASSERT_TRUE(fx.server().Expect(token, fx.Expected("changed")).ok());
   auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
   testing::WriteTextFile(src + "/core.img", "version 1\n");
-  auto deadline = Clock::now() + kWait;
-  while (Clock::now() < deadline) {
-    auto p = fx.server().Progress(token);
-    if (p.ok() && p->files >= 1) break;
-    std::this_thread::yield();
-  }
+  ASSERT_TRUE(AwaitProgress(fx, token, [](const ProgressSnapshot& p) { return p.files >= 1; }));
   testing::WriteTextFile(src + "/core.img", "version 2, longer\n");  // rewritten after sending
   (*growing)->MarkProducerDone();
   auto sent = sender.get();
@@ -505,10 +496,7 @@ TEST(StreamTest, ServerShutdownDuringStreamCleansUp) {
   std::string token = StreamFixture::NewToken();
   ASSERT_TRUE(fx.server().Expect(token, fx.Expected("down")).ok());
   auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
-  auto deadline = Clock::now() + kWait;
-  while (Clock::now() < deadline && fx.server().Progress(token)->files < 1) {
-    std::this_thread::yield();
-  }
+  ASSERT_TRUE(AwaitProgress(fx, token, [](const ProgressSnapshot& p) { return p.files >= 1; }));
   fx.StopServer();  // while the stream runs
   EXPECT_EQ(CountEntries(fx.staging()), 0u);
   EXPECT_FALSE(Exists(fx.FinalDir("down")));
