@@ -474,12 +474,7 @@ Status RuncRuntime::Resume(std::string_view container_id) {
   spec.argv = Base();
   spec.argv.insert(spec.argv.end(), {"resume", std::string(container_id)});
   spec.timeout = std::chrono::seconds(30);
-  MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, runner_->Run(spec));
-  if (!r.Succeeded()) {
-    return Status::FailedPrecondition(FormatCommand(spec.argv) + ": " + r.Describe() + ": " +
-                                      r.stderr_text);
-  }
-  return Status::Ok();
+  return RunChecked(*runner_, spec).status();
 }
 
 }  // namespace migrate::runtime
