@@ -338,6 +338,13 @@ TEST_F(HostileTest, ChunkMovedAfterTaggingIsRefused) {
   ExpectRefused(out, StatusCode::kDataLoss, "tag mismatch");
 }
 
+// The ENTRY of a page file still being written: no size, size_at_end.
+Status OpenGrowingPages(RawClient& c) {
+  auto e = c.MakeEntry("pages-1.img", ps::ENTRY_TYPE_REGULAR, 0600);
+  e.set_size_at_end(true);
+  return c.Entry(e);
+}
+
 TEST_F(HostileTest, SizeAtEndIsOnlyForFilesWithoutASize) {
   auto on_dir = Run([&](RawClient& c) {
     auto e = c.MakeEntry("d", ps::ENTRY_TYPE_DIRECTORY, 0755);
@@ -355,9 +362,7 @@ TEST_F(HostileTest, SizeAtEndIsOnlyForFilesWithoutASize) {
 
 TEST_F(HostileTest, FinalSizeThatDoesNotHoldTheChunksIsRefused) {
   auto out = Run([&](RawClient& c) {
-    auto e = c.MakeEntry("pages-1.img", ps::ENTRY_TYPE_REGULAR, 0600);
-    e.set_size_at_end(true);
-    (void)c.Entry(e);
+    (void)OpenGrowingPages(c);
     (void)c.Data(0, std::string(8192, 'p'));
     (void)c.EntryEnd(4096);  // the chunks end at 8192
     (void)c.Trailer();
@@ -379,9 +384,7 @@ TEST_F(HostileTest, GrowingFileIsBoundedByTheLimits) {
   auto limit_file = [](ExpectedStream& e) { e.limits.max_file_size = 1 << 16; };
   auto out = Run(
       [&](RawClient& c) {
-        auto e = c.MakeEntry("pages-1.img", ps::ENTRY_TYPE_REGULAR, 0600);
-        e.set_size_at_end(true);
-        (void)c.Entry(e);
+        (void)OpenGrowingPages(c);
         (void)c.Data(0, std::string(1 << 16, 'a'));
         (void)c.Data(1 << 16, std::string(4096, 'b'));  // past the per-file limit
       },
@@ -391,9 +394,7 @@ TEST_F(HostileTest, GrowingFileIsBoundedByTheLimits) {
   auto out2 = Run(
       [&](RawClient& c) {
         (void)c.File("first", std::string(1 << 15, 'f'));
-        auto e = c.MakeEntry("pages-1.img", ps::ENTRY_TYPE_REGULAR, 0600);
-        e.set_size_at_end(true);
-        (void)c.Entry(e);
+        (void)OpenGrowingPages(c);
         (void)c.Data(0, std::string(1 << 15, 'a'));
         (void)c.Data(1 << 15, std::string(4096, 'b'));  // 32 KiB declared + 36 KiB > 64 KiB
       },
