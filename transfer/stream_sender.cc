@@ -27,6 +27,7 @@
 #include "transfer/log.h"
 #include "transfer/string_pool.h"
 #include "transfer/tls_connection.h"
+#include "transfer/unique_fd.h"
 
 namespace migrate::transfer {
 namespace {
@@ -302,11 +303,8 @@ class Pipeline {
 
   // Queues the file's data extents as chunks; holes and all-zero chunks are skipped.
   Status ReadFile(const std::string& full, uint32_t id, const struct stat& before) {
-    MIGRATE_ASSIGN_OR_RETURN(int fd, OpenForReading(full));
-    struct Closer {
-      int fd;
-      ~Closer() { close(fd); }
-    } closer{fd};
+    MIGRATE_ASSIGN_OR_RETURN(UniqueFd file, OpenForReading(full));
+    const int fd = file.get();
     const uint64_t size = static_cast<uint64_t>(before.st_size);
     uint64_t pos = 0;
     while (pos < size) {
@@ -333,11 +331,8 @@ class Pipeline {
   // Streams a file its producer is still appending to: whole chunks as they appear, the
   // rest once the producer has closed it. Returns the file's final status.
   Result<struct stat> FollowFile(const std::string& full, uint32_t id, const SourceEntry& entry) {
-    MIGRATE_ASSIGN_OR_RETURN(int fd, OpenForReading(full));
-    struct Closer {
-      int fd;
-      ~Closer() { close(fd); }
-    } closer{fd};
+    MIGRATE_ASSIGN_OR_RETURN(UniqueFd file, OpenForReading(full));
+    const int fd = file.get();
     const uint64_t chunk = options_.chunk_bytes;
     uint64_t pos = 0;
     bool closed = false;
@@ -359,12 +354,12 @@ class Pipeline {
     return st;
   }
 
-  static Result<int> OpenForReading(const std::string& full) {
+  static Result<UniqueFd> OpenForReading(const std::string& full) {
     int fd = open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
     if (fd < 0 && errno == EPERM) fd = open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return Status::FromErrno("open " + full, errno);
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    return fd;
+    return UniqueFd(fd);
   }
 
   // Queues [from, to) of the file as chunks; all-zero chunks are skipped (holes).

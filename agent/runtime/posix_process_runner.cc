@@ -14,38 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "transfer/unique_fd.h"
+
 extern char** environ;
 
 namespace migrate::runtime {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Owns one file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = transfer::UniqueFd;
 
 Status MakePipe(Fd* read_end, Fd* write_end) {
   int fds[2];
