@@ -201,6 +201,14 @@ void GrowingDirectorySource::MarkProducerFailed(std::string reason) {
   (void)!write(state_->wake_fd, &one, sizeof(one));
 }
 
+Status GrowingDirectorySource::RecordSent(const std::string& rel, struct stat* st) {
+  if (lstat(Full(root_, rel).c_str(), st) != 0) {
+    return Status::FromErrno("stat " + Full(root_, rel), errno);
+  }
+  state_->sent[rel] = State::Sent{st->st_ino, st->st_size, st->st_mtim, S_ISREG(st->st_mode) != 0};
+  return Status::Ok();
+}
+
 Status GrowingDirectorySource::Check(const CancelFlag* cancel) {
   {
     std::lock_guard<std::mutex> lock(state_->mu);
@@ -259,10 +267,7 @@ Result<std::optional<SourceEntry>> GrowingDirectorySource::Next(const CancelFlag
       std::string rel = std::move(s.ready.front());
       s.ready.pop_front();
       struct stat st;
-      if (lstat(Full(root_, rel).c_str(), &st) != 0) {
-        return Status::FromErrno("stat " + Full(root_, rel), errno);
-      }
-      s.sent[rel] = State::Sent{st.st_ino, st.st_size, st.st_mtim, S_ISREG(st.st_mode) != 0};
+      MIGRATE_RETURN_IF_ERROR(RecordSent(rel, &st));
       SourceEntry entry{std::move(rel)};
       // A followed file already closed is sent like any finished file.
       entry.growing = S_ISREG(st.st_mode) && s.growing.count(entry.relative_path) != 0 &&
@@ -304,12 +309,9 @@ Result<bool> GrowingDirectorySource::AwaitGrowth(const SourceEntry& entry,
       MIGRATE_ASSIGN_OR_RETURN(any, ReadEvents());
     } while (any && done);  // after the producer's exit, read every event that is left
     if (s.closed.count(rel) != 0 || done) {
-      // Closed (or its producer has exited): the size is final. What Finish() compares with.
+      // Closed (or its producer has exited): the size is final.
       struct stat st;
-      if (lstat(Full(root_, rel).c_str(), &st) != 0) {
-        return Status::FromErrno("stat " + Full(root_, rel), errno);
-      }
-      s.sent[rel] = State::Sent{st.st_ino, st.st_size, st.st_mtim, true};
+      MIGRATE_RETURN_IF_ERROR(RecordSent(rel, &st));
       return true;
     }
     if (waited || any) return false;

@@ -2,6 +2,8 @@
 // rootfs), or a directory that another process (CRIU) is still writing.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -96,6 +98,8 @@ class GrowingDirectorySource : public FileSource {
   // Reads the pending inotify events (queues what became ready); false when there were none.
   Result<bool> ReadEvents();
   Status Check(const CancelFlag* cancel);
+  // Notes what `rel` is now (into *st), which Finish() compares with at the end.
+  Status RecordSent(const std::string& rel, struct stat* st);
   std::string root_;
   std::unique_ptr<State> state_;
 };
