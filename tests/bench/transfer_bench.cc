@@ -75,10 +75,27 @@ struct Measure {
   std::string name;
   double seconds = 0;
   double cpu = 0;
-  Events events;  // during the measurement (full path only)
+  Events events;  // during the measurement (printed for the full path)
   uint64_t raw_bytes = 0;
   uint64_t out_bytes = 0;  // compressed / wire bytes where it applies
   double MBps() const { return static_cast<double>(raw_bytes) / seconds / 1e6; }
+};
+
+// Wall time, CPU time and events of the whole process, from its construction to Stop().
+class Stopwatch {
+ public:
+  Stopwatch() : cpu0_(CpuSeconds()), events0_(Events::Now()), t0_(Clock::now()) {}
+  void Stop(Measure* m) const {
+    m->seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
+    m->cpu = CpuSeconds() - cpu0_;
+    const Events now = Events::Now();
+    m->events = {now.switches - events0_.switches, now.faults - events0_.faults};
+  }
+
+ private:
+  double cpu0_;
+  Events events0_;
+  Clock::time_point t0_;
 };
 
 // xorshift64*: fast deterministic filler.
@@ -176,8 +193,7 @@ Measure ZstdAlone(const std::string& data, int level, int threads) {
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> out{0};
   const size_t chunk = 1 << 20;
-  double cpu0 = CpuSeconds();
-  auto t0 = Clock::now();
+  Stopwatch watch;
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
@@ -193,8 +209,7 @@ Measure ZstdAlone(const std::string& data, int level, int threads) {
     });
   }
   for (auto& w : workers) w.join();
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.cpu = CpuSeconds() - cpu0;
+  watch.Stop(&m);
   m.raw_bytes = data.size();
   m.out_bytes = out;
   return m;
@@ -214,14 +229,12 @@ Measure ZstdDecompress(const std::string& data, int level) {
   }
   transfer::ChunkDecompressor d;
   std::string out(chunk, '\0');
-  double cpu0 = CpuSeconds();
-  auto t0 = Clock::now();
+  Stopwatch watch;
   for (size_t i = 0; i < frames.size(); ++i) {
     size_t n = std::min(chunk, data.size() - i * chunk);
     if (!d.Decode(enc[i], frames[i], out.data(), n).ok()) throw std::runtime_error("decode");
   }
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.cpu = CpuSeconds() - cpu0;
+  watch.Stop(&m);
   m.raw_bytes = data.size();
   return m;
 }
@@ -229,14 +242,12 @@ Measure ZstdDecompress(const std::string& data, int level) {
 Measure Sha256Alone(const std::string& data) {
   Measure m;
   m.name = "SHA-256, 1 thread (OpenSSL)";
-  double cpu0 = CpuSeconds();
-  auto t0 = Clock::now();
+  Stopwatch watch;
   const size_t chunk = 1 << 20;
   for (size_t off = 0; off < data.size(); off += chunk) {
     (void)transfer::Sha256::Of(data.data() + off, std::min(chunk, data.size() - off));
   }
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.cpu = CpuSeconds() - cpu0;
+  watch.Stop(&m);
   m.raw_bytes = data.size();
   return m;
 }
@@ -248,15 +259,13 @@ Measure ChunkTagAlone(const std::string& data) {
   transfer::TagKey key{};
   key[0] = 1;
   transfer::ChunkTagger tagger(key);
-  double cpu0 = CpuSeconds();
-  auto t0 = Clock::now();
+  Stopwatch watch;
   const size_t chunk = 1 << 20;
   for (size_t off = 0; off < data.size(); off += chunk) {
     std::string_view piece(data.data() + off, std::min(chunk, data.size() - off));
     if (!tagger.Compute(1, off, {piece}).ok()) std::abort();
   }
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.cpu = CpuSeconds() - cpu0;
+  watch.Stop(&m);
   m.raw_bytes = data.size();
   return m;
 }
@@ -267,8 +276,7 @@ Measure FileWrite(const std::string& data, const std::string& dir) {
   Measure m;
   m.name = "file write alone, page cache (receiver's disk side)";
   std::string path = dir + "/write-test";
-  double cpu0 = CpuSeconds();
-  auto t0 = Clock::now();
+  Stopwatch watch;
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error("create " + path);
   for (size_t off = 0; off < data.size(); off += 1 << 20) {
@@ -278,8 +286,7 @@ Measure FileWrite(const std::string& data, const std::string& dir) {
     }
   }
   close(fd);
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.cpu = CpuSeconds() - cpu0;
+  watch.Stop(&m);
   m.raw_bytes = data.size();
   unlink(path.c_str());
   return m;
@@ -304,8 +311,7 @@ Measure PlainTcp(const std::string& data) {
   m.name = "plain TCP over loopback (1 MiB writes)";
   uint16_t port;
   int lfd = Listen(&port);
-  double cpu0 = CpuSeconds();
-  auto t0 = Clock::now();
+  Stopwatch watch;
   auto receiver = std::async(std::launch::async, [&] {
     int fd = accept(lfd, nullptr, nullptr);
     std::string buf(1 << 20, '\0');
@@ -329,8 +335,7 @@ Measure PlainTcp(const std::string& data) {
   }
   close(fd);
   uint64_t got = receiver.get();
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.cpu = CpuSeconds() - cpu0;
+  watch.Stop(&m);
   m.raw_bytes = got;
   m.out_bytes = got;
   close(lfd);
@@ -343,8 +348,7 @@ Measure TlsAlone(const std::string& data, const tls::ContextPtr& server_ctx,
   m.name = "TLS 1.3 over loopback, no compression (1 MiB writes)";
   uint16_t port;
   int lfd = Listen(&port);
-  double cpu0 = CpuSeconds();
-  auto t0 = Clock::now();
+  Stopwatch watch;
   auto receiver = std::async(std::launch::async, [&]() -> uint64_t {
     auto conn = transfer::TlsConnection::Accept(accept(lfd, nullptr, nullptr), server_ctx,
                                                 Clock::now() + std::chrono::seconds(10), nullptr);
@@ -368,8 +372,7 @@ Measure TlsAlone(const std::string& data, const tls::ContextPtr& server_ctx,
   }
   (void)(*conn)->Shutdown(std::chrono::seconds(5));
   uint64_t got = receiver.get();
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.cpu = CpuSeconds() - cpu0;
+  watch.Stop(&m);
   m.raw_bytes = got;
   m.out_bytes = (*conn)->bytes_written();
   close(lfd);
@@ -400,17 +403,12 @@ Measure FullPath(const Args& args, const std::string& images, const std::string&
   options.zstd_level = args.level;
   options.compress_threads = args.threads;
   transfer::DirectoryTreeSource source(images);
-  double cpu0 = CpuSeconds();
-  Events ev0 = Events::Now();
-  auto t0 = Clock::now();
+  Stopwatch watch;
   auto sent = transfer::SendTree(options, source);
   if (!sent.ok()) throw std::runtime_error(sent.status().ToString());
   auto got = server.Wait(token, Clock::now() + std::chrono::minutes(5));
   if (!got.ok()) throw std::runtime_error(got.status().ToString());
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.cpu = CpuSeconds() - cpu0;
-  Events ev1 = Events::Now();
-  m.events = {ev1.switches - ev0.switches, ev1.faults - ev0.faults};
+  watch.Stop(&m);
   m.raw_bytes = sent->raw_bytes;
   m.out_bytes = sent->wire_bytes;
   testing::RemoveTree(final_dir);
