@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "tests/transfer/test_tree.h"
@@ -27,6 +28,36 @@ constexpr auto kWait = std::chrono::seconds(60);
 
 Result<TransferStats> WaitFor(StreamServer& server, const std::string& token) {
   return server.Wait(token, Clock::now() + kWait);
+}
+
+// A growing source over a new folder fx.dir()/`dir`, holding `before` (name -> text: files
+// there before the watch starts) and following `follow`, and a token the receiver expects
+// for a stream into FinalDir(`final_name`). `source` is null when the watch failed.
+struct GrowingStream {
+  std::string src;
+  std::unique_ptr<GrowingDirectorySource> source;
+  std::string token;
+
+  // SendTree from the source to the fixture's receiver, on another thread.
+  std::future<Result<TransferStats>> Send(StreamFixture& fx, const CancelFlag* cancel = nullptr) {
+    return std::async(std::launch::async,
+                      [this, &fx, cancel] { return SendTree(fx.Send(token), *source, cancel); });
+  }
+};
+GrowingStream PrepareGrowing(StreamFixture& fx, const std::string& dir,
+                             const std::string& final_name,
+                             const std::map<std::string, std::string>& before = {},
+                             std::vector<std::string> follow = {}) {
+  GrowingStream g;
+  g.src = fx.dir().Sub(dir);
+  EXPECT_EQ(mkdir(g.src.c_str(), 0755), 0);
+  for (const auto& [name, text] : before) testing::WriteTextFile(g.src + "/" + name, text);
+  auto source = GrowingDirectorySource::Open(g.src, std::move(follow));
+  EXPECT_TRUE(source.ok()) << source.status().ToString();
+  if (source.ok()) g.source = std::move(*source);
+  g.token = StreamFixture::NewToken();
+  EXPECT_TRUE(fx.server().Expect(g.token, fx.Expected(final_name)).ok());
+  return g;
 }
 
 // Polls the receiver's progress on `token` until `reached` holds; false after kWait.
@@ -265,19 +296,14 @@ TEST(StreamTest, CancelBeforeConnectRefusesTheStream) {
 
 TEST(StreamTest, CancelWhileStreamingLeavesNothing) {
   StreamFixture fx;
-  std::string src = fx.dir().Sub("src");
-  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  testing::WriteTextFile(src + "/first", "complete\n");
-  auto growing = GrowingDirectorySource::Open(src);
-  ASSERT_TRUE(growing.ok());
-  std::string token = StreamFixture::NewToken();
-  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("cancelled")).ok());
-  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+  GrowingStream g = PrepareGrowing(fx, "src", "cancelled", {{"first", "complete\n"}});
+  ASSERT_TRUE(g.source);
+  auto sender = g.Send(fx);
   // Wait until the first file has arrived in staging, then cancel on the receiver.
-  ASSERT_TRUE(AwaitProgress(fx, token, [](const ProgressSnapshot& p) { return p.files >= 1; }));
+  ASSERT_TRUE(AwaitProgress(fx, g.token, [](const ProgressSnapshot& p) { return p.files >= 1; }));
   EXPECT_EQ(CountEntries(fx.staging()), 1u) << "a staging tree while streaming";
-  fx.server().Cancel(token);
-  auto received = WaitFor(fx.server(), token);
+  fx.server().Cancel(g.token);
+  auto received = WaitFor(fx.server(), g.token);
   EXPECT_EQ(received.status().code(), StatusCode::kAborted) << received.status().ToString();
   EXPECT_FALSE(Exists(fx.FinalDir("cancelled")));
   EXPECT_EQ(CountEntries(fx.staging()), 0u);
@@ -287,21 +313,16 @@ TEST(StreamTest, CancelWhileStreamingLeavesNothing) {
 
 TEST(StreamTest, SenderCancelFlagStopsTheTransfer) {
   StreamFixture fx;
-  std::string src = fx.dir().Sub("src");
-  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  auto growing = GrowingDirectorySource::Open(src);
-  ASSERT_TRUE(growing.ok());
-  std::string token = StreamFixture::NewToken();
-  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("sender-cancel")).ok());
+  GrowingStream g = PrepareGrowing(fx, "src", "sender-cancel");
+  ASSERT_TRUE(g.source);
   CancelFlag cancel;
-  auto sender =
-      std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing, &cancel); });
+  auto sender = g.Send(fx, &cancel);
   auto deadline = Clock::now() + kWait;
   while (Clock::now() < deadline && CountEntries(fx.staging()) == 0) std::this_thread::yield();
   cancel.Cancel();
   auto sent = sender.get();
   EXPECT_EQ(sent.status().code(), StatusCode::kAborted) << sent.status().ToString();
-  auto received = WaitFor(fx.server(), token);
+  auto received = WaitFor(fx.server(), g.token);
   EXPECT_FALSE(received.ok());
   EXPECT_FALSE(Exists(fx.FinalDir("sender-cancel")));
   EXPECT_EQ(CountEntries(fx.staging()), 0u);
@@ -309,32 +330,28 @@ TEST(StreamTest, SenderCancelFlagStopsTheTransfer) {
 
 TEST(StreamTest, GrowingDirectoryIsStreamedWhileWritten) {
   StreamFixture fx;
-  std::string src = fx.dir().Sub("images");
-  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  testing::WriteTextFile(src + "/inventory.img", "before\n");
-  auto growing = GrowingDirectorySource::Open(src);
-  ASSERT_TRUE(growing.ok());
-  std::string token = StreamFixture::NewToken();
-  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("images")).ok());
-  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+  GrowingStream g = PrepareGrowing(fx, "images", "images", {{"inventory.img", "before\n"}});
+  ASSERT_TRUE(g.source);
+  auto sender = g.Send(fx);
   // The producer: writes files one after another; each must reach the receiver before the
   // producer is done (streaming does not wait for the whole directory).
   for (int i = 0; i < 5; ++i) {
-    std::string name = src + "/pages-" + std::to_string(i) + ".img";
+    std::string name = g.src + "/pages-" + std::to_string(i) + ".img";
     testing::WriteRandomFile(name, (1u << 20) + static_cast<uint64_t>(i) * 4096, 100 + i);
     const uint64_t want = static_cast<uint64_t>(i) + 2;
-    ASSERT_TRUE(AwaitProgress(fx, token, [&](const ProgressSnapshot& p) { return p.files >= want; }))
+    ASSERT_TRUE(
+        AwaitProgress(fx, g.token, [&](const ProgressSnapshot& p) { return p.files >= want; }))
         << "file " << i << " not streamed while producing";
   }
-  ASSERT_EQ(mkdir((src + "/sub").c_str(), 0700), 0);
-  testing::WriteTextFile(src + "/sub/late.img", "late\n");
-  ASSERT_EQ(symlink("pages-0.img", (src + "/link").c_str()), 0);
-  (*growing)->MarkProducerDone();
+  ASSERT_EQ(mkdir((g.src + "/sub").c_str(), 0700), 0);
+  testing::WriteTextFile(g.src + "/sub/late.img", "late\n");
+  ASSERT_EQ(symlink("pages-0.img", (g.src + "/link").c_str()), 0);
+  g.source->MarkProducerDone();
   auto sent = sender.get();
   ASSERT_TRUE(sent.ok()) << sent.status().ToString();
-  ASSERT_TRUE(WaitFor(fx.server(), token).ok());
+  ASSERT_TRUE(WaitFor(fx.server(), g.token).ok());
   EXPECT_EQ(sent->files, 9u);
-  EXPECT_EQ(CompareTrees(src, fx.FinalDir("images")), "");
+  EXPECT_EQ(CompareTrees(g.src, fx.FinalDir("images")), "");
 }
 
 // A followed file (pages-*.img) is streamed while its producer still appends to it: the
@@ -342,19 +359,15 @@ TEST(StreamTest, GrowingDirectoryIsStreamedWhileWritten) {
 // zero pages, a short last chunk, mtime).
 TEST(StreamTest, FollowedFileIsStreamedWhileItIsAppended) {
   StreamFixture fx;
-  std::string src = fx.dir().Sub("images");
-  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  auto growing = GrowingDirectorySource::Open(src, {"pages-*.img"});
-  ASSERT_TRUE(growing.ok());
-  std::string token = StreamFixture::NewToken();
-  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("followed")).ok());
-  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
+  GrowingStream g = PrepareGrowing(fx, "images", "followed", {}, {"pages-*.img"});
+  ASSERT_TRUE(g.source);
+  auto sender = g.Send(fx);
 
-  const std::string pages = src + "/pages-1.img";
+  const std::string pages = g.src + "/pages-1.img";
   int fd = open(pages.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   ASSERT_GE(fd, 0);
   const std::string pagemap = "written and closed while pages grow\n";
-  testing::WriteTextFile(src + "/pagemap-1.img", pagemap);
+  testing::WriteTextFile(g.src + "/pagemap-1.img", pagemap);
   std::string piece(1 << 20, '\0');
   uint64_t written = 0;
   for (int i = 0; i < 8; ++i) {
@@ -366,18 +379,18 @@ TEST(StreamTest, FollowedFileIsStreamedWhileItIsAppended) {
     // Every whole chunk reaches the receiver while the file is still open.
     const uint64_t want = written - (i >= 3 ? (1u << 20) : 0);  // chunk 3 is a hole
     ASSERT_TRUE(
-        AwaitProgress(fx, token, [&](const ProgressSnapshot& p) { return p.raw_bytes >= want; }))
+        AwaitProgress(fx, g.token, [&](const ProgressSnapshot& p) { return p.raw_bytes >= want; }))
         << "chunk " << i << " not streamed while appending";
   }
   ASSERT_EQ(write(fd, "short tail", 10), 10);
   ASSERT_EQ(close(fd), 0);
-  (*growing)->MarkProducerDone();
+  g.source->MarkProducerDone();
   auto sent = sender.get();
   ASSERT_TRUE(sent.ok()) << sent.status().ToString();
-  ASSERT_TRUE(WaitFor(fx.server(), token).ok());
+  ASSERT_TRUE(WaitFor(fx.server(), g.token).ok());
   EXPECT_EQ(sent->files, 2u);
   EXPECT_EQ(sent->raw_bytes, 7u * (1 << 20) + 10 + pagemap.size());  // the zero chunk: a hole
-  EXPECT_EQ(CompareTrees(src, fx.FinalDir("followed")), "");
+  EXPECT_EQ(CompareTrees(g.src, fx.FinalDir("followed")), "");
   struct stat st;
   ASSERT_EQ(stat((fx.FinalDir("followed") + "/pages-1.img").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 8ll * (1 << 20) + 10);
@@ -385,21 +398,17 @@ TEST(StreamTest, FollowedFileIsStreamedWhileItIsAppended) {
 
 TEST(StreamTest, ProducerFailingWhileAFileIsFollowedLeavesNothing) {
   StreamFixture fx;
-  std::string src = fx.dir().Sub("images");
-  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  auto growing = GrowingDirectorySource::Open(src, {"pages-*.img"});
-  ASSERT_TRUE(growing.ok());
-  std::string token = StreamFixture::NewToken();
-  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("failed")).ok());
-  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
-  const int fd = AppendFirstMiB(fx, src, token);
+  GrowingStream g = PrepareGrowing(fx, "images", "failed", {}, {"pages-*.img"});
+  ASSERT_TRUE(g.source);
+  auto sender = g.Send(fx);
+  const int fd = AppendFirstMiB(fx, g.src, g.token);
   ASSERT_GE(fd, 0);
-  (*growing)->MarkProducerFailed("criu dump exited with 1");
+  g.source->MarkProducerFailed("criu dump exited with 1");
   auto sent = sender.get();
   EXPECT_EQ(sent.status().code(), StatusCode::kAborted) << sent.status().ToString();
   EXPECT_NE(sent.status().message().find("criu dump exited with 1"), std::string::npos);
   close(fd);
-  EXPECT_FALSE(WaitFor(fx.server(), token).ok());
+  EXPECT_FALSE(WaitFor(fx.server(), g.token).ok());
   EXPECT_FALSE(Exists(fx.FinalDir("failed")));
   EXPECT_EQ(CountEntries(fx.staging()), 0u);
 }
@@ -407,16 +416,11 @@ TEST(StreamTest, ProducerFailingWhileAFileIsFollowedLeavesNothing) {
 // Cancelling the sender while it follows a file that never closes ends the stream at once.
 TEST(StreamTest, CancelWhileFollowingAFileStopsPromptly) {
   StreamFixture fx;
-  std::string src = fx.dir().Sub("images");
-  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  auto growing = GrowingDirectorySource::Open(src, {"pages-*.img"});
-  ASSERT_TRUE(growing.ok());
-  std::string token = StreamFixture::NewToken();
-  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("cancel-follow")).ok());
+  GrowingStream g = PrepareGrowing(fx, "images", "cancel-follow", {}, {"pages-*.img"});
+  ASSERT_TRUE(g.source);
   CancelFlag cancel;
-  auto sender =
-      std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing, &cancel); });
-  const int fd = AppendFirstMiB(fx, src, token);
+  auto sender = g.Send(fx, &cancel);
+  const int fd = AppendFirstMiB(fx, g.src, g.token);
   ASSERT_GE(fd, 0);
   auto cancelled_at = Clock::now();
   cancel.Cancel();
@@ -424,46 +428,38 @@ TEST(StreamTest, CancelWhileFollowingAFileStopsPromptly) {
   EXPECT_LT(Clock::now() - cancelled_at, std::chrono::seconds(10)) << "the sender kept following";
   EXPECT_EQ(sent.status().code(), StatusCode::kAborted) << sent.status().ToString();
   close(fd);
-  EXPECT_FALSE(WaitFor(fx.server(), token).ok());
+  EXPECT_FALSE(WaitFor(fx.server(), g.token).ok());
   EXPECT_FALSE(Exists(fx.FinalDir("cancel-follow")));
   EXPECT_EQ(CountEntries(fx.staging()), 0u);
 }
 
 TEST(StreamTest, FileChangedAfterSendingFailsTheStream) {
   StreamFixture fx;
-  std::string src = fx.dir().Sub("images");
-  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  auto growing = GrowingDirectorySource::Open(src);
-  ASSERT_TRUE(growing.ok());
-  std::string token = StreamFixture::NewToken();
-  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("changed")).ok());
-  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
-  testing::WriteTextFile(src + "/core.img", "version 1\n");
-  ASSERT_TRUE(AwaitProgress(fx, token, [](const ProgressSnapshot& p) { return p.files >= 1; }));
-  testing::WriteTextFile(src + "/core.img", "version 2, longer\n");  // rewritten after sending
-  (*growing)->MarkProducerDone();
+  GrowingStream g = PrepareGrowing(fx, "images", "changed");
+  ASSERT_TRUE(g.source);
+  auto sender = g.Send(fx);
+  testing::WriteTextFile(g.src + "/core.img", "version 1\n");
+  ASSERT_TRUE(AwaitProgress(fx, g.token, [](const ProgressSnapshot& p) { return p.files >= 1; }));
+  testing::WriteTextFile(g.src + "/core.img", "version 2, longer\n");  // rewritten after sending
+  g.source->MarkProducerDone();
   auto sent = sender.get();
   EXPECT_EQ(sent.status().code(), StatusCode::kFailedPrecondition) << sent.status().ToString();
-  EXPECT_FALSE(WaitFor(fx.server(), token).ok());
+  EXPECT_FALSE(WaitFor(fx.server(), g.token).ok());
   EXPECT_FALSE(Exists(fx.FinalDir("changed")));
   EXPECT_EQ(CountEntries(fx.staging()), 0u);
 }
 
 TEST(StreamTest, ProducerFailureAbortsTheStream) {
   StreamFixture fx;
-  std::string src = fx.dir().Sub("images");
-  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  auto growing = GrowingDirectorySource::Open(src);
-  ASSERT_TRUE(growing.ok());
-  std::string token = StreamFixture::NewToken();
-  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("failed")).ok());
-  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
-  testing::WriteTextFile(src + "/a.img", "a\n");
-  (*growing)->MarkProducerFailed("criu dump exited 1");
+  GrowingStream g = PrepareGrowing(fx, "images", "failed");
+  ASSERT_TRUE(g.source);
+  auto sender = g.Send(fx);
+  testing::WriteTextFile(g.src + "/a.img", "a\n");
+  g.source->MarkProducerFailed("criu dump exited 1");
   auto sent = sender.get();
   EXPECT_EQ(sent.status().code(), StatusCode::kAborted);
   EXPECT_NE(sent.status().message().find("criu dump exited 1"), std::string::npos);
-  EXPECT_FALSE(WaitFor(fx.server(), token).ok());
+  EXPECT_FALSE(WaitFor(fx.server(), g.token).ok());
   EXPECT_FALSE(Exists(fx.FinalDir("failed")));
 }
 
@@ -488,15 +484,10 @@ TEST(StreamTest, ExpectValidatesItsArguments) {
 
 TEST(StreamTest, ServerShutdownDuringStreamCleansUp) {
   StreamFixture fx;
-  std::string src = fx.dir().Sub("src");
-  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
-  testing::WriteTextFile(src + "/first", "x\n");
-  auto growing = GrowingDirectorySource::Open(src);
-  ASSERT_TRUE(growing.ok());
-  std::string token = StreamFixture::NewToken();
-  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("down")).ok());
-  auto sender = std::async(std::launch::async, [&] { return SendTree(fx.Send(token), **growing); });
-  ASSERT_TRUE(AwaitProgress(fx, token, [](const ProgressSnapshot& p) { return p.files >= 1; }));
+  GrowingStream g = PrepareGrowing(fx, "src", "down", {{"first", "x\n"}});
+  ASSERT_TRUE(g.source);
+  auto sender = g.Send(fx);
+  ASSERT_TRUE(AwaitProgress(fx, g.token, [](const ProgressSnapshot& p) { return p.files >= 1; }));
   fx.StopServer();  // while the stream runs
   EXPECT_EQ(CountEntries(fx.staging()), 0u);
   EXPECT_FALSE(Exists(fx.FinalDir("down")));
