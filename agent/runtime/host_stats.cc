@@ -163,10 +163,10 @@ Result<std::vector<int>> ProcessesUsing(const std::string& path, const std::stri
       Result<std::string> cmdline = ReadFile(base + "/cmdline");
       if (!cmdline.ok()) continue;  // gone
       for (size_t start = 0; start < cmdline->size() && !uses;) {
-        size_t end = cmdline->find('\0', start);
-        if (end == std::string::npos) end = cmdline->size();
-        uses = within(cmdline->substr(start, end - start));
-        start = end + 1;
+        size_t stop = cmdline->find('\0', start);
+        if (stop == std::string::npos) stop = cmdline->size();
+        uses = within(cmdline->substr(start, stop - start));
+        start = stop + 1;
       }
     }
     if (!uses) {
