@@ -1,50 +1,15 @@
 #include "agent/journal.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "agent/runtime/file_util.h"
 
 namespace migrate::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-Status WriteFileDurably(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno("open " + tmp, errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno("write " + tmp, err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::FromErrno("fsync " + tmp, err);
-  }
-  if (::close(fd) != 0) return Status::FromErrno("close " + tmp, errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("rename " + tmp, errno);
-  std::string dir = fs::path(path).parent_path().string();
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Status::FromErrno("open " + dir, errno);
-  int rc = ::fsync(dfd);
-  int err = errno;
-  ::close(dfd);
-  if (rc != 0) return Status::FromErrno("fsync " + dir, err);
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -75,7 +40,10 @@ Status Journal::Save(const proto::MigrationRecord& record) const {
   if (ec) return Status::IoError("journal: create " + dir + ": " + ec.message());
   std::string data;
   if (!record.SerializeToString(&data)) return Status::Internal("journal: serialize failed");
-  return WriteFileDurably(dir + "/journal.pb", data).WithContext("journal");
+  // Temporary file, fsync, rename, fsync of the folder: the old record or the new one.
+  MIGRATE_RETURN_IF_ERROR(
+      runtime::WriteFileAtomic(dir + "/journal.pb", data, 0600).WithContext("journal"));
+  return runtime::SyncDirectory(dir).WithContext("journal");
 }
 
 Result<proto::MigrationRecord> Journal::Load(const std::string& migration_id) const {

@@ -63,6 +63,16 @@ Status WriteFileAtomic(const std::string& path, const std::string& contents, int
   return Status::Ok();
 }
 
+Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open " + dir, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::FromErrno("fsync " + dir, err);
+  return Status::Ok();
+}
+
 Status MakeDirs(const std::string& path, int mode) {
   if (path.empty()) return Status::InvalidArgument("empty directory path");
   for (size_t pos = 1; pos <= path.size(); ++pos) {
