@@ -60,6 +60,13 @@ GrowingStream PrepareGrowing(StreamFixture& fx, const std::string& dir,
   return g;
 }
 
+// The stream `token` failed on the receiver: nothing in FinalDir(`name`), nothing in staging.
+void ExpectNothingReceived(StreamFixture& fx, const std::string& token, const std::string& name) {
+  EXPECT_FALSE(WaitFor(fx.server(), token).ok());
+  EXPECT_FALSE(Exists(fx.FinalDir(name)));
+  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+}
+
 // Polls the receiver's progress on `token` until `reached` holds; false after kWait.
 bool AwaitProgress(StreamFixture& fx, const std::string& token,
                    const std::function<bool(const ProgressSnapshot&)>& reached) {
@@ -408,9 +415,7 @@ TEST(StreamTest, ProducerFailingWhileAFileIsFollowedLeavesNothing) {
   EXPECT_EQ(sent.status().code(), StatusCode::kAborted) << sent.status().ToString();
   EXPECT_NE(sent.status().message().find("criu dump exited with 1"), std::string::npos);
   close(fd);
-  EXPECT_FALSE(WaitFor(fx.server(), g.token).ok());
-  EXPECT_FALSE(Exists(fx.FinalDir("failed")));
-  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+  ExpectNothingReceived(fx, g.token, "failed");
 }
 
 // Cancelling the sender while it follows a file that never closes ends the stream at once.
@@ -428,9 +433,7 @@ TEST(StreamTest, CancelWhileFollowingAFileStopsPromptly) {
   EXPECT_LT(Clock::now() - cancelled_at, std::chrono::seconds(10)) << "the sender kept following";
   EXPECT_EQ(sent.status().code(), StatusCode::kAborted) << sent.status().ToString();
   close(fd);
-  EXPECT_FALSE(WaitFor(fx.server(), g.token).ok());
-  EXPECT_FALSE(Exists(fx.FinalDir("cancel-follow")));
-  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+  ExpectNothingReceived(fx, g.token, "cancel-follow");
 }
 
 TEST(StreamTest, FileChangedAfterSendingFailsTheStream) {
@@ -444,9 +447,7 @@ TEST(StreamTest, FileChangedAfterSendingFailsTheStream) {
   g.source->MarkProducerDone();
   auto sent = sender.get();
   EXPECT_EQ(sent.status().code(), StatusCode::kFailedPrecondition) << sent.status().ToString();
-  EXPECT_FALSE(WaitFor(fx.server(), g.token).ok());
-  EXPECT_FALSE(Exists(fx.FinalDir("changed")));
-  EXPECT_EQ(CountEntries(fx.staging()), 0u);
+  ExpectNothingReceived(fx, g.token, "changed");
 }
 
 TEST(StreamTest, ProducerFailureAbortsTheStream) {
