@@ -33,6 +33,8 @@ void ApplyAgentConfigDefaults(proto::AgentConfig* config) {
   if (config->runtime_path().empty()) config->set_runtime_path("runc");
   if (config->cgroup_parent().empty()) config->set_cgroup_parent("/migrate");
   if (config->log_level().empty()) config->set_log_level("info");
+  if (config->retention_hours() == 0) config->set_retention_hours(72);
+  if (config->orphan_wait_seconds() == 0) config->set_orphan_wait_seconds(60);
 }
 
 Status ValidateAgentConfig(const proto::AgentConfig& config) {

@@ -104,6 +104,9 @@ Status Serve(const ServeFlags& flags) {
   deps.streams = streams.get();
   deps.client_tls = client_tls;
   deps.agent_version = kAgentVersion;
+  deps.failpoints = Failpoints::FromEnvironment(config.state_dir());
+  deps.orphan_wait = std::chrono::seconds(config.orphan_wait_seconds());
+  deps.retention = std::chrono::hours(config.retention_hours());
   auto service = std::make_unique<AgentService>(deps);
   MIGRATE_RETURN_IF_ERROR(service->Recover().WithContext("recover journaled migrations"));
 

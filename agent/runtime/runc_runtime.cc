@@ -387,7 +387,7 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   Result<ProcessResult> run = RunChecked(*runner_, spec);
   result.restore_duration = Since(start);
   auto fail = [&](Status status) {
-    (void)KillAndDelete(id);
+    (void)KillAndDelete(id, options.bundle_dir);
     return status.WithContext("restore container " + id);
   };
   if (!run.ok()) return fail(WithLog(run.status(), result.log_path));
@@ -445,11 +445,16 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   return result;
 }
 
-Status RuncRuntime::KillAndDelete(std::string_view container_id) {
+Status RuncRuntime::KillAndDelete(std::string_view container_id, std::string_view owned_bundle) {
   Result<ContainerState> state = State(container_id);
   if (!state.ok()) {
     if (state.status().code() == StatusCode::kNotFound) return Status::Ok();
     return state.status();
+  }
+  if (!SameBundle(state->bundle, owned_bundle)) {
+    return Status::FailedPrecondition("container " + std::string(container_id) + " runs from " +
+                                      state->bundle + ", not from " + std::string(owned_bundle) +
+                                      ": not ours, left alone");
   }
   ProcessSpec kill;
   kill.argv = Base();
