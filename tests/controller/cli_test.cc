@@ -345,3 +345,62 @@ TEST_F(CliTest, SigintDuringTheFreezeEndsInARollback) {
 
 }  // namespace
 }  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+TEST_F(CliTest, RollbackRefusesADestinationTheSourceDidNotJournal) {
+  pair_->source->migration.set_role(proto::ROLE_SOURCE);
+  pair_->source->migration.set_container_id("web");
+  pair_->source->migration.set_peer_node("host-c");
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("with destination host-c, not host-b"));
+  EXPECT_TRUE(pair_->destination->rollback_requests.empty());
+  EXPECT_TRUE(pair_->source->rollback_requests.empty());
+}
+
+TEST_F(CliTest, RollbackOfACommittedMigrationCleansUpTheSource) {
+  pair_->source->migration.set_role(proto::ROLE_SOURCE);
+  pair_->source->migration.set_container_id("web");
+  pair_->source->migration.set_phase(proto::PHASE_CHECKPOINTED);
+  pair_->destination->migration.set_phase(proto::PHASE_COMMITTED);
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("had committed"));
+  EXPECT_TRUE(pair_->destination->rollback_requests.empty());
+  EXPECT_TRUE(pair_->source->rollback_requests.empty());
+  EXPECT_EQ(pair_->source->commit_requests.size(), 1u);
+}
+
+// A destination that lost its state (or the wrong host) knows nothing of a migration it may
+// run: the source stays as it is, unless the operator says the destination is gone.
+TEST_F(CliTest, RollbackWaitsForADestinationThatKnowsNothingUnlessToldItIsLost) {
+  pair_->source->migration.set_role(proto::ROLE_SOURCE);
+  pair_->source->migration.set_container_id("web");
+  pair_->source->migration.set_phase(proto::PHASE_CHECKPOINTED);
+  pair_->destination->errors["Rollback"] = Status::NotFound("migration unknown to host-b");
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), kExitNeedsOperator);
+  EXPECT_THAT(err_.str(), HasSubstr("--destination-lost"));
+  EXPECT_TRUE(pair_->source->rollback_requests.empty());
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b", "--destination-lost"}), 0)
+      << err_.str();
+  EXPECT_EQ(pair_->source->rollback_requests.size(), 1u);
+}
+
+}  // namespace
+}  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+TEST_F(CliTest, HostsCheckReportsQuarantinedMigrations) {
+  proto::QuarantinedMigration* q = pair_->destination->capabilities.add_quarantined();
+  q->set_migration_id("0badc0de");
+  q->set_path("/var/lib/migrate/migrations/0badc0de/journal.pb");
+  q->set_error("not a valid record");
+  EXPECT_EQ(Run({"hosts", "check", "host-a", "host-b"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("host-b: migration 0badc0de is quarantined"));
+  EXPECT_THAT(out_.str(), HasSubstr("/var/lib/migrate/migrations/0badc0de/journal.pb"));
+}
+
+}  // namespace
+}  // namespace migrate::controller
