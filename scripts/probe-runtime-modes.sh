@@ -39,9 +39,9 @@ die() { printf 'probe-runtime-modes: error: %s\n' "$*" >&2; exit 1; }
 
 # jq helpers shared by both renderings.
 JQ_LIB='
-  def short: gsub("p[0-9]+-[a-z]+(-new)?-[a-z]+-(spec|added)(-n)?"; "<id>")
+  def short: gsub("p[0-9]+-[a-z]+(-new)?-[a-z]+-(spec|added)(-n)?"; "{id}")
              | gsub("time=\"[^\"]*\" level=error msg="; "") | gsub("/tmp/probe-rt[^ `\"]*"; "…")
-             | gsub("\\\\n"; " ");
+             | gsub("\\\\n"; " ") | gsub("[|]"; "\\|");
   def cg: if . == null or . == "" then "-" else short end;
   def modecol: .mode + (if .restore_into_new_cgroup and .mode != "ignore" then " (new path)" else "" end);
   def why: (.error // "?") | if test("Abort restore of existing cgroups") then "cg: Abort restore of existing cgroups"
