@@ -100,6 +100,11 @@ fi
 grep -q 'VERSION_CODENAME=bookworm' /etc/os-release || die "supported on Debian 12 (bookworm) only"
 [ -f "$SRC_DIR/SHA256SUMS" ] || die "$SRC_DIR/SHA256SUMS is missing"
 
+# One run at a time: CI and a user (or two worktrees) share /opt/migrate and the cache.
+mkdir -p "$BUILD_ROOT"
+exec 9>"$BUILD_ROOT/install-runtimes.lock"
+flock 9
+
 # Checks a tarball against SHA256SUMS; prints its sha256.
 checked_sha256() {
   local name=$1 file="$SRC_DIR/$1" want got
@@ -218,8 +223,10 @@ check_candidates_bookworm() {
   local foreign
   foreign=$(apt-cache policy | grep -E "^ *-?[0-9]+ .* $GO_SUITE/" | grep -vE '^ *-1 ' || true)
   [ -z "$foreign" ] || die "apt gives $GO_SUITE a priority other than -1 (see $BACKPORTS_PIN): $foreign"
+  # Archive names ("stable", "oldstable") move with each release: look for the version markers
+  # of trixie's packages and of backports instead. Our trixie and sid entries are deb-src only.
   foreign=$(LC_ALL=C apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null |
-    grep -E '^Inst ' | grep -E 'bpo13|~deb13|Debian Backports|/(stable|testing|unstable|stable-backports)[ ,\]]' || true)
+    grep -E '^Inst ' | grep -E 'bpo1[3-9]|[+~]deb1[3-9]|Backports' || true)
   [ -z "$foreign" ] || die "apt would now install non-bookworm packages: $foreign"
   log "apt: binary candidates are still bookworm's (checked with apt-get -s dist-upgrade, apt-cache policy)"
 }
