@@ -113,7 +113,10 @@ Status DestinationSteps::AwaitStreams(const proto::MigrationRecord& r) {
 
 Result<std::optional<std::string>> DestinationSteps::TargetCgroup(
     const proto::RestoreRequest& request, CgroupMode mode) const {
-  if (mode != CgroupMode::kIgnore) return std::optional<std::string>();
+  if (!runtime::ModeTakesCgroupPath(mode)) return std::optional<std::string>();
+  if (mode != CgroupMode::kIgnore && request.cgroup_path().empty()) {
+    return std::optional<std::string>();  // soft: the dumped paths, unless told otherwise
+  }
   std::string path = request.cgroup_path().empty()
                          ? ctx_.config().cgroup_parent() + "/" + request.container_id()
                          : request.cgroup_path();

@@ -37,7 +37,10 @@ Result<proto::ContainerInfo> InspectContainer(AgentContext& ctx, const std::stri
   info.set_init_pid(state->init_pid);
   info.set_bundle(state->bundle);
   auto config = runtime::OciConfig::Load(state->bundle + "/config.json");
-  if (config.ok()) info.set_cgroups_path(config->cgroups_path().value_or(""));
+  if (config.ok()) {
+    info.set_cgroups_path(config->cgroups_path().value_or(""));
+    info.set_cgroup_namespace(config->creates_namespace("cgroup"));
+  }
   auto bytes = runtime::TreeBytes(state->bundle);
   if (bytes.ok()) info.set_rootfs_bytes(*bytes);
   auto pids = ctx.runtime().Pids(id);

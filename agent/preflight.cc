@@ -118,12 +118,30 @@ void Checks::Destination(const proto::Capabilities& caps, const proto::Container
                            plan.description
                      : plan.reason,
       kModeRemedy);
-  if (mode_ == CgroupMode::kIgnore && !request_.cgroup_path().empty()) {
-    Status path_ok = CheckCgroupPath(request_.cgroup_path());
+  if (!request_.cgroup_path().empty()) {
+    Status path_ok = runtime::ModeTakesCgroupPath(mode_)
+                         ? CheckCgroupPath(request_.cgroup_path())
+                         : Status::InvalidArgument(
+                               "a new cgroup path needs cgroup mode ignore or soft: in " +
+                               std::string(runtime::CgroupModeName(mode_)) +
+                               " CRIU restores the cgroups the container was dumped from");
     Add("cgroup-path", path_ok.ok(),
         path_ok.ok() ? "restored container goes to cgroup " + request_.cgroup_path()
                      : path_ok.message(),
-        "give --cgroup-path as an absolute cgroup path, e.g. /migrate/web-1");
+        "give --cgroup-path as an absolute cgroup path, e.g. /migrate/web-1, with "
+        "--cgroups-mode ignore or soft");
+  }
+  if (request_.cgroup_namespace() && mode_ == CgroupMode::kIgnore) {
+    auto criu = runtime::ParseVersion(caps.criu_version());
+    const bool loses = !criu.ok() || runtime::IgnoreLosesCgroupNamespace(criu->major, criu->minor,
+                                                                          criu->patch);
+    Add("cgroup-namespace", !loses,
+        loses ? "the container has its own cgroup namespace, and CRIU " + caps.criu_version() +
+                    " restores in ignore mode into the host's (runc #5417): the container "
+                    "would see host cgroup paths"
+              : "the container's cgroup namespace is restored (CRIU " + caps.criu_version() + ")",
+        "use --cgroups-mode soft with --cgroup-path to move it into a new cgroup: soft keeps "
+        "its cgroup namespace");
   }
   if (!request_.source_cpuinfo().empty()) {
     auto check = ctx_.deps().criu->CpuinfoCheckBytes(request_.source_cpuinfo());
@@ -164,6 +182,11 @@ Result<proto::PreflightResponse> Checks::Run() {
       caps->criu_check_ok() ? "criu " + caps->criu_version() + ": criu check passed"
                             : "criu check failed: " + caps->criu_check_output(),
       "install a CRIU that passes `criu check` on this kernel (scripts/install-deps.sh)");
+  Add("runtime", caps->runtime_problem().empty(),
+      caps->runtime_problem().empty()
+          ? caps->runtime_name() + " " + caps->runtime_version() + " (" + caps->runtime_path() + ")"
+          : caps->runtime_problem(),
+      "make the runtime usable on this host, or configure another (runtime_path)");
   ContainerFree();
   auto info = InspectContainer(ctx_, request_.container_id());
   if (!info.ok()) return info.status().WithContext("preflight");
