@@ -129,10 +129,12 @@ int InputError(const ContainerArgs& args, const Status& status, CliEnvironment& 
 int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
   Result<proto::CgroupMode> mode = ParseCgroupModeName(args.cgroups_mode);
   if (!mode.ok()) return InputError(args, mode.status(), env);
-  if (!args.cgroup_path.empty() && *mode != proto::CGROUP_MODE_IGNORE) {
+  if (!args.cgroup_path.empty() && *mode != proto::CGROUP_MODE_IGNORE &&
+      *mode != proto::CGROUP_MODE_SOFT) {
     return InputError(args,
                       Status::InvalidArgument(
-                          "--cgroup-path needs --cgroups-mode ignore: in " + args.cgroups_mode +
+                          "--cgroup-path needs --cgroups-mode ignore or soft: in " +
+                          args.cgroups_mode +
                           " mode CRIU puts the processes back into the cgroups they were "
                           "dumped from"),
                       env);
@@ -227,6 +229,44 @@ int RunHostsCheck(const HostsCheckArgs& args, CliEnvironment& env) {
   return report.status() == "ok" ? 0 : kExitFailed;
 }
 
+// The source never journaled the migration, so it never froze the container for it: what
+// the destination holds (prepared, never restored: a migration whose controller died before
+// the freeze) is all there is, and may go. A destination that restored may run the only copy.
+int RollbackDestinationOnly(const RollbackArgs& args, AgentClient& destination,
+                            CliEnvironment& env) {
+  Result<proto::MigrationStatus> held = destination.GetMigration(args.migration_id);
+  if (!held.ok()) {
+    *env.err << "migrate rollback: neither " << args.source << " nor " << args.destination
+             << " knows migration " << args.migration_id << " (" << held.status().ToString()
+             << ")\n";
+    return kExitFailed;
+  }
+  if (held->role() != proto::ROLE_DESTINATION ||
+      (!held->peer_node().empty() && held->peer_node() != args.source)) {
+    *env.err << "migrate rollback: " << args.destination << " was not the destination of "
+             << "migration " << args.migration_id << " from " << args.source
+             << " (swap the hosts?): nothing was changed\n";
+    return kExitUsage;
+  }
+  if (held->phase() != proto::PHASE_PREPARED && held->phase() != proto::PHASE_ROLLED_BACK) {
+    *env.err << "migrate rollback: " << args.source << " has no record of migration "
+             << args.migration_id << ", but " << args.destination << " has it in "
+             << proto::Phase_Name(held->phase())
+             << ": it may run the only copy of the container; nothing was changed\n";
+    return kExitNeedsOperator;
+  }
+  SteadyClock clock;
+  const std::string said = RollBackDestination(destination, args.migration_id, args.source,
+                                               "operator: migrate rollback", false, clock);
+  if (said != "ok") {
+    *env.err << "migrate rollback: " << args.destination << ": " << said << "\n";
+    return kExitNeedsOperator;
+  }
+  *env.out << "rolled back migration " << args.migration_id << " on " << args.destination
+           << " (it was never frozen on " << args.source << "): nothing of it is left\n";
+  return 0;
+}
+
 // The rollback itself, once both hosts are known to be the migration's.
 int FinishRollback(const RollbackArgs& args, AgentClient& source, AgentClient& destination,
                    const proto::MigrationStatus& known, CliEnvironment& env) {
@@ -299,8 +339,11 @@ int RunRollback(const RollbackArgs& args, CliEnvironment& env) {
   if (!destination_client.ok()) return fail(destination_client.status());
 
   Result<proto::MigrationStatus> known = (*source_client)->GetMigration(args.migration_id);
+  if (!known.ok() && known.status().code() == StatusCode::kNotFound) {
+    return RollbackDestinationOnly(args, **destination_client, env);
+  }
   if (!known.ok()) {
-    *env.err << "migrate rollback: " << args.source << " does not know migration "
+    *env.err << "migrate rollback: " << args.source << " cannot tell about migration "
              << args.migration_id << ": " << known.status().ToString() << "\n";
     return kExitFailed;
   }
@@ -366,8 +409,9 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
       ->check(CLI::IsMember({"ignore", "none", "props", "soft", "full", "strict"}))
       ->capture_default_str();
   container_cmd->add_option("--cgroup-path", container.cgroup_path,
-                            "destination cgroupsPath (ignore mode only; default: the "
-                            "destination agent's cgroup parent + id)");
+                            "destination cgroupsPath, to move the container into a new "
+                            "cgroup (ignore or soft; in ignore the default is the "
+                            "destination agent's cgroup parent + id, in soft the dumped path)");
   container_cmd
       ->add_option("--compress-level", container.compress_level,
                    "zstd level 1..19 for the streams (default: the agents' default)")

@@ -290,6 +290,7 @@ MigrationPhase Migration::Preflight() {
                                        source_preflight_.container().memory_bytes());
   destination_request.set_source_cpuinfo(source_preflight_.cpuinfo());
   destination_request.set_source_criu_version(source_preflight_.capabilities().criu_version());
+  destination_request.set_cgroup_namespace(source_preflight_.container().cgroup_namespace());
   Result<proto::PreflightResponse> destination_answer = destination_.Preflight(destination_request);
   if (!destination_answer.ok()) {
     proto::PreflightCheck check;
