@@ -205,7 +205,12 @@ Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
   spec.timeout = std::chrono::seconds(30);
   MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, runner_->Run(spec));
   if (!r.Succeeded()) {
-    if (r.stderr_text.find("does not exist") != std::string::npos) {
+    // runc: "container does not exist"; crun: "error opening file `<root>/<id>/status`: No
+    // such file or directory".
+    const bool unknown = r.stderr_text.find("does not exist") != std::string::npos ||
+                         (r.stderr_text.find("/status`") != std::string::npos &&
+                          r.stderr_text.find("No such file or directory") != std::string::npos);
+    if (unknown) {
       return Status::NotFound("container " + std::string(container_id) + " does not exist");
     }
     return Status::FailedPrecondition(FormatCommand(spec.argv) + ": " + r.Describe() + ": " +

@@ -327,3 +327,21 @@ TEST(RuntimeCreateTest, TellsRuncFromCrunByItsVersionOutput) {
 
 }  // namespace
 }  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+TEST(RuntimeStateTest, AnUnknownContainerIsNotFoundForRuncAndCrun) {
+  testing::FakeProcessRunner runner;
+  runner.OnExit({"state", "gone-runc"}, 1, "", "time=... level=error msg=\"container does not exist\"\n");
+  runner.OnExit({"state", "gone-crun"}, 1, "",
+                "error opening file `/run/crun/gone-crun/status`: No such file or directory\n");
+  runner.OnExit({"state", "broken"}, 1, "", "permission denied\n");
+  RuncRuntime runtime(&runner, RuncOptions{}, RuntimeInfo{"crun", *ParseVersion("1.21"), "crun"});
+  EXPECT_EQ(runtime.State("gone-runc").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(runtime.State("gone-crun").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(runtime.State("broken").status().code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace migrate::runtime
