@@ -67,9 +67,10 @@ done
 
 # Build in a copy: the source tree stays as install-deps left it (zdtm's make writes .gitignore,
 # objects and dependency files next to the sources). The copy keeps mtimes, and is only
-# refreshed when the source changes, so make stays incremental.
+# refreshed when a source file changes (name, size or mtime), so make stays incremental.
 build=$out/build
-stamp="$(cd "$zdtm" && pwd) $(cat "$zdtm/static/Makefile" "$zdtm/lib/Makefile" "$zdtm/Makefile.inc" | sha256sum | cut -c1-16)"
+stamp="$(cd "$zdtm" && pwd) $(cd "$zdtm" && find Makefile.inc lib static -type f -printf '%p %s %T@\n' |
+  sort | sha256sum | cut -c1-16)"
 if [ "$(cat "$build/.source" 2>/dev/null)" != "$stamp" ]; then
   log "copying zdtm sources from $zdtm"
   rm -rf "$build" && mkdir -p "$build/zdtm"
