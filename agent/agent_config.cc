@@ -36,6 +36,7 @@ void ApplyAgentConfigDefaults(proto::AgentConfig* config) {
   if (config->retention_hours() == 0) config->set_retention_hours(72);
   if (config->orphan_wait_seconds() == 0) config->set_orphan_wait_seconds(60);
   if (config->criu_path().empty()) config->set_criu_path("criu");
+  if (config->runtime_timeout_seconds() == 0) config->set_runtime_timeout_seconds(600);
 }
 
 Status ValidateAgentConfig(const proto::AgentConfig& config) {

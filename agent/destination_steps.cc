@@ -170,7 +170,7 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
   options.bundle_dir = r.bundle_dir();
   options.cgroup_mode = mode;
   options.cgroups_path = cgroups_path;
-  options.tcp_established = request.tcp_established();
+  options.criu = CriuOptionsOf(request);
   auto restored = ctx_.runtime().Restore(options);
   auto state = restored.ok() ? ctx_.runtime().State(r.container_id())
                              : Result<runtime::ContainerState>(restored.status());
@@ -193,6 +193,7 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
   for (const auto& line : restored->cgroups) response.add_cgroups(line);
   response.set_loopback_up(restored->loopback.up && restored->loopback.has_ipv4);
   response.set_running_for_ms(MillisSince(restored->running_at));
+  for (const std::string& warning : restored->criu_warnings) response.add_criu_warnings(warning);
   return response;
 }
 

@@ -34,7 +34,7 @@ struct RuntimeFlags {
 };
 
 void AddRuntimeFlags(CLI::App* cmd, RuntimeFlags* flags) {
-  cmd->add_option("--runc", flags->runc, "runc executable")->capture_default_str();
+  cmd->add_option("--runc", flags->runc, "the runtime executable (runc or crun)")->capture_default_str();
   cmd->add_option("--runc-root", flags->root,
                   "runc --root of this node (containers' state directory)")
       ->capture_default_str();
@@ -43,6 +43,16 @@ void AddRuntimeFlags(CLI::App* cmd, RuntimeFlags* flags) {
                   "restored container's org.criu.config annotation points there")
       ->capture_default_str();
   cmd->add_flag("--json", flags->json, "print the result as JSON (protobuf JSON mapping)");
+}
+
+void AddCriuFlags(CLI::App* cmd, rt::CriuOptions* criu) {
+  cmd->add_flag("--tcp-established", criu->tcp_established,
+                "carry established TCP connections (CRIU --tcp-established)");
+  cmd->add_flag("--file-locks", criu->file_locks,
+                "carry the file locks the container's tasks hold (CRIU --file-locks)");
+  cmd->add_flag("--ext-unix-sk", criu->ext_unix_sk,
+                "allow unix sockets connected to peers outside the container (CRIU "
+                "--ext-unix-sk)");
 }
 
 int Fail(const Status& status) {
@@ -161,8 +171,7 @@ int main(int argc, char** argv) {
   checkpoint->add_option("--image-dir", ckpt.image_dir, "where CRIU writes the images")->required();
   checkpoint->add_option("--work-dir", ckpt.work_dir, "where dump.log is kept")->required();
   AddModeOption(checkpoint, &ckpt_mode, "dump");
-  checkpoint->add_flag("--tcp-established", ckpt.tcp_established,
-                       "checkpoint established TCP connections");
+  AddCriuFlags(checkpoint, &ckpt.criu);
   checkpoint->add_flag("--leave-running", ckpt.leave_running,
                        "keep the container running after the dump");
   checkpoint->callback([&] {
@@ -222,8 +231,7 @@ int main(int argc, char** argv) {
   restore->add_option("--cgroup-path", cgroup_path,
                       "new linux.cgroupsPath (e.g. /host-b/web-1); with ignore, the restored "
                       "processes land exactly there");
-  restore->add_flag("--tcp-established", rest.tcp_established,
-                    "restore established TCP connections");
+  AddCriuFlags(restore, &rest.criu);
   restore->add_flag("--no-loopback", no_loopback, "leave the container's loopback as restored");
   restore->callback([&] {
     rest.cgroup_mode = *rt::ParseCgroupMode(rest_mode);

@@ -29,6 +29,7 @@ class Checks {
   void Add(std::string name, bool ok, std::string detail, std::string remedy);
   void ContainerFree();
   Status Source(const proto::ContainerInfo& info);
+  void TaskChecks(const std::string& id);
   void Destination(const proto::Capabilities& caps, const proto::ContainerInfo& info);
   void DestinationSpace();
   void LogChecks() const;
@@ -87,6 +88,7 @@ Status Checks::Source(const proto::ContainerInfo& info) {
     }
     Add("bundle", fs::exists(info.bundle() + "/config.json"), "bundle " + info.bundle(),
         "the container's bundle (config.json + rootfs) must be readable on the source");
+    TaskChecks(id);
   }
   auto cpuinfo = ctx_.deps().criu->CpuinfoDumpBytes();
   Add("cpuinfo-dump", cpuinfo.ok(),
@@ -95,6 +97,29 @@ Status Checks::Source(const proto::ContainerInfo& info) {
       "check that `criu cpuinfo dump` works on the source");
   if (cpuinfo.ok()) response_.set_cpuinfo(*cpuinfo);
   return Status::Ok();
+}
+
+// What CRIU cannot dump, or dumps only when asked, read from the container's tasks.
+void Checks::TaskChecks(const std::string& id) {
+  auto pids = ctx_.runtime().Pids(id);
+  if (!pids.ok()) return;  // the container-running check said what matters
+  auto locks = runtime::FileLocksHeld(*pids);
+  if (locks.ok() && *locks > 0) {
+    Add("file-locks", request_.file_locks(),
+        std::to_string(*locks) + " file lock(s) held by the container's tasks" +
+            (request_.file_locks() ? ", carried across (--file-locks)" : ""),
+        "CRIU refuses to dump file locks unless asked: pass --file-locks (the locked files "
+        "must be in the container's root file system, which moves with it)");
+  }
+  auto stopped = runtime::StoppedTasks(*pids);
+  if (stopped.ok() && !stopped->empty()) {
+    std::string list;
+    for (int tid : *stopped) list += (list.empty() ? "" : " ") + std::to_string(tid);
+    Add("stopped-tasks", false,
+        std::to_string(stopped->size()) + " task(s) of the container are stopped (pids " + list +
+            "): CRIU cannot seize a stopped task of a frozen container, its dump would hang",
+        "continue them first (kill -CONT), or migrate once they run");
+  }
 }
 
 void Checks::Destination(const proto::Capabilities& caps, const proto::ContainerInfo& info) {

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "agent/runtime/runtime.h"
 #include "transfer/status.h"
 
 namespace migrate::agent {
@@ -16,5 +17,15 @@ Status CheckIds(const std::string& migration_id, const std::string& container_id
 
 // A cgroup path the agent may hand to the runtime: absolute, no "." or ".." components.
 Status CheckCgroupPath(const std::string& path);
+
+// The CRIU options a request asks for (every request that carries them names them alike).
+template <typename Request>
+runtime::CriuOptions CriuOptionsOf(const Request& request) {
+  runtime::CriuOptions options;
+  options.tcp_established = request.tcp_established();
+  options.file_locks = request.file_locks();
+  options.ext_unix_sk = request.ext_unix_sk();
+  return options;
+}
 
 }  // namespace migrate::agent

@@ -101,6 +101,7 @@ Status Serve(const ServeFlags& flags) {
   runc_options.runc_path = config.runtime_path();
   runc_options.root = config.runc_root();
   runc_options.criu_config_dir = config.state_dir() + "/criu";
+  runc_options.timeout = std::chrono::seconds(config.runtime_timeout_seconds());
   MIGRATE_ASSIGN_OR_RETURN(auto runc, runtime::RuncRuntime::Create(&runner, runc_options));
   runtime::Criu criu(&runner, config.criu_path());
 

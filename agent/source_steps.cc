@@ -95,17 +95,14 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   checkpoint.image_dir = r.images_dir();
   checkpoint.work_dir = ctx_.MigrationDir(r.migration_id()) + "/dump-work";
   checkpoint.cgroup_mode = mode;
-  checkpoint.tcp_established = request.tcp_established();
+  checkpoint.criu = CriuOptionsOf(request);
   auto dumped = ctx_.runtime().Checkpoint(checkpoint);
   const auto dump_end = std::chrono::steady_clock::now();
   ctx_.Hit("source.dump_returned", m);
   streams.DumpEnded(dumped.status());
   if (!dumped.ok()) {
-    auto after = ctx_.runtime().State(r.container_id());
-    const bool running = after.ok() && after->status == "running";
-    Status failed = dumped.status().WithContext(
-        "checkpoint on " + ctx_.node() +
-        (running ? " (the container still runs here)" : " (the container is NOT running)"));
+    Status failed = dumped.status().WithContext("checkpoint on " + ctx_.node() + " (" +
+                                                AfterFailedDump(r) + ")");
     (void)ctx_.store().Advance(m, Event::kCheckpointFailed, failed.message());
     return failed;
   }
@@ -126,7 +123,22 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   response.set_checkpoint_ms(static_cast<uint64_t>(dumped->checkpoint_duration.count()));
   response.set_transfer_tail_ms(MillisSinceSteady(dump_end));
   response.set_frozen_for_ms(MillisSince(dumped->started));
+  for (const std::string& warning : dumped->criu_warnings) response.add_criu_warnings(warning);
   return response;
+}
+
+// A dump that failed (or ran past its deadline and was killed) may leave the container
+// frozen: its tasks are whole, so it is thawed at once, never left waiting for a rollback.
+std::string SourceSteps::AfterFailedDump(const proto::MigrationRecord& r) {
+  auto after = ctx_.runtime().State(r.container_id());
+  if (after.ok() && after->status == "paused" && runtime::SameBundle(after->bundle, r.source_bundle())) {
+    Status thawed = ctx_.runtime().Resume(r.container_id());
+    after = ctx_.runtime().State(r.container_id());
+    if (!thawed.ok()) return "the container is frozen, and thawing it failed: " + thawed.message();
+  }
+  if (after.ok() && after->status == "running") return "the container still runs here";
+  return "the container is NOT running here: " +
+         (after.ok() ? after->status : after.status().message());
 }
 
 Status SourceSteps::Commit(Migration& m) {

@@ -28,6 +28,7 @@ class SourceSteps {
   Result<proto::CheckpointSendResponse> Freeze(Migration& m, const proto::CheckpointSendRequest& r,
                                                runtime::CgroupMode mode);
   Result<std::string> RunHereAgain(Migration& m);
+  std::string AfterFailedDump(const proto::MigrationRecord& r);
   void RemoveOwnBundle(const proto::MigrationRecord& r);
 
   AgentContext& ctx_;

@@ -71,6 +71,8 @@ struct ContainerArgs {
   std::string cgroup_path;
   int compress_level = 0;
   bool tcp_established = false;
+  bool file_locks = false;
+  bool ext_unix_sk = false;
   bool keep_images = false;
   bool dry_run = false;
   std::string output = "text";
@@ -170,6 +172,8 @@ int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
   request.cgroup_path = args.cgroup_path;
   request.compress_level = args.compress_level;
   request.tcp_established = args.tcp_established;
+  request.file_locks = args.file_locks;
+  request.ext_unix_sk = args.ext_unix_sk;
   request.keep_images = args.keep_images;
   request.dry_run = args.dry_run;
   if (env.handle_signals) {
@@ -417,7 +421,15 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
                    "zstd level 1..19 for the streams (default: the agents' default)")
       ->check(CLI::Range(1, 19));
   container_cmd->add_flag("--tcp-established", container.tcp_established,
-                          "checkpoint established TCP connections (CRIU --tcp-established)");
+                          "carry established TCP connections (CRIU --tcp-established; the "
+                          "peers must reach the container at the same address afterwards)");
+  container_cmd->add_flag("--file-locks", container.file_locks,
+                          "carry the file locks the container's tasks hold (CRIU "
+                          "--file-locks; preflight says when they hold any)");
+  container_cmd->add_flag("--ext-unix-sk", container.ext_unix_sk,
+                          "allow unix sockets connected to peers outside the container (CRIU "
+                          "--ext-unix-sk; the peer end is not moved and must exist on the "
+                          "destination)");
   container_cmd->add_flag("--keep-images", container.keep_images,
                           "keep the checkpoint images on both hosts after a successful commit");
   container_cmd->add_flag("--dry-run", container.dry_run,

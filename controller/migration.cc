@@ -180,6 +180,14 @@ MigrationPhase Migration::Fail(MigrationPhase phase, const Status& status) {
   return (frozen_ || destination_touched_) ? MigrationPhase::kRollback : MigrationPhase::kDone;
 }
 
+// What CRIU warned about reaches the report: e.g. queued inotify events it dropped.
+void Migration::AddCriuWarnings(const std::string& host, const std::string& step,
+                                const google::protobuf::RepeatedPtrField<std::string>& warnings) {
+  for (const std::string& warning : warnings) {
+    report_.add_warnings("CRIU on " + host + " (" + step + "): " + warning);
+  }
+}
+
 void Migration::AddCheck(const std::string& host, const proto::PreflightCheck& check) {
   proto::ReportCheck& c = *report_.add_checks();
   c.set_host(host);
@@ -261,7 +269,7 @@ MigrationPhase Migration::Preflight() {
   source_request.set_role(proto::ROLE_SOURCE);
   source_request.set_container_id(request_.container_id);
   source_request.set_cgroup_mode(request_.cgroup_mode);
-  source_request.set_tcp_established(request_.tcp_established);
+  SetCriuOptions(source_request);
   Result<proto::PreflightResponse> source_answer = source_.Preflight(source_request);
   if (!source_answer.ok()) {
     proto::PreflightCheck check;
@@ -285,7 +293,7 @@ MigrationPhase Migration::Preflight() {
   destination_request.set_container_id(request_.container_id);
   destination_request.set_cgroup_mode(request_.cgroup_mode);
   destination_request.set_cgroup_path(request_.cgroup_path);
-  destination_request.set_tcp_established(request_.tcp_established);
+  SetCriuOptions(destination_request);
   destination_request.set_bytes_needed(source_preflight_.container().rootfs_bytes() +
                                        source_preflight_.container().memory_bytes());
   destination_request.set_source_cpuinfo(source_preflight_.cpuinfo());
@@ -373,7 +381,7 @@ MigrationPhase Migration::CheckpointTransfer() {
   // the one the frozen processes saw.
   send.set_bundle_token(receive_.bundle_token());
   send.set_cgroup_mode(request_.cgroup_mode);
-  send.set_tcp_established(request_.tcp_established);
+  SetCriuOptions(send);
   send.set_compress_level(request_.compress_level);
   // From here on the source may be frozen: whatever happens, it gets a rollback call.
   frozen_ = true;
@@ -385,6 +393,7 @@ MigrationPhase Migration::CheckpointTransfer() {
   }
   checkpoint_answered_ms_ = clock_.NowMs();
   checkpoint_ = *done;
+  AddCriuWarnings(request_.source.name(), "dump", checkpoint_.criu_warnings());
   proto::ReportCgroupsMode& modes = *report_.mutable_cgroups_mode();
   modes.set_dump_effective(CgroupModeName(checkpoint_.dump_mode().effective()));
   modes.set_dump_evidence(checkpoint_.dump_mode().evidence());
@@ -410,7 +419,7 @@ MigrationPhase Migration::Restore() {
   restore.set_container_id(request_.container_id);
   restore.set_cgroup_mode(request_.cgroup_mode);
   restore.set_cgroup_path(request_.cgroup_path);
-  restore.set_tcp_established(request_.tcp_established);
+  SetCriuOptions(restore);
   restore_requested_ = true;
   Result<proto::RestoreResponse> restored = destination_.Restore(restore);
   if (!restored.ok()) {
@@ -419,6 +428,7 @@ MigrationPhase Migration::Restore() {
   }
   const int64_t between_answers = clock_.NowMs() - checkpoint_answered_ms_;
   restore_ = *restored;
+  AddCriuWarnings(request_.destination.name(), "restore", restore_.criu_warnings());
   proto::ReportCgroupsMode& modes = *report_.mutable_cgroups_mode();
   modes.set_restore_effective(CgroupModeName(restore_.restore_mode().effective()));
   modes.set_restore_evidence(restore_.restore_mode().evidence());

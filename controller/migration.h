@@ -48,7 +48,11 @@ struct MigrationRequest {
   proto::CgroupMode cgroup_mode = proto::CGROUP_MODE_SOFT;
   std::string cgroup_path;  // destination cgroupsPath; empty = the agent's parent + id
   int compress_level = 0;   // 0 = the agent's default
+  // CRIU options the workload needs (docs/controller.md): established TCP connections, file
+  // locks, unix sockets to peers outside the container.
   bool tcp_established = false;
+  bool file_locks = false;
+  bool ext_unix_sk = false;
   bool keep_images = false;
   bool dry_run = false;  // stop after preflight
   // How often to poll the source agent for transfer progress (0: never). Only used when a
@@ -106,6 +110,15 @@ class Migration {
   // Records the failure of `phase` and says where to go: kRollback when the destination was
   // touched or the source frozen, else kDone.
   MigrationPhase Fail(MigrationPhase phase, const Status& status);
+  // Sets the CRIU options of the request on any agent request that carries them.
+  template <typename AgentRequest>
+  void SetCriuOptions(AgentRequest& request) const {
+    request.set_tcp_established(request_.tcp_established);
+    request.set_file_locks(request_.file_locks);
+    request.set_ext_unix_sk(request_.ext_unix_sk);
+  }
+  void AddCriuWarnings(const std::string& host, const std::string& step,
+                       const google::protobuf::RepeatedPtrField<std::string>& warnings);
   void AddCheck(const std::string& host, const proto::PreflightCheck& check);
   void AddControllerCheck(const std::string& name, bool ok, const std::string& detail,
                           const std::string& remedy);

@@ -1,5 +1,6 @@
 #include "agent/runtime/criu_log.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace migrate::runtime {
@@ -117,6 +118,48 @@ std::vector<std::string> ConfigFilesParsed(std::string_view log) {
 
 std::string CriuConfigForMode(CgroupMode mode) {
   return "manage-cgroups=" + std::string(CgroupModeName(mode)) + "\n";
+}
+
+const std::vector<std::string_view> kHarmlessCriuWarnings = {
+    // Every restore of a container with its own pid namespace (kernels since 3.x support it).
+    "Set CLONE_PARENT | CLONE_NEWPID but it might cause restore problem",
+    // A task dumped inside a system call is restarted with EINTR, as a signal would: the
+    // workload sees nothing it does not already handle (docs/zdtm.md).
+    "with interrupted system call",
+};
+
+namespace {
+
+// "(00.012) Warn  (criu/x.c:12): message" -> "message"; empty when not a warning line.
+std::string_view WarningMessage(std::string_view line) {
+  const size_t warn = line.find(" Warn ");
+  if (warn == std::string_view::npos) return {};
+  std::string_view message = line.substr(warn + 6);
+  const size_t location = message.find("): ");
+  if (location != std::string_view::npos && message.find('(') < location) {
+    message = message.substr(location + 3);
+  }
+  while (!message.empty() && message.front() == ' ') message.remove_prefix(1);
+  return message;
+}
+
+}  // namespace
+
+std::vector<std::string> CriuWarnings(std::string_view log) {
+  std::vector<std::string> warnings;
+  ForEachLine(log, [&](std::string_view line) {
+    const std::string_view message = WarningMessage(line);
+    bool harmless = message.empty();
+    for (std::string_view known : kHarmlessCriuWarnings) {
+      harmless = harmless || message.find(known) != std::string_view::npos;
+    }
+    std::string text(message);
+    if (!harmless && std::find(warnings.begin(), warnings.end(), text) == warnings.end()) {
+      warnings.push_back(std::move(text));
+    }
+    return true;
+  });
+  return warnings;
 }
 
 }  // namespace migrate::runtime

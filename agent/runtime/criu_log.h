@@ -36,6 +36,13 @@ struct DumpLogFinding {
 };
 Result<DumpLogFinding> ParseDumpLog(std::string_view dump_log);
 
+// What CRIU warned about in a log ("(00.012) Warn  (criu/x.c:12): message" lines), as the
+// messages alone, each once, in order: a user must hear that, e.g., queued inotify events
+// were dropped. Warnings CRIU prints on every run here and that mean nothing for the
+// workload are left out (kHarmlessCriuWarnings).
+std::vector<std::string> CriuWarnings(std::string_view log);
+extern const std::vector<std::string_view> kHarmlessCriuWarnings;
+
 // Config files CRIU said it read, in order: "Parsing config file X" lines.
 std::vector<std::string> ConfigFilesParsed(std::string_view log);
 

@@ -196,4 +196,53 @@ Result<bool> SharesHostNamespace(int pid, std::string_view ns, const std::string
   return mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
 }
 
+namespace {
+
+// The names in `dir` (no . or ..); empty when it cannot be listed (e.g. the process is gone).
+std::vector<std::string> ListNames(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* entry = ::readdir(d)) {
+    if (entry->d_name[0] != '.') names.emplace_back(entry->d_name);
+  }
+  ::closedir(d);
+  return names;
+}
+
+}  // namespace
+
+Result<int> FileLocksHeld(const std::vector<int>& pids, const std::string& proc_root) {
+  int locks = 0;
+  for (int pid : pids) {
+    const std::string fdinfo = proc_root + "/" + std::to_string(pid) + "/fdinfo";
+    for (const std::string& fd : ListNames(fdinfo)) {
+      Result<std::string> text = ReadFile(fdinfo + "/" + fd);
+      if (!text.ok()) continue;  // closed meanwhile
+      for (size_t at = text->find("lock:"); at != std::string::npos;
+           at = text->find("lock:", at + 5)) {
+        ++locks;
+      }
+    }
+  }
+  return locks;
+}
+
+Result<std::vector<int>> StoppedTasks(const std::vector<int>& pids, const std::string& proc_root) {
+  std::vector<int> stopped;
+  for (int pid : pids) {
+    const std::string tasks = proc_root + "/" + std::to_string(pid) + "/task";
+    for (const std::string& tid : ListNames(tasks)) {
+      // The state is the field after "(comm)" in stat: T stopped, t traced-stopped.
+      Result<std::string> stat = ReadFile(tasks + "/" + tid + "/stat");
+      const size_t comm_end = stat.ok() ? stat->rfind(") ") : std::string::npos;
+      if (comm_end != std::string::npos && comm_end + 2 < stat->size() &&
+          ((*stat)[comm_end + 2] == 'T' || (*stat)[comm_end + 2] == 't')) {
+        stopped.push_back(std::atoi(tid.c_str()));
+      }
+    }
+  }
+  return stopped;
+}
+
 }  // namespace migrate::runtime

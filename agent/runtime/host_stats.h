@@ -29,6 +29,16 @@ Result<std::vector<std::string>> ProcessCgroups(int pid, const std::string& proc
 // namespace of `pid`. CRIU refuses to dump them without --tcp-established.
 Result<int> EstablishedTcpConnections(int pid, const std::string& proc_root = "/proc");
 
+// File locks (flock, POSIX, OFD) held through the open descriptors of `pids` ("lock:" lines
+// of /proc/<pid>/fdinfo/*). CRIU refuses to dump them unless asked (--file-locks).
+Result<int> FileLocksHeld(const std::vector<int>& pids, const std::string& proc_root = "/proc");
+
+// The tasks (threads included) of `pids` that are stopped (state T, e.g. by SIGSTOP, or t,
+// stopped while traced). CRIU freezes the container first (every runc hands it the cgroup
+// freezer) and then cannot attach to a stopped task: its dump hangs (docs/zdtm.md).
+Result<std::vector<int>> StoppedTasks(const std::vector<int>& pids,
+                                      const std::string& proc_root = "/proc");
+
 // Processes (other than this one) that use `path` or anything below it: an open file
 // descriptor, their working directory or root, or an argument of their command line. A dump
 // in progress holds its image directory so (CRIU by descriptors, `runc checkpoint

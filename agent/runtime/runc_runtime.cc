@@ -77,6 +77,14 @@ Status EmptyDir(const std::string& path) {
 
 }  // namespace
 
+std::vector<std::string> CriuOptions::RuntimeArgs() const {
+  std::vector<std::string> args;
+  if (tcp_established) args.push_back("--tcp-established");
+  if (file_locks) args.push_back("--file-locks");
+  if (ext_unix_sk) args.push_back("--ext-unix-sk");
+  return args;
+}
+
 proto::ModeEvidence ModeProof::ToProto() const {
   proto::ModeEvidence out;
   out.set_requested(CgroupModeToProto(requested));
@@ -276,7 +284,7 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
   spec.argv = Base();
   spec.argv.insert(spec.argv.end(), {"checkpoint", "--image-path", options.image_dir, "--work-path",
                                      options.work_dir});
-  if (options.tcp_established) spec.argv.push_back("--tcp-established");
+  for (const std::string& arg : options.criu.RuntimeArgs()) spec.argv.push_back(arg);
   if (options.leave_running) spec.argv.push_back("--leave-running");
   spec.argv.insert(spec.argv.end(), plan.runtime_args.begin(), plan.runtime_args.end());
   spec.argv.insert(spec.argv.end(), options.extra_args.begin(), options.extra_args.end());
@@ -309,6 +317,7 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
     for (const std::string& c : configs) proof.mechanism += " " + c;
   }
   proof.evidence = finding->evidence;
+  result.criu_warnings = CriuWarnings(log);
   Result<CgroupImageSummary> image = ReadCgroupImage(options.image_dir + "/cgroup.img");
   if (image.ok()) {
     result.cgroup_image_dirs = image->total_dirs;
@@ -386,7 +395,7 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   spec.argv.insert(spec.argv.end(),
                    {"restore", "--detach", "--image-path", options.image_dir, "--work-path",
                     options.work_dir, "--bundle", options.bundle_dir});
-  if (options.tcp_established) spec.argv.push_back("--tcp-established");
+  for (const std::string& arg : options.criu.RuntimeArgs()) spec.argv.push_back(arg);
   spec.argv.insert(spec.argv.end(), plan.runtime_args.begin(), plan.runtime_args.end());
   spec.argv.insert(spec.argv.end(), options.extra_args.begin(), options.extra_args.end());
   spec.argv.push_back(id);
@@ -419,6 +428,7 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   proof.effective = finding->mode;
   proof.evidence = finding->evidence;
   proof.mechanism = plan.description;
+  result.criu_warnings = CriuWarnings(*log);
   std::vector<std::string> configs = ConfigFilesParsed(*log);
   if (!configs.empty()) {
     proof.mechanism += "; CRIU read config file";

@@ -48,12 +48,20 @@ struct ModeProof {
   proto::ModeEvidence ToProto() const;
 };
 
+// CRIU options a workload may need, passed by the runtime's flags of the same names.
+struct CriuOptions {
+  bool tcp_established = false;  // established TCP connections (peers must follow)
+  bool file_locks = false;       // flock/POSIX/OFD locks held by the container's tasks
+  bool ext_unix_sk = false;      // unix sockets connected to peers outside the container
+  std::vector<std::string> RuntimeArgs() const;  // {"--tcp-established", ...}
+};
+
 struct CheckpointOptions {
   std::string container_id;
   std::string image_dir;  // created if missing; must be empty
   std::string work_dir;   // created if missing; dump.log is kept here
   CgroupMode cgroup_mode = CgroupMode::kSoft;
-  bool tcp_established = false;
+  CriuOptions criu;
   bool leave_running = false;
   std::vector<std::string> extra_args;         // appended to `runc checkpoint` (e.g. lazy pages)
   std::vector<std::pair<int, int>> extra_fds;  // see ProcessSpec::extra_fds
@@ -67,6 +75,7 @@ struct CheckpointResult {
   int cgroup_image_dirs = -1;                     // dirs in cgroup.img (-1: not read)
   std::chrono::system_clock::time_point started;  // just before the freeze
   std::chrono::milliseconds checkpoint_duration{0};
+  std::vector<std::string> criu_warnings;  // what dump.log warned about (CriuWarnings)
 };
 
 struct RestoreOptions {
@@ -76,7 +85,7 @@ struct RestoreOptions {
   std::string bundle_dir;  // config.json + rootfs; config.json is edited in place
   CgroupMode cgroup_mode = CgroupMode::kSoft;
   std::optional<std::string> cgroups_path;  // rewrites linux.cgroupsPath when set
-  bool tcp_established = false;
+  CriuOptions criu;
   bool bring_up_loopback = true;        // runc restores a runtime-created netns with lo DOWN
   std::vector<std::string> extra_args;  // appended to `runc restore`
 };
@@ -97,6 +106,7 @@ struct RestoreResult {
   std::chrono::system_clock::time_point running_at;
   std::chrono::milliseconds restore_duration{0};  // runc restore
   std::chrono::milliseconds total_duration{0};    // incl. config edit and loopback
+  std::vector<std::string> criu_warnings;         // what restore.log warned about
 };
 
 // Whether this runtime can honour a mode, per side (for Capabilities and preflight).

@@ -667,3 +667,31 @@ TEST(MigrationRollbackTest, ACommitWhoseAnswerWasLostIsFinishedNotRolledBack) {
 
 }  // namespace
 }  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+TEST(MigrationCriuTest, CriuWarningsReachTheReportAndOptionsReachBothAgents) {
+  auto pair = MakeHealthyPair();
+  pair->source->checkpoint_send.add_criu_warnings(
+      "fsnotify: The 0x1 inotify events will be dropped");
+  pair->destination->restore.add_criu_warnings("unix: Shutdown mismatch 1:3 -> 3");
+  MigrationRequest request = Request();
+  request.file_locks = true;
+  request.ext_unix_sk = true;
+  const proto::Report report = RunMigration(*pair, request);
+  EXPECT_EQ(report.status(), "migrated") << report.error();
+  EXPECT_THAT(std::vector<std::string>(report.warnings().begin(), report.warnings().end()),
+              ::testing::IsSupersetOf(
+                  {"CRIU on host-a (dump): fsnotify: The 0x1 inotify events will be dropped",
+                   "CRIU on host-b (restore): unix: Shutdown mismatch 1:3 -> 3"}));
+  ASSERT_EQ(pair->source->checkpoint_requests.size(), 1u);
+  EXPECT_TRUE(pair->source->checkpoint_requests[0].file_locks());
+  EXPECT_TRUE(pair->source->checkpoint_requests[0].ext_unix_sk());
+  ASSERT_EQ(pair->destination->restore_requests.size(), 1u);
+  EXPECT_TRUE(pair->destination->restore_requests[0].file_locks());
+  EXPECT_TRUE(pair->source->preflight_requests[0].file_locks());
+}
+
+}  // namespace
+}  // namespace migrate::controller

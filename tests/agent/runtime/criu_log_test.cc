@@ -96,3 +96,29 @@ TEST(CriuLogTest, ConfigText) {
 
 }  // namespace
 }  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+// What CRIU warns about reaches the report; what it prints on every run does not.
+TEST(CriuWarningsTest, KeepsWhatMattersOnceAndDropsTheHarmless) {
+  const std::string log =
+      "(00.000100) Version: 4.1.1 (gitid 0)\n"
+      "(00.010000) Warn  (criu/cr-restore.c:1043): Set CLONE_PARENT | CLONE_NEWPID but it "
+      "might cause restore problem,because not all kernels support such clone flags "
+      "combinations!\n"
+      "(00.020000) Warn  (criu/fsnotify.c:286): fsnotify: The 0x1 inotify events will be "
+      "dropped\n"
+      "(00.020100) Warn  (criu/fsnotify.c:286): fsnotify: The 0x1 inotify events will be "
+      "dropped\n"
+      "(00.030000) Warn  (criu/cr-dump.c:1230): Will restore 42 with interrupted system call\n"
+      "(00.040000) Error (criu/util.c:1533): rlimit: Can't setup RLIMIT_NOFILE for self\n"
+      "(00.050000) Warn  (criu/sk-unix.c:901): unix: Shutdown mismatch 1:3 -> 3\n";
+  EXPECT_EQ(CriuWarnings(log),
+            (std::vector<std::string>{"fsnotify: The 0x1 inotify events will be dropped",
+                                      "unix: Shutdown mismatch 1:3 -> 3"}));
+  EXPECT_TRUE(CriuWarnings("(00.1) Version: 4.1.1\n(00.2) Dumping finished successfully\n").empty());
+}
+
+}  // namespace
+}  // namespace migrate::runtime

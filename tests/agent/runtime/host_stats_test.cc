@@ -1,6 +1,7 @@
 #include "agent/runtime/host_stats.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -111,6 +112,44 @@ TEST(HostStatsTest, NoConnectionsIsZeroAndAMissingProcessIsAnError) {
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 0);
   EXPECT_FALSE(EstablishedTcpConnections(43, proc.root()).ok());
+}
+
+}  // namespace
+}  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+TEST(HostStatsTest, StoppedTasksAndFileLocksOfRealProcesses) {
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t locker = fork();
+  if (locker == 0) {
+    close(ready[0]);
+    const std::string path = fs::temp_directory_path() / ("migrate-lock-" + std::to_string(getpid()));
+    int fd = open(path.c_str(), O_CREAT | O_RDWR, 0600);
+    unlink(path.c_str());
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) _exit(1);
+    (void)!write(ready[1], "x", 1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  close(ready[0]);
+  EXPECT_EQ(*FileLocksHeld({locker}), 1);
+  EXPECT_EQ(*FileLocksHeld({static_cast<int>(getpid())}), 0);
+  EXPECT_TRUE(StoppedTasks({locker})->empty());
+  kill(locker, SIGSTOP);
+  std::vector<int> stopped;
+  for (int i = 0; i < 200 && stopped.empty(); ++i) {  // until the kernel has stopped it
+    stopped = *StoppedTasks({locker});
+    if (stopped.empty()) usleep(5000);
+  }
+  EXPECT_EQ(stopped, std::vector<int>{locker});
+  kill(locker, SIGKILL);
+  waitpid(locker, nullptr, 0);
 }
 
 }  // namespace

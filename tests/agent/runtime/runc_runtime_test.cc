@@ -253,7 +253,7 @@ TEST_F(RuncCheckpointTest, FullUsesTheFlagAndClearsAStaleOwnedFile) {
   RuncRuntime runtime = Make("1.1.5");
   CheckpointOptions options = Checkpoint(CgroupMode::kFull);
   options.leave_running = true;
-  options.tcp_established = true;
+  options.criu.tcp_established = true;
   Result<CheckpointResult> r = runtime.Checkpoint(options);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const std::vector<std::string> argv = runner_.CallsWith("checkpoint")[0].argv;

@@ -360,7 +360,7 @@ TEST_F(RuntimeRealTest, EstablishedTcpOverLoopback) {
   ckpt.image_dir = sandbox_->dir() + "/images-tcp";
   ckpt.work_dir = sandbox_->dir() + "/work-tcp";
   ckpt.cgroup_mode = CgroupMode::kSoft;
-  ckpt.tcp_established = true;
+  ckpt.criu.tcp_established = true;
   Result<CheckpointResult> dump = runtime_->Checkpoint(ckpt);
   // scripts/install-deps.sh builds CRIU with the fix; a stock 4.1.1 fails here with
   // "sockets: Can't get 1:16 opt: Operation not supported".
@@ -375,7 +375,7 @@ TEST_F(RuntimeRealTest, EstablishedTcpOverLoopback) {
   rest.work_dir = sandbox_->dir() + "/restore-work-tcp";
   rest.bundle_dir = *bundle;
   rest.cgroup_mode = CgroupMode::kSoft;
-  rest.tcp_established = true;
+  rest.criu.tcp_established = true;
   sandbox_->TrackContainer(id);
   Result<RestoreResult> restored = runtime_->Restore(rest);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
