@@ -179,6 +179,7 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
                                        state->status + ")");
   }
   if (!state.ok()) {
+    (void)KillOrphans(r.images_dir(), r.migration_id());  // a CRIU the failed restore left
     Status failed = state.status().WithContext("restore on " + ctx_.node());
     (void)ctx_.store().Advance(m, Event::kRestoreFailed, failed.message());
     return failed;
