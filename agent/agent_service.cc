@@ -90,6 +90,9 @@ void AgentService::Handle(ApiRequest request, Respond respond) {
   if (get && target.rfind(kMigrations, 0) == 0) {
     return respond(Encode(GetStatus(target.substr(kMigrations.size()))));
   }
+  if (get && target == "/v1/migrations") {
+    return respond(Encode(Result<proto::MigrationList>(ListMigrations(ctx_))));
+  }
 
   // Everything else may run runc, CRIU or a transfer: off the I/O thread.
   auto run = [this, respond](auto work) {
@@ -97,6 +100,7 @@ void AgentService::Handle(ApiRequest request, Respond respond) {
   };
   auto body = std::make_shared<std::string>(std::move(request.body));
   if (get && target == "/v1/capabilities") return run([this] { return Encode(Capabilities()); });
+  if (get && target == "/v1/containers") return run([this] { return Encode(ListContainers(ctx_)); });
   if (!post) {
     return respond(ErrorResponse(Status::NotFound(request.method + " " + target +
                                                   " is not part of the agent API")));

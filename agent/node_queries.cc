@@ -57,6 +57,8 @@ proto::MigrationStatus MigrationStatusOf(AgentContext& ctx, Migration& m) {
   status.set_phase(record.phase());
   status.set_message(record.message());
   status.set_peer_node(record.peer_node());
+  status.set_created_unix_ms(record.created_unix_ms());
+  status.set_updated_unix_ms(record.updated_unix_ms());
   if (record.role() == proto::ROLE_SOURCE) {
     status.set_bytes_raw(m.send_progress.raw_bytes.load());
     status.set_bytes_wire(m.send_progress.wire_bytes.load());
@@ -72,6 +74,26 @@ proto::MigrationStatus MigrationStatusOf(AgentContext& ctx, Migration& m) {
     }
   }
   return status;
+}
+
+Result<proto::ContainerList> ListContainers(AgentContext& ctx) {
+  MIGRATE_ASSIGN_OR_RETURN(std::vector<runtime::ContainerState> states, ctx.runtime().List());
+  proto::ContainerList list;
+  for (const runtime::ContainerState& state : states) {
+    if (!IsValidContainerId(state.id)) continue;  // not one migrate could move anyway
+    auto info = InspectContainer(ctx, state.id);
+    if (info.ok() && info->exists()) *list.add_containers() = *info;  // gone meanwhile: skip
+  }
+  return list;
+}
+
+proto::MigrationList ListMigrations(AgentContext& ctx) {
+  proto::MigrationList list;
+  for (const MigrationPtr& m : ctx.store().All()) {
+    if (m->Published().phase() == proto::PHASE_UNSPECIFIED) continue;  // being refused
+    *list.add_migrations() = MigrationStatusOf(ctx, *m);
+  }
+  return list;
 }
 
 }  // namespace migrate::agent

@@ -213,6 +213,14 @@ Result<proto::MigrationStatus> HttpsAgentClient::GetMigration(const std::string&
   return Get<proto::MigrationStatus>("/v1/migrations/" + migration_id, options_.poll_timeout);
 }
 
+Result<proto::MigrationList> HttpsAgentClient::ListMigrations() {
+  return Get<proto::MigrationList>("/v1/migrations", options_.request_timeout);
+}
+
+Result<proto::ContainerList> HttpsAgentClient::ListContainers() {
+  return Get<proto::ContainerList>("/v1/containers", options_.request_timeout);
+}
+
 Result<std::unique_ptr<HttpsAgentClientFactory>> HttpsAgentClientFactory::Create(
     const proto::ControllerTlsFiles& files, HttpsClientOptions options) {
   tls::TlsFiles tls_files{files.ca(), files.cert(), files.key()};

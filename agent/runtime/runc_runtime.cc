@@ -225,6 +225,11 @@ Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
                                       r.stderr_text);
   }
   MIGRATE_ASSIGN_OR_RETURN(json::Value doc, json::Parse(r.stdout_text));
+  return StateFromJson(doc);
+}
+
+// `state` and `list --format json` describe a container with the same keys (runc and crun).
+ContainerState RuncRuntime::StateFromJson(const json::Value& doc) {
   ContainerState state;
   auto str = [&](std::string_view key) {
     const json::Value* v = doc.Find(key);
@@ -237,6 +242,20 @@ Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
     state.init_pid = std::atoi(pid->number_text().c_str());
   }
   return state;
+}
+
+Result<std::vector<ContainerState>> RuncRuntime::List() {
+  ProcessSpec spec;
+  spec.argv = Base();
+  spec.argv.insert(spec.argv.end(), {"list", "--format", "json"});
+  spec.timeout = std::chrono::seconds(30);
+  MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, RunChecked(*runner_, spec));
+  MIGRATE_ASSIGN_OR_RETURN(json::Value doc, json::Parse(r.stdout_text));
+  std::vector<ContainerState> containers;
+  if (doc.is_array()) {  // runc prints null when there is none
+    for (const json::Value& entry : doc.array()) containers.push_back(StateFromJson(entry));
+  }
+  return containers;
 }
 
 Result<std::vector<int>> RuncRuntime::Pids(std::string_view container_id) {
