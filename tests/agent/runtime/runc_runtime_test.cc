@@ -274,6 +274,42 @@ TEST_F(RuncCheckpointTest, RefusesWhatIsNotRunningBeforeTheFreeze) {
   EXPECT_TRUE(runner_.CallsWith("checkpoint").empty());
 }
 
+// Every runc call that names the container passes the id after "--": an id that starts with
+// '-' can never reach runc as an option (runc's CLI accepts "--" on every command).
+void ExpectIdAfterDoubleDash(const std::vector<ProcessSpec>& calls) {
+  int named = 0;
+  for (const ProcessSpec& spec : calls) {
+    if (spec.argv.empty() || spec.argv[0] != "runc" || !Has(spec.argv, "c1")) continue;
+    ++named;
+    auto dash = std::find(spec.argv.begin(), spec.argv.end(), "--");
+    auto id = std::find(spec.argv.begin(), spec.argv.end(), "c1");
+    EXPECT_TRUE(dash != spec.argv.end() && dash + 1 == id) << FormatCommand(spec.argv);
+  }
+  EXPECT_GT(named, 0);
+}
+
+TEST_F(RuncRuntimeTest, RestoreKillDeleteAndResumePassTheIdAfterDoubleDash) {
+  ScriptRestore(Data("restore-soft-configfile.log"));
+  runner_.OnExit({"resume"}, 0);
+  RuncRuntime runtime = Make("1.1.5");
+  ASSERT_TRUE(runtime.Restore(Restore(CgroupMode::kSoft)).ok());
+  ASSERT_TRUE(runtime.Resume("c1").ok());
+  ASSERT_TRUE(runtime.KillAndDelete("c1").ok());
+  ExpectIdAfterDoubleDash(runner_.calls());
+  std::vector<ProcessSpec> kills = runner_.CallsWith("kill");
+  ASSERT_EQ(kills.size(), 1u);
+  EXPECT_EQ(kills[0].argv.back(), "KILL") << "the signal follows the id";
+}
+
+TEST_F(RuncCheckpointTest, CheckpointAndPsPassTheIdAfterDoubleDash) {
+  ScriptCheckpoint("\"bundle=/b\"", Data("dump-soft-default.log"), Data("cgroup-soft.img"));
+  runner_.OnExit({"ps", "c1"}, 0, "[77]");
+  RuncRuntime runtime = Make("1.1.5");
+  ASSERT_TRUE(runtime.Checkpoint(Checkpoint(CgroupMode::kSoft)).ok());
+  ASSERT_TRUE(runtime.Pids("c1").ok());
+  ExpectIdAfterDoubleDash(runner_.calls());
+}
+
 TEST_F(RuncRuntimeTest, SupportTableForRunc115) {
   RuncRuntime runtime = Make("1.1.5");
   for (const ModeSupport& row : runtime.ModeSupportTable()) {
