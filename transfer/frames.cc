@@ -151,8 +151,8 @@ std::string MessageFrame(proto::stream::FrameType type, const google::protobuf::
   return out;
 }
 
-FrameReader::FrameReader(TlsConnection* conn, uint32_t max_frame_bytes)
-    : conn_(conn), max_frame_bytes_(max_frame_bytes), buf_(kReadBuffer, '\0') {}
+FrameReader::FrameReader(ByteSource* source, uint32_t max_frame_bytes)
+    : source_(source), max_frame_bytes_(max_frame_bytes), buf_(kReadBuffer, '\0') {}
 
 Status FrameReader::Fill(size_t need) {
   if (end_ - begin_ >= need) return Status::Ok();
@@ -162,7 +162,8 @@ Status FrameReader::Fill(size_t need) {
     begin_ = 0;
   }
   while (end_ < need) {
-    MIGRATE_ASSIGN_OR_RETURN(size_t got, conn_->ReadSome(buf_.data() + end_, buf_.size() - end_));
+    MIGRATE_ASSIGN_OR_RETURN(
+        size_t got, source_->ReadSome(buf_.data() + end_, buf_.size() - end_, ReadDeadline()));
     if (got == 0) {
       return Status::DataLoss(end_ == 0 ? "stream ended (peer closed)"
                                         : "stream truncated inside a frame");
@@ -171,6 +172,8 @@ Status FrameReader::Fill(size_t need) {
   }
   return Status::Ok();
 }
+
+Clock::time_point FrameReader::ReadDeadline() const { return Clock::now() + source_->io_timeout(); }
 
 Result<FrameHeader> FrameReader::Next(std::string* payload) {
   MIGRATE_RETURN_IF_ERROR(Fill(kFrameHeaderBytes));
@@ -183,13 +186,14 @@ Result<FrameHeader> FrameReader::Next(std::string* payload) {
   begin_ += have;
   if (have < h.length) {
     // The rest straight into the payload (large DATA frames skip the buffer).
-    Status st = conn_->ReadExact(payload->data() + have, h.length - have);
-    if (!st.ok()) {
-      if (st.code() == StatusCode::kDataLoss) {
+    for (size_t at = have; at < h.length;) {
+      MIGRATE_ASSIGN_OR_RETURN(size_t got,
+                               source_->ReadSome(payload->data() + at, h.length - at, ReadDeadline()));
+      if (got == 0) {
         return Status::DataLoss("stream truncated inside a " + std::string(FrameTypeName(h.type)) +
                                 " frame");
       }
-      return st;
+      at += got;
     }
   }
   bytes_ += kFrameHeaderBytes + h.length;
