@@ -163,7 +163,7 @@ Status FrameReader::Fill(size_t need) {
   }
   while (end_ < need) {
     MIGRATE_ASSIGN_OR_RETURN(
-        size_t got, source_->ReadSome(buf_.data() + end_, buf_.size() - end_, ReadDeadline()));
+        size_t got, source_->ReadSome(buf_.data() + end_, buf_.size() - end_, frame_deadline_));
     if (got == 0) {
       return Status::DataLoss(end_ == 0 ? "stream ended (peer closed)"
                                         : "stream truncated inside a frame");
@@ -173,9 +173,10 @@ Status FrameReader::Fill(size_t need) {
   return Status::Ok();
 }
 
-Clock::time_point FrameReader::ReadDeadline() const { return Clock::now() + source_->io_timeout(); }
-
 Result<FrameHeader> FrameReader::Next(std::string* payload) {
+  // One deadline for the whole frame, not one per read: a peer that sends a byte now and then
+  // cannot keep a frame (and the connection) alive for ever.
+  frame_deadline_ = Clock::now() + source_->io_timeout();
   MIGRATE_RETURN_IF_ERROR(Fill(kFrameHeaderBytes));
   MIGRATE_ASSIGN_OR_RETURN(FrameHeader h,
                            DecodeFrameHeader(buf_.data() + begin_, max_frame_bytes_));
@@ -188,7 +189,7 @@ Result<FrameHeader> FrameReader::Next(std::string* payload) {
     // The rest straight into the payload (large DATA frames skip the buffer).
     for (size_t at = have; at < h.length;) {
       MIGRATE_ASSIGN_OR_RETURN(size_t got,
-                               source_->ReadSome(payload->data() + at, h.length - at, ReadDeadline()));
+                               source_->ReadSome(payload->data() + at, h.length - at, frame_deadline_));
       if (got == 0) {
         return Status::DataLoss("stream truncated inside a " + std::string(FrameTypeName(h.type)) +
                                 " frame");

@@ -80,22 +80,22 @@ std::string_view FrameTypeName(uint8_t type);
 class FrameReader {
  public:
   FrameReader(ByteSource* source, uint32_t max_frame_bytes);
-  // Reads the next frame into `payload` (resized). A clean close exactly between frames is
-  // kDataLoss "stream ended (peer closed)".
+  // Reads the next frame into `payload` (resized). The whole frame, header and payload, must
+  // arrive within the source's io_timeout (kDeadlineExceeded otherwise). A clean close
+  // exactly between frames is kDataLoss "stream ended (peer closed)".
   Result<FrameHeader> Next(std::string* payload);
   // Bytes consumed so far (frame headers + payloads).
   uint64_t bytes() const { return bytes_; }
 
  private:
   Status Fill(size_t need);
-  // When the read about to start must have completed.
-  Clock::time_point ReadDeadline() const;
   ByteSource* source_;
   uint32_t max_frame_bytes_;
   std::string buf_;
   size_t begin_ = 0;
   size_t end_ = 0;
   uint64_t bytes_ = 0;
+  Clock::time_point frame_deadline_{};
 };
 
 // Writes frames through a buffer: small frames are coalesced, large ones go out directly.

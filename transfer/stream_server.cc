@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "proto/stream.pb.h"
+#include "transfer/fd_reserve.h"
 #include "transfer/frames.h"
 #include "transfer/log.h"
 #include "transfer/staging_tree.h"
@@ -43,8 +44,16 @@ struct Slot {
   enum class State { kPending, kRunning, kDone } state = State::kPending;
   std::optional<Result<TransferStats>> outcome;
   CancelFlag cancel;
+  std::mutex commit_mu;  // the commit and Cancel() exclude each other
   TransferProgress progress;
 };
+
+// Sets the slot's cancel flag between commits: once it returns, the stream either was
+// committed already or never will be.
+void CancelSlot(Slot& slot) {
+  std::lock_guard<std::mutex> lock(slot.commit_mu);
+  slot.cancel.Cancel();
+}
 
 bool SameDevice(const std::string& a, const std::string& b) {
   struct stat sa, sb;
@@ -74,6 +83,16 @@ ps::VerdictCode VerdictCodeFor(const Status& st) {
 
 }  // namespace
 
+// One accepted connection. It is in its handshake (TLS, then HELLO) until it claims a
+// stream; handshakes and streams are counted apart, so that connections that never finish
+// their handshake cannot keep a stream out.
+struct ConnState {
+  Clock::time_point accepted = Clock::now();
+  CancelFlag abort;  // server stop, or evicted to make room for a newer handshake
+  std::atomic<bool> done{false};
+  bool streaming = false;  // guarded by Impl::mu
+};
+
 struct StreamServer::Impl {
   StreamServerOptions options;
   int listen_fd = -1;
@@ -81,13 +100,14 @@ struct StreamServer::Impl {
   uint16_t port = 0;
   std::thread acceptor;
   CancelFlag stop_flag;
+  FdReserve reserve{"stream server"};
 
   mutable std::mutex mu;
   std::condition_variable cv;
   std::map<std::string, std::shared_ptr<Slot>> slots;  // by token
   struct Conn {
     std::thread thread;
-    std::shared_ptr<std::atomic<bool>> done;
+    std::shared_ptr<ConnState> state;
   };
   std::list<Conn> conns;
   bool stopping = false;
@@ -98,10 +118,24 @@ struct StreamServer::Impl {
   }
 
   void AcceptLoop();
+  // Waits for a connection or a wake-up; -1 when there is nothing to accept.
+  int AcceptOne(std::string* peer);
   void ReapFinished();
-  void HandleConnection(int fd, std::string peer);
+  void Admit(int fd, std::string peer);
+  int CountLocked(bool streaming) const;
+  void HandleConnection(int fd, const std::string& peer, ConnState& state);
+  // TLS handshake and HELLO, all within handshake_timeout.
+  Result<std::unique_ptr<TlsConnection>> Handshake(int fd, const std::string& peer,
+                                                   ConnState& state, ps::Hello* hello,
+                                                   uint64_t* hello_bytes);
+  // The slot the HELLO's token names, if this peer may fill it and a stream is free.
+  Result<std::shared_ptr<Slot>> Claim(const ps::Hello& hello, const tls::PeerIdentity& id,
+                                      ConnState& state);
+  void Receive(TlsConnection& conn, Slot& slot, const std::string& peer, uint64_t hello_bytes,
+               Clock::time_point start);
+  Status CommitUnlessCancelled(Slot& slot, StagingTree& tree);
   void Refuse(TlsConnection& conn, const Status& st, const std::string& peer);
-  void Finish(const std::shared_ptr<Slot>& slot, Result<TransferStats> outcome);
+  void Finish(Slot& slot, Result<TransferStats> outcome);
 };
 
 void StreamServer::Impl::ReapFinished() {
@@ -109,7 +143,7 @@ void StreamServer::Impl::ReapFinished() {
   {
     std::lock_guard<std::mutex> lock(mu);
     for (auto it = conns.begin(); it != conns.end();) {
-      if (it->done->load()) {
+      if (it->state->done.load()) {
         finished.splice(finished.end(), conns, it++);
       } else {
         ++it;
@@ -119,41 +153,74 @@ void StreamServer::Impl::ReapFinished() {
   for (auto& c : finished) c.thread.join();
 }
 
+int StreamServer::Impl::CountLocked(bool streaming) const {
+  return static_cast<int>(std::count_if(conns.begin(), conns.end(), [&](const Conn& c) {
+    return !c.state->done.load() && !c.state->abort.cancelled() && c.state->streaming == streaming;
+  }));
+}
+
 void StreamServer::Impl::AcceptLoop() {
-  for (;;) {
-    pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    int r = poll(fds, 2, 1000);
-    if (stop_flag.cancelled()) return;
-    if (r > 0 && (fds[1].revents & POLLIN)) {
-      uint64_t count;
-      (void)!read(wake_fd, &count, sizeof(count));  // reset the eventfd (else: a busy loop)
-    }
+  while (!stop_flag.cancelled()) {
+    std::string peer;
+    int fd = AcceptOne(&peer);
     ReapFinished();
-    if (r <= 0 || !(fds[0].revents & POLLIN)) continue;
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
-    getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host), serv, sizeof(serv),
-                NI_NUMERICHOST | NI_NUMERICSERV);
-    std::string peer = std::string(host) + ":" + serv;
-    std::lock_guard<std::mutex> lock(mu);
-    if (stopping || static_cast<int>(conns.size()) >= options.max_connections) {
-      MIGRATE_LOG(kWarn, "") << "stream server: refusing connection from " << peer
-                             << " (too many connections)";
-      close(fd);
-      continue;
-    }
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    conns.push_back(Conn{std::thread([this, fd, peer, done] {
-                           HandleConnection(fd, peer);
-                           done->store(true);
-                           uint64_t one = 1;
-                           (void)!write(wake_fd, &one, sizeof(one));
-                         }),
-                         done});
+    if (fd >= 0) Admit(fd, std::move(peer));
   }
+}
+
+int StreamServer::Impl::AcceptOne(std::string* peer) {
+  pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  int r = poll(fds, 2, 1000);
+  if (r > 0 && (fds[1].revents & POLLIN)) {
+    uint64_t count;
+    (void)!read(wake_fd, &count, sizeof(count));  // reset the eventfd (else: a busy loop)
+  }
+  if (stop_flag.cancelled() || r <= 0 || !(fds[0].revents & POLLIN)) return -1;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, kAcceptFlags);
+  if (fd < 0) {
+    if (FdReserve::IsExhaustion(errno) && !reserve.ShedOne(listen_fd)) {
+      pollfd wake{wake_fd, POLLIN, 0};
+      poll(&wake, 1, 100);  // not even the reserve: back off instead of spinning
+    }
+    return -1;
+  }
+  char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
+  getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host), serv, sizeof(serv),
+              NI_NUMERICHOST | NI_NUMERICSERV);
+  *peer = std::string(host) + ":" + serv;
+  return fd;
+}
+
+void StreamServer::Impl::Admit(int fd, std::string peer) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (stopping) {
+    close(fd);
+    return;
+  }
+  if (CountLocked(/*streaming=*/false) >= options.max_handshakes) {
+    // Full of handshakes: the oldest makes room (a burst of stalled connections can delay a
+    // real sender by one handshake at most, never lock it out).
+    auto oldest = std::min_element(conns.begin(), conns.end(), [](const Conn& a, const Conn& b) {
+      auto rank = [](const Conn& c) {
+        bool candidate = !c.state->streaming && !c.state->done && !c.state->abort.cancelled();
+        return std::make_pair(!candidate, c.state->accepted);
+      };
+      return rank(a) < rank(b);
+    });
+    MIGRATE_LOG(kWarn, "") << "stream server: " << options.max_handshakes
+                           << " handshakes at once: dropping the oldest for " << peer;
+    oldest->state->abort.Cancel();
+  }
+  auto state = std::make_shared<ConnState>();
+  conns.push_back(Conn{std::thread([this, fd, peer, state] {
+                         HandleConnection(fd, peer, *state);
+                         state->done.store(true);
+                         uint64_t one = 1;
+                         (void)!write(wake_fd, &one, sizeof(one));
+                       }),
+                       state});
 }
 
 void StreamServer::Impl::Refuse(TlsConnection& conn, const Status& st, const std::string& peer) {
@@ -167,77 +234,101 @@ void StreamServer::Impl::Refuse(TlsConnection& conn, const Status& st, const std
   if (conn.WriteAll(frame.data(), frame.size()).ok()) (void)conn.Shutdown(kCloseTimeout);
 }
 
-void StreamServer::Impl::Finish(const std::shared_ptr<Slot>& slot, Result<TransferStats> outcome) {
+void StreamServer::Impl::Finish(Slot& slot, Result<TransferStats> outcome) {
   std::lock_guard<std::mutex> lock(mu);
-  slot->outcome = std::move(outcome);
-  slot->state = Slot::State::kDone;
+  slot.outcome = std::move(outcome);
+  slot.state = Slot::State::kDone;
   cv.notify_all();
 }
 
-void StreamServer::Impl::HandleConnection(int fd, std::string peer) {
-  const auto start = Clock::now();
-  auto accepted =
-      TlsConnection::Accept(fd, options.tls, start + options.handshake_timeout, &stop_flag);
-  if (!accepted.ok()) {
-    MIGRATE_LOG(kWarn, "") << "stream server: " << peer << ": " << accepted.status().ToString();
-    return;
-  }
-  TlsConnection& conn = **accepted;
-  conn.set_cancel(&stop_flag);
-  conn.set_io_timeout(options.handshake_timeout);
-  FrameReader hello_reader(&conn, 64 * 1024);
+Result<std::unique_ptr<TlsConnection>> StreamServer::Impl::Handshake(int fd,
+                                                                     const std::string& peer,
+                                                                     ConnState& state,
+                                                                     ps::Hello* hello,
+                                                                     uint64_t* hello_bytes) {
+  const Clock::time_point deadline = state.accepted + options.handshake_timeout;
+  MIGRATE_ASSIGN_OR_RETURN(auto conn, TlsConnection::Accept(fd, options.tls, deadline, &state.abort));
+  // The HELLO as a whole must arrive by the same deadline: a peer that trickles it is cut.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  conn->set_io_timeout(std::max(left, std::chrono::milliseconds(1)));
+  FrameReader hello_reader(conn.get(), 64 * 1024);
   std::string payload;
   auto h = hello_reader.Next(&payload);
-  if (!h.ok()) {
-    MIGRATE_LOG(kWarn, "") << "stream server: " << peer << ": no HELLO: " << h.status().ToString();
-    return;
+  if (!h.ok()) return h.status().WithContext("no HELLO");
+  *hello_bytes = hello_reader.bytes();
+  if (h->type != ps::FRAME_TYPE_HELLO || !hello->ParseFromString(payload)) {
+    Refuse(*conn, Status::InvalidArgument("expected a HELLO frame first"), peer);
+    return Status::InvalidArgument("expected a HELLO frame first");
   }
+  return conn;
+}
+
+Result<std::shared_ptr<Slot>> StreamServer::Impl::Claim(const ps::Hello& hello,
+                                                        const tls::PeerIdentity& id,
+                                                        ConnState& state) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = slots.find(hello.token());
+  if (it == slots.end()) return Status::PermissionDenied("unknown stream token");
+  if (it->second->state != Slot::State::kPending) {
+    return Status::PermissionDenied("stream token already used");
+  }
+  const std::string& want = it->second->expected.expected_peer_node_name;
+  bool name_ok = std::any_of(id.dns_names.begin(), id.dns_names.end(),
+                             [&](const std::string& n) { return EqualsIgnoreCase(n, want); });
+  if (id.role != tls::Role::kNode || !name_ok) {
+    return Status::PermissionDenied("peer certificate (" + id.common_name + ", role " +
+                                    std::string(tls::RoleName(id.role)) + ") is not node " +
+                                    want + " that this stream expects");
+  }
+  if (CountLocked(/*streaming=*/true) >= options.max_connections) {
+    // Not consumed: the sender may retry once a stream has finished.
+    return Status::Unavailable(std::to_string(options.max_connections) +
+                               " streams are being received already");
+  }
+  state.streaming = true;
+  it->second->state = Slot::State::kRunning;
+  return it->second;
+}
+
+void StreamServer::Impl::HandleConnection(int fd, const std::string& peer, ConnState& state) {
   ps::Hello hello;
-  if (h->type != ps::FRAME_TYPE_HELLO || !hello.ParseFromString(payload)) {
-    return Refuse(conn, Status::InvalidArgument("expected a HELLO frame first"), peer);
+  uint64_t hello_bytes = 0;
+  auto conn = Handshake(fd, peer, state, &hello, &hello_bytes);
+  if (!conn.ok()) {
+    MIGRATE_LOG(kWarn, "") << "stream server: " << peer << ": " << conn.status().ToString();
+    return;
   }
   if (hello.protocol_version() != kProtocolVersion) {
     return Refuse(
-        conn,
+        **conn,
         Status::InvalidArgument("protocol version " + std::to_string(hello.protocol_version()) +
                                 " not supported (this receiver speaks " +
                                 std::to_string(kProtocolVersion) + ")"),
         peer);
   }
-  auto id = tls::IdentifyPeer(conn.ssl());
-  if (!id.ok()) return Refuse(conn, id.status(), peer);
+  auto id = tls::IdentifyPeer((*conn)->ssl());
+  if (!id.ok()) return Refuse(**conn, id.status(), peer);
+  auto slot = Claim(hello, *id, state);
+  if (!slot.ok()) return Refuse(**conn, slot.status(), peer);
+  MIGRATE_LOG(kInfo, (*slot)->expected.label) << "stream from " << peer << " ("
+                                              << id->common_name << ") into "
+                                              << (*slot)->expected.final_dir;
+  Receive(**conn, **slot, peer, hello_bytes, state.accepted);
+}
 
-  std::shared_ptr<Slot> slot;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = slots.find(hello.token());
-    if (it == slots.end()) {
-      slot = nullptr;
-    } else if (it->second->state != Slot::State::kPending) {
-      return Refuse(conn, Status::PermissionDenied("stream token already used"), peer);
-    } else {
-      const std::string& want = it->second->expected.expected_peer_node_name;
-      bool name_ok = std::any_of(id->dns_names.begin(), id->dns_names.end(),
-                                 [&](const std::string& n) { return EqualsIgnoreCase(n, want); });
-      if (id->role != tls::Role::kNode || !name_ok) {
-        return Refuse(
-            conn,
-            Status::PermissionDenied("peer certificate (" + id->common_name + ", role " +
-                                     std::string(tls::RoleName(id->role)) + ") is not node " +
-                                     want + " that this stream expects"),
-            peer);
-      }
-      slot = it->second;
-      slot->state = Slot::State::kRunning;
-    }
-  }
-  if (!slot) return Refuse(conn, Status::PermissionDenied("unknown stream token"), peer);
+Status StreamServer::Impl::CommitUnlessCancelled(Slot& slot, StagingTree& tree) {
+  // The commit and Cancel() exclude each other through the slot's own lock: a cancelled
+  // stream never appears, and the server's lock is not held across the rename and fsync.
+  std::lock_guard<std::mutex> lock(slot.commit_mu);
+  if (slot.cancel.cancelled()) return Status::Aborted("cancelled");
+  return tree.Commit(slot.expected.final_dir);
+}
 
-  const ExpectedStream& expected = slot->expected;
-  conn.set_cancel(&slot->cancel);
+void StreamServer::Impl::Receive(TlsConnection& conn, Slot& slot, const std::string& peer,
+                                 uint64_t hello_bytes, Clock::time_point start) {
+  const ExpectedStream& expected = slot.expected;
+  conn.set_cancel(&slot.cancel);
   conn.set_io_timeout(expected.limits.io_timeout);
-  MIGRATE_LOG(kInfo, expected.label)
-      << "stream from " << peer << " (" << id->common_name << ") into " << expected.final_dir;
   std::string accept = MessageFrame(ps::FRAME_TYPE_ACCEPT, [] {
     ps::Accept a;
     a.set_protocol_version(kProtocolVersion);
@@ -248,25 +339,17 @@ void StreamServer::Impl::HandleConnection(int fd, std::string peer) {
   std::unique_ptr<StagingTree> tree;
   auto tag_key = ExportChunkTagKey(conn);
   if (st.ok()) st = tag_key.status();
-  StreamReceiver receiver(expected, tag_key.ok() ? *tag_key : TagKey{}, reader, slot->progress,
+  StreamReceiver receiver(expected, tag_key.ok() ? *tag_key : TagKey{}, reader, slot.progress,
                           options.decompress_threads);
   if (st.ok()) st = receiver.Receive(&tree);
-  if (st.ok()) {
-    // The commit and Cancel() exclude each other: a cancelled stream never appears.
-    std::lock_guard<std::mutex> lock(mu);
-    if (slot->cancel.cancelled()) {
-      st = Status::Aborted("cancelled");
-    } else {
-      st = tree->Commit(expected.final_dir);
-    }
-  }
-  if (!st.ok() && slot->cancel.cancelled() && st.code() != StatusCode::kAborted) {
+  if (st.ok()) st = CommitUnlessCancelled(slot, *tree);
+  if (!st.ok() && slot.cancel.cancelled() && st.code() != StatusCode::kAborted) {
     st = Status::Aborted("cancelled (" + st.message() + ")");
   }
   TransferStats stats;
   stats.files = receiver.files();
   stats.raw_bytes = receiver.data_bytes();
-  stats.wire_bytes = hello_reader.bytes() + reader.bytes();
+  stats.wire_bytes = hello_bytes + reader.bytes();
   stats.duration = Clock::now() - start;
   if (!st.ok()) {
     tree.reset();  // removes the staging tree (Receive already removed its own on failure)
@@ -335,11 +418,14 @@ Result<std::unique_ptr<StreamServer>> StreamServer::Start(const StreamServerOpti
 }
 
 StreamServer::~StreamServer() {
+  std::vector<std::shared_ptr<Slot>> slots;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stopping = true;
-    for (auto& [token, slot] : impl_->slots) slot->cancel.Cancel();
+    for (auto& [token, slot] : impl_->slots) slots.push_back(slot);
+    for (auto& c : impl_->conns) c.state->abort.Cancel();
   }
+  for (auto& slot : slots) CancelSlot(*slot);
   impl_->stop_flag.Cancel();
   uint64_t one = 1;
   (void)!write(impl_->wake_fd, &one, sizeof(one));
@@ -406,15 +492,18 @@ Result<TransferStats> StreamServer::Wait(const std::string& token, Clock::time_p
 }
 
 void StreamServer::Cancel(const std::string& token) {
+  std::shared_ptr<Slot> slot;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->slots.find(token);
+    if (it == impl_->slots.end() || it->second->state == Slot::State::kDone) return;
+    slot = it->second;
+  }
+  CancelSlot(*slot);  // waits for a commit in progress (not under the server's lock)
   std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->slots.find(token);
-  if (it == impl_->slots.end()) return;
-  Slot& slot = *it->second;
-  if (slot.state == Slot::State::kDone) return;
-  slot.cancel.Cancel();
-  if (slot.state == Slot::State::kPending) {
-    slot.state = Slot::State::kDone;
-    slot.outcome = Result<TransferStats>(Status::Aborted("stream cancelled before it started"));
+  if (slot->state == Slot::State::kPending) {
+    slot->state = Slot::State::kDone;
+    slot->outcome = Result<TransferStats>(Status::Aborted("stream cancelled before it started"));
     impl_->cv.notify_all();
   }
 }

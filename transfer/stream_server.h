@@ -36,8 +36,13 @@ struct StreamServerOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t port = 0;                                    // 0: any free port; see port()
   tls::ContextPtr tls;                                  // from tls::MakeServerContext (required)
-  int max_connections = 16;                             // concurrent; more are refused
-  std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake + hello
+  // Streams received at once (after HELLO named an expected token); one more is refused
+  // with kUnavailable, its token left unused.
+  int max_connections = 16;
+  // Connections still in their TLS handshake or HELLO, counted apart from the streams; when
+  // full, the oldest of them is dropped for the newcomer.
+  int max_handshakes = 64;
+  std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake + HELLO, as a whole
   int decompress_threads = 2;  // chunk writers per connection, besides the network reader
 };
 

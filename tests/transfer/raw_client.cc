@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "tests/transfer/stalled_peers.h"
+
 namespace migrate::testing {
 
 namespace ps = proto::stream;
@@ -41,6 +43,15 @@ Status RawClient::Hello(const std::string& token, uint32_t version) {
 
 Status RawClient::SendRaw(const std::string& bytes) {
   return conn_->WriteAll(bytes.data(), bytes.size());
+}
+
+size_t RawClient::Trickle(const std::string& bytes, std::chrono::milliseconds interval) {
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (!SendRaw(bytes.substr(i, 1)).ok() || testing::ReadableWithin(conn_->fd(), interval)) {
+      return i;
+    }
+  }
+  return bytes.size();
 }
 
 Status RawClient::SendFrame(ps::FrameType type, const std::string& payload) {

@@ -3,6 +3,7 @@
 // the real sender's unless the test overrides them).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,9 @@ class RawClient {
 
   // Low level.
   Status SendRaw(const std::string& bytes);
+  // Sends `bytes` one at a time, waiting up to `interval` between two for the server to
+  // answer (a verdict) or close. Returns how many bytes went out before it did (all: never).
+  size_t Trickle(const std::string& bytes, std::chrono::milliseconds interval);
   Status SendFrame(proto::stream::FrameType type, const std::string& payload);
 
   // Well-formed pieces (digests tracked as the real sender does).
