@@ -3,30 +3,20 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "transfer/open_beneath.h"
 
 namespace migrate::transfer {
 namespace {
 
 using proto::stream::Entry;
 using proto::stream::EntryType;
-
-int OpenBeneath(int dirfd, const std::string& path, uint64_t flags) {
-  open_how how{};
-  how.flags = flags | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  for (;;) {
-    long fd = syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof(how));
-    if (fd >= 0 || errno != EINTR) return static_cast<int>(fd);
-  }
-}
 
 std::string Quote(std::string_view s) {
   std::string out = "'";
@@ -105,33 +95,14 @@ Status ValidateRelativePath(std::string_view path, uint32_t max_bytes) {
 
 Status ValidateSymlinkTarget(std::string_view link_path, std::string_view target,
                              SymlinkPolicy policy) {
+  if (policy == SymlinkPolicy::kNone) {
+    return Status::InvalidArgument("symlink " + Quote(link_path) + " -> " + Quote(target) +
+                                   ": no symlinks in this stream (checkpoint images hold none)");
+  }
   if (target.empty())
     return Status::InvalidArgument("symlink " + Quote(link_path) + ": empty target");
   if (target.size() > 4095 || target.find('\0') != std::string_view::npos) {
     return Status::InvalidArgument("symlink " + Quote(link_path) + ": invalid target");
-  }
-  if (target.front() == '/') {
-    if (policy == SymlinkPolicy::kContainerRoot) return Status::Ok();
-    return Status::InvalidArgument("symlink " + Quote(link_path) + " -> " + Quote(target) +
-                                   " points outside the tree (absolute target)");
-  }
-  // Depth of the link's directory below the root.
-  long depth = 0;
-  for (char c : link_path) depth += (c == '/');
-  size_t start = 0;
-  while (start <= target.size()) {
-    size_t end = target.find('/', start);
-    if (end == std::string_view::npos) end = target.size();
-    std::string_view comp = target.substr(start, end - start);
-    if (comp == "..") {
-      if (--depth < 0) {
-        return Status::InvalidArgument("symlink " + Quote(link_path) + " -> " + Quote(target) +
-                                       " escapes the tree");
-      }
-    } else if (!comp.empty() && comp != ".") {
-      ++depth;
-    }
-    start = end + 1;
   }
   return Status::Ok();
 }
@@ -269,7 +240,11 @@ Status StagingTree::AddSymlink(const Entry& e, SymlinkPolicy policy) {
   return Register(e);
 }
 
-Status StagingTree::AddHardlink(const Entry& e) {
+Status StagingTree::AddHardlink(const Entry& e, SymlinkPolicy policy) {
+  if (policy == SymlinkPolicy::kNone) {
+    return Status::InvalidArgument("hard link " + Quote(e.path()) +
+                                   ": no hard links in this stream (checkpoint images hold none)");
+  }
   if (types_.count(e.path()) != 0)
     return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
   MIGRATE_RETURN_IF_ERROR(ValidateRelativePath(e.link_target(), 4096)

@@ -24,8 +24,8 @@ namespace migrate::transfer {
 // components, without NUL bytes, and at most `max_bytes` long.
 Status ValidateRelativePath(std::string_view path, uint32_t max_bytes);
 
-// kInvalidArgument unless the symlink at `link_path` with text `target` stays inside the tree
-// (lexically, from the link's directory); absolute targets only with kContainerRoot.
+// kInvalidArgument unless `policy` admits a symlink at `link_path` with text `target`:
+// kNone admits none; kContainerRoot any non-empty target of at most 4095 bytes without NUL.
 Status ValidateSymlinkTarget(std::string_view link_path, std::string_view target,
                              SymlinkPolicy policy);
 
@@ -71,7 +71,7 @@ class StagingTree {
   // parent is a directory entry received earlier and that the name is new.
   Status AddDirectory(const proto::stream::Entry& e);
   Status AddSymlink(const proto::stream::Entry& e, SymlinkPolicy policy);
-  Status AddHardlink(const proto::stream::Entry& e);
+  Status AddHardlink(const proto::stream::Entry& e, SymlinkPolicy policy);
   Result<std::shared_ptr<StagedFile>> AddRegular(const proto::stream::Entry& e);
   // Sets the final size of a regular file (holes stay holes).
   Status SetSize(StagedFile& file, uint64_t size);

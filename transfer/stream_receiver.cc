@@ -120,7 +120,7 @@ Status StreamReceiver::OnEntry(const std::string& payload) {
       MIGRATE_RETURN_IF_ERROR(tree_->AddSymlink(entry_, expected_.symlinks));
       break;
     case ps::ENTRY_TYPE_HARDLINK:
-      MIGRATE_RETURN_IF_ERROR(tree_->AddHardlink(entry_));
+      MIGRATE_RETURN_IF_ERROR(tree_->AddHardlink(entry_, expected_.symlinks));
       break;
     case ps::ENTRY_TYPE_REGULAR: {
       if (entry_.size() > limits_.max_file_size) {

@@ -26,7 +26,7 @@ struct ExpectedStream {
   std::string expected_peer_node_name;  // must be a SAN DNS name of the sender (role node)
   std::string label;                    // for logs: migration id
   StreamLimits limits;
-  SymlinkPolicy symlinks = SymlinkPolicy::kWithinTree;
+  SymlinkPolicy symlinks = SymlinkPolicy::kNone;  // kContainerRoot for a bundle
   bool preserve_ownership = true;  // chown entries to the sender's uid/gid (needs root)
   bool fsync = true;               // fdatasync files and directories before the commit
   FaultHook fault_hook;            // tests only

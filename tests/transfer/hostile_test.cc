@@ -33,7 +33,7 @@ class HostileTest : public ::testing::Test {
  protected:
   // Runs `body` on an accepted stream, then reads the verdict and waits for the receiver.
   Outcome Run(const std::function<void(RawClient&)>& body,
-              SymlinkPolicy policy = SymlinkPolicy::kWithinTree,
+              SymlinkPolicy policy = SymlinkPolicy::kNone,
               const std::function<void(ExpectedStream&)>& adjust = nullptr) {
     token_ = StreamFixture::NewToken();
     ExpectedStream e = fx_.Expected("out");
@@ -52,6 +52,12 @@ class HostileTest : public ::testing::Test {
     client.Abort();
     out.server = fx_.server().Wait(token_, Clock::now() + std::chrono::seconds(30)).status();
     return out;
+  }
+
+  // A bundle's stream (links allowed), for the checks that are about links.
+  static constexpr SymlinkPolicy kBundle = SymlinkPolicy::kContainerRoot;
+  Outcome Run(SymlinkPolicy policy, const std::function<void(RawClient&)>& body) {
+    return Run(body, policy);
   }
 
   // Nothing committed, nothing staged, nothing created beside the tree.
@@ -100,18 +106,52 @@ TEST_F(HostileTest, EmptyAndNulPathsAreRefused) {
   ExpectRefused(out2, StatusCode::kInvalidArgument, "empty component");
 }
 
-TEST_F(HostileTest, EscapingSymlinkIsRefused) {
-  auto out = Run([&](RawClient& c) {
-    (void)c.Entry(c.MakeEntry("link", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "../../../../etc"));
-  });
-  ExpectRefused(out, StatusCode::kInvalidArgument, "escapes the tree");
+// Checkpoint images hold no links at all: CRIU, as root, opens them by name.
+TEST_F(HostileTest, ImagesRefuseEverySymlink) {
+  for (const char* target : {"../../../../etc", "/etc/passwd", "inventory.img", ".."}) {
+    auto out = Run([&](RawClient& c) {
+      (void)c.Entry(c.MakeEntry("link", ps::ENTRY_TYPE_SYMLINK, 0777, 0, target));
+    });
+    ExpectRefused(out, StatusCode::kInvalidArgument, "no symlinks");
+  }
 }
 
-TEST_F(HostileTest, AbsoluteSymlinkIsRefusedForImages) {
+// The chain a lexical check let through: each link stays inside the tree on paper, together
+// they resolve to ../../etc/shadow.
+TEST_F(HostileTest, ImagesRefuseASymlinkChainThatLooksLocal) {
   auto out = Run([&](RawClient& c) {
-    (void)c.Entry(c.MakeEntry("link", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "/etc/passwd"));
+    (void)c.Entry(c.MakeEntry("a", ps::ENTRY_TYPE_DIRECTORY, 0755));
+    (void)c.EntryEnd();
+    (void)c.Entry(c.MakeEntry("a/up", ps::ENTRY_TYPE_SYMLINK, 0777, 0, ".."));
+    (void)c.EntryEnd();
+    (void)c.Entry(c.MakeEntry("x", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "a/up/a/up/../../etc/shadow"));
+    (void)c.EntryEnd();
+    (void)c.Trailer();
   });
-  ExpectRefused(out, StatusCode::kInvalidArgument, "absolute target");
+  ExpectRefused(out, StatusCode::kInvalidArgument, "no symlinks");
+}
+
+TEST_F(HostileTest, ImagesRefuseHardLinks) {
+  auto out = Run([&](RawClient& c) {
+    (void)c.File("pages-1.img", "pages");
+    (void)c.Entry(c.MakeEntry("pages-2.img", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "pages-1.img"));
+  });
+  ExpectRefused(out, StatusCode::kInvalidArgument, "no hard links");
+}
+
+// A root file system keeps its links, whatever they point at (inside the container they
+// mean its own root); the receiver never resolves them.
+TEST_F(HostileTest, BundleKeepsLinksButNeverFollowsThem) {
+  auto out = Run(
+      [&](RawClient& c) {
+        (void)c.Entry(c.MakeEntry("a", ps::ENTRY_TYPE_DIRECTORY, 0755));
+        (void)c.EntryEnd();
+        (void)c.Entry(c.MakeEntry("a/up", ps::ENTRY_TYPE_SYMLINK, 0777, 0, ".."));
+        (void)c.EntryEnd();
+        (void)c.File("a/up/escaped", "through the link");
+      },
+      SymlinkPolicy::kContainerRoot);
+  ExpectRefused(out, StatusCode::kInvalidArgument, "is not a directory");
 }
 
 TEST_F(HostileTest, WritingThroughASymlinkIsRefused) {
@@ -128,7 +168,7 @@ TEST_F(HostileTest, WritingThroughASymlinkIsRefused) {
 }
 
 TEST_F(HostileTest, WritingThroughAnInnerSymlinkIsRefused) {
-  auto out = Run([&](RawClient& c) {
+  auto out = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("d", ps::ENTRY_TYPE_DIRECTORY, 0755));
     (void)c.EntryEnd();
     (void)c.Entry(c.MakeEntry("s", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "d"));
@@ -139,24 +179,24 @@ TEST_F(HostileTest, WritingThroughAnInnerSymlinkIsRefused) {
 }
 
 TEST_F(HostileTest, EscapingHardLinkIsRefused) {
-  auto out = Run([&](RawClient& c) {
+  auto out = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("h", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "../../../etc/passwd"));
   });
   ExpectRefused(out, StatusCode::kInvalidArgument, "'..' component");
-  auto out2 = Run([&](RawClient& c) {
+  auto out2 = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("h", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "/etc/passwd"));
   });
   ExpectRefused(out2, StatusCode::kInvalidArgument, "absolute path");
 }
 
 TEST_F(HostileTest, HardLinkToADirectoryOrUnknownFileIsRefused) {
-  auto out = Run([&](RawClient& c) {
+  auto out = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("d", ps::ENTRY_TYPE_DIRECTORY, 0755));
     (void)c.EntryEnd();
     (void)c.Entry(c.MakeEntry("h", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "d"));
   });
   ExpectRefused(out, StatusCode::kInvalidArgument, "does not name a regular file");
-  auto out2 = Run([&](RawClient& c) {
+  auto out2 = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("h", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "later"));
   });
   ExpectRefused(out2, StatusCode::kInvalidArgument, "does not name a regular file");
@@ -388,7 +428,7 @@ TEST_F(HostileTest, GrowingFileIsBoundedByTheLimits) {
         (void)c.Data(0, std::string(1 << 16, 'a'));
         (void)c.Data(1 << 16, std::string(4096, 'b'));  // past the per-file limit
       },
-      SymlinkPolicy::kWithinTree, limit_file);
+      SymlinkPolicy::kNone, limit_file);
   ExpectRefused(out, StatusCode::kInvalidArgument, "beyond the limit of 65536 bytes per file");
   auto limit_total = [](ExpectedStream& e) { e.limits.max_total_bytes = 1 << 16; };
   auto out2 = Run(
@@ -398,7 +438,7 @@ TEST_F(HostileTest, GrowingFileIsBoundedByTheLimits) {
         (void)c.Data(0, std::string(1 << 15, 'a'));
         (void)c.Data(1 << 15, std::string(4096, 'b'));  // 32 KiB declared + 36 KiB > 64 KiB
       },
-      SymlinkPolicy::kWithinTree, limit_total);
+      SymlinkPolicy::kNone, limit_total);
   ExpectRefused(out2, StatusCode::kInvalidArgument, "stream carries more than 65536 bytes");
 }
 

@@ -238,6 +238,7 @@ transfer::ExpectedStream StreamFixture::Expected(const std::string& name) const 
   e.staging_dir = staging_;
   e.expected_peer_node_name = "node-a";
   e.label = "test-" + name;
+  e.symlinks = transfer::SymlinkPolicy::kContainerRoot;  // the sample tree has links
   e.fsync = false;  // tests need no durability; the option is exercised in StreamTest.Fsync
   e.limits.io_timeout = std::chrono::seconds(10);
   return e;
