@@ -20,7 +20,7 @@ Result<OciConfig> OciConfig::Parse(std::string_view text) {
 }
 
 Result<OciConfig> OciConfig::Load(const std::string& path) {
-  Result<std::string> text = ReadFile(path);
+  Result<std::string> text = ReadFileNoFollow(path);
   if (!text.ok()) return text.status();
   Result<OciConfig> config = Parse(*text);
   if (!config.ok()) return config.status().WithContext(path);

@@ -19,8 +19,9 @@ class OciConfig {
  public:
   // InvalidArgument when not JSON or not an object.
   static Result<OciConfig> Parse(std::string_view text);
+  // Never through a symlink (a received bundle may hold one at config.json): kInvalidArgument.
   static Result<OciConfig> Load(const std::string& path);
-  // Writes atomically (temp file + rename), pretty-printed.
+  // Writes atomically (temp file + rename, neither through a symlink), pretty-printed.
   Status Save(const std::string& path) const;
   std::string ToString() const;
 
