@@ -16,22 +16,27 @@ std::string Printable(const std::string& s) {
 }  // namespace
 
 Status StreamReceiver::Receive(std::unique_ptr<StagingTree>* tree_out) {
-  MIGRATE_ASSIGN_OR_RETURN(
-      tree_, StagingTree::Create(expected_.staging_dir, expected_.preserve_ownership,
-                                 expected_.fsync, expected_.fault_hook));
+  StagingOptions staging;
+  staging.preserve_ownership = expected_.preserve_ownership;
+  staging.fsync = expected_.fsync;
+  staging.max_kept_bytes = limits_.max_kept_bytes;
+  staging.fault_hook = expected_.fault_hook;
+  MIGRATE_ASSIGN_OR_RETURN(tree_, StagingTree::Create(expected_.staging_dir, std::move(staging)));
   writers_ = std::make_unique<ChunkWriters>(writer_threads_, tag_key_, expected_.fault_hook,
                                             &progress_);
   Status st = Loop();
   if (st.ok()) st = writers_->Drain();
   if (!st.ok()) {
     Status werr = writers_->error();
+    tree_->Abandon();  // files still queued are not finished: the tree goes away
     writers_.reset();
+    file_.reset();
     tree_.reset();  // removes the staging tree before anyone hears of the failure
     // A chunk writer's error is the root cause of a reader-side stop.
     if (!werr.ok() && st.code() != werr.code()) st = werr;
     return st;
   }
-  writers_.reset();
+  writers_.reset();  // every file is finished now
   Status meta = tree_->ApplyMetadata();
   if (!meta.ok()) {
     tree_.reset();
@@ -45,6 +50,7 @@ Status StreamReceiver::Loop() {
   std::string payload;
   for (;;) {
     MIGRATE_RETURN_IF_ERROR(writers_->error());
+    MIGRATE_RETURN_IF_ERROR(tree_->FilesError());
     auto h = reader_.Next(&payload);
     if (!h.ok()) {
       if (h.status().code() == StatusCode::kDataLoss) {
@@ -231,7 +237,7 @@ Status StreamReceiver::OnEntryEnd(const std::string& payload) {
     }
     manifest_.Update(d.data(), d.size());
     MIGRATE_RETURN_IF_ERROR(tree_->SetSize(*file_, size));
-    if (entry_.size_at_end()) tree_->SetMtime(*file_, end.mtime_sec(), end.mtime_nsec());
+    if (entry_.size_at_end()) file_->set_mtime(end.mtime_sec(), end.mtime_nsec());
     file_.reset();
   } else if (!end.digest().empty()) {
     return Status::InvalidArgument(Printable(entry_.path()) + ": digest on a non-file entry");

@@ -56,6 +56,10 @@ struct StreamLimits {
   uint32_t max_path_bytes = 4096;           // one relative path
   uint32_t max_frame_bytes = 8u << 20;      // one frame's payload (chunks are <= 1 MiB raw)
   uint32_t max_chunk_raw_bytes = 4u << 20;  // one chunk's decompressed size
+  // What the receiver keeps until the end of a stream: a record per directory (about 64
+  // bytes plus its path), for the metadata it applies after the directory's children. Files,
+  // symlinks and hard links cost nothing once received.
+  uint64_t max_kept_bytes = 64ull << 20;
   // How long one network read or write may block before the stream fails.
   std::chrono::milliseconds io_timeout{30'000};
 };

@@ -227,7 +227,7 @@ TEST_F(HostileTest, DuplicateNamesAreRefused) {
     (void)c.File("same", "two");
   });
   ExpectRefused(out, StatusCode::kInvalidArgument, "duplicate entry");
-  auto out2 = Run([&](RawClient& c) {
+  auto out2 = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("same", ps::ENTRY_TYPE_DIRECTORY, 0755));
     (void)c.EntryEnd();
     (void)c.Entry(c.MakeEntry("same", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "x"));
@@ -440,6 +440,20 @@ TEST_F(HostileTest, GrowingFileIsBoundedByTheLimits) {
       },
       SymlinkPolicy::kNone, limit_total);
   ExpectRefused(out2, StatusCode::kInvalidArgument, "stream carries more than 65536 bytes");
+}
+
+TEST_F(HostileTest, DirectoriesBeyondTheKeptBytesLimitAreRefused) {
+  auto small = [](ExpectedStream& e) { e.limits.max_kept_bytes = 4096; };
+  auto out = Run(
+      [&](RawClient& c) {
+        for (int i = 0; i < 200; ++i) {
+          if (!c.Entry(c.MakeEntry("d" + std::to_string(i), ps::ENTRY_TYPE_DIRECTORY, 0755)).ok())
+            return;
+          (void)c.EntryEnd();
+        }
+      },
+      SymlinkPolicy::kNone, small);
+  ExpectRefused(out, StatusCode::kInvalidArgument, "bytes kept for their metadata");
 }
 
 TEST_F(HostileTest, BadZeroPageMapsAreRefused) {
