@@ -134,11 +134,7 @@ Status StreamReceiver::OnEntry(const std::string& payload) {
                                        std::to_string(entry_.size()) +
                                        " bytes is over the limit");
       }
-      declared_bytes_ += entry_.size();
-      if (declared_bytes_ > limits_.max_total_bytes) {
-        return Status::InvalidArgument("stream declares more than " +
-                                       std::to_string(limits_.max_total_bytes) + " bytes");
-      }
+      MIGRATE_RETURN_IF_ERROR(Charge(entry_.size()));
       MIGRATE_ASSIGN_OR_RETURN(file_, tree_->AddRegular(entry_));
       break;
     }
@@ -151,6 +147,7 @@ Status StreamReceiver::OnEntry(const std::string& payload) {
   ++next_id_;
   min_offset_ = 0;
   file_bytes_ = 0;
+  file_charged_ = 0;
   file_chunks_ = 0;
   return Status::Ok();
 }
@@ -181,10 +178,10 @@ Status StreamReceiver::OnData(std::string& payload) {
                                    ": chunk beyond the declared size " +
                                    std::to_string(entry_.size()) + " (size lies)");
   }
-  if (entry_.size_at_end() &&
-      declared_bytes_ + h.offset + h.raw_length > limits_.max_total_bytes) {
-    return Status::InvalidArgument("stream carries more than " +
-                                   std::to_string(limits_.max_total_bytes) + " bytes");
+  if (entry_.size_at_end() && h.offset + h.raw_length > file_charged_) {
+    // No size was declared: the file is charged as it grows.
+    MIGRATE_RETURN_IF_ERROR(Charge(h.offset + h.raw_length - file_charged_));
+    file_charged_ = h.offset + h.raw_length;
   }
   min_offset_ = h.offset + h.raw_length;
   file_hash_.Update(h.tag.data(), h.tag.size());
@@ -219,11 +216,7 @@ Status StreamReceiver::OnEntryEnd(const std::string& payload) {
                                      std::to_string(size) + " does not fit its chunks (end " +
                                      std::to_string(min_offset_) + ") or the limit");
     }
-    declared_bytes_ += size;
-    if (declared_bytes_ > limits_.max_total_bytes) {
-      return Status::InvalidArgument("stream declares more than " +
-                                     std::to_string(limits_.max_total_bytes) + " bytes");
-    }
+    if (size > file_charged_) MIGRATE_RETURN_IF_ERROR(Charge(size - file_charged_));
   } else if (end.size() != 0 || end.mtime_sec() != 0 || end.mtime_nsec() != 0) {
     return Status::InvalidArgument(Printable(entry_.path()) +
                                    ": final size or mtime for an entry whose size was known");
@@ -245,6 +238,20 @@ Status StreamReceiver::OnEntryEnd(const std::string& payload) {
   open_ = false;
   ++files_;
   progress_.files.store(files_);
+  return Status::Ok();
+}
+
+Status StreamReceiver::Charge(uint64_t bytes) {
+  declared_bytes_ += bytes;
+  if (declared_bytes_ > limits_.max_total_bytes) {
+    return Status::InvalidArgument("stream declares or carries more than " +
+                                   std::to_string(limits_.max_total_bytes) + " bytes");
+  }
+  if (expected_.budget && !expected_.budget->Take(bytes)) {
+    return Status::InvalidArgument(
+        "stream writes more than the destination agreed to in preflight (" +
+        std::to_string(expected_.budget->remaining()) + " bytes left of this migration's)");
+  }
   return Status::Ok();
 }
 

@@ -44,6 +44,8 @@ class StreamReceiver {
   Status OnData(std::string& payload);
   Status OnEntryEnd(const std::string& payload);
   Status OnTrailer(const std::string& payload);
+  // Counts `bytes` more against max_total_bytes and the migration's budget.
+  Status Charge(uint64_t bytes);
 
   const ExpectedStream& expected_;
   const StreamLimits& limits_;
@@ -66,6 +68,7 @@ class StreamReceiver {
   uint64_t data_bytes_ = 0;
   uint64_t min_offset_ = 0;
   uint64_t file_bytes_ = 0;
+  uint64_t file_charged_ = 0;  // of the open size_at_end file
   uint32_t file_chunks_ = 0;
 };
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "transfer/byte_budget.h"
 #include "transfer/status.h"
 #include "transfer/stream_types.h"
 #include "transfer/tls.h"
@@ -26,6 +27,9 @@ struct ExpectedStream {
   std::string expected_peer_node_name;  // must be a SAN DNS name of the sender (role node)
   std::string label;                    // for logs: migration id
   StreamLimits limits;
+  // Bytes agreed in preflight, shared by the migration's streams (AgreedStreamBytes); null:
+  // only `limits`.
+  std::shared_ptr<ByteBudget> budget;
   SymlinkPolicy symlinks = SymlinkPolicy::kNone;  // kContainerRoot for a bundle
   bool preserve_ownership = true;  // chown entries to the sender's uid/gid (needs root)
   bool fsync = true;               // fdatasync files and directories before the commit

@@ -11,6 +11,7 @@
 
 #include "tests/transfer/raw_client.h"
 #include "tests/transfer/test_tree.h"
+#include "transfer/byte_budget.h"
 #include "transfer/file_source.h"
 #include "transfer/stream_sender.h"
 #include "transfer/stream_server.h"
@@ -105,6 +106,8 @@ TEST_F(HostileTest, EmptyAndNulPathsAreRefused) {
   auto out2 = Run([&](RawClient& c) { (void)c.File("a//b", "x"); });
   ExpectRefused(out2, StatusCode::kInvalidArgument, "empty component");
 }
+
+Status OpenGrowingPages(RawClient& c);
 
 // Checkpoint images hold no links at all: CRIU, as root, opens them by name.
 TEST_F(HostileTest, ImagesRefuseEverySymlink) {
@@ -439,7 +442,40 @@ TEST_F(HostileTest, GrowingFileIsBoundedByTheLimits) {
         (void)c.Data(1 << 15, std::string(4096, 'b'));  // 32 KiB declared + 36 KiB > 64 KiB
       },
       SymlinkPolicy::kNone, limit_total);
-  ExpectRefused(out2, StatusCode::kInvalidArgument, "stream carries more than 65536 bytes");
+  ExpectRefused(out2, StatusCode::kInvalidArgument, "declares or carries more than 65536 bytes");
+}
+
+// The destination agrees in preflight to receive so many bytes for a migration (its free
+// space was checked for that much); the migration's streams share that budget, whatever the
+// fixed limits would allow.
+TEST_F(HostileTest, StreamsMayNotWriteMoreThanTheDestinationAgreedTo) {
+  auto budget = std::make_shared<ByteBudget>(10'000);
+  auto shared = [&](ExpectedStream& e) { e.budget = budget; };
+  auto first = Run([&](RawClient& c) {
+    (void)c.File("config.json", std::string(6000, 'c'));
+    (void)c.Trailer();
+  }, SymlinkPolicy::kNone, shared);
+  EXPECT_TRUE(first.server.ok()) << first.server.ToString();
+  testing::RemoveTree(fx_.FinalDir("out"));
+  auto second = Run([&](RawClient& c) {
+    (void)c.File("pages-1.img", std::string(6000, 'p'));
+  }, SymlinkPolicy::kNone, shared);
+  ExpectRefused(second, StatusCode::kInvalidArgument, "more than the destination agreed to");
+  auto growing = Run([&](RawClient& c) {
+    (void)OpenGrowingPages(c);
+    (void)c.Data(0, std::string(8192, 'g'));  // no size declared: charged as it grows
+  }, SymlinkPolicy::kNone, [](ExpectedStream& e) { e.budget = std::make_shared<ByteBudget>(4096); });
+  ExpectRefused(growing, StatusCode::kInvalidArgument, "more than the destination agreed to");
+}
+
+TEST(ByteBudgetTest, AgreedBytesHaveTheMarginOfThePreflightSpaceCheck) {
+  EXPECT_EQ(AgreedStreamBytes(0), 64ull << 20);
+  EXPECT_EQ(AgreedStreamBytes(10ull << 30), (10ull << 30) + (1ull << 30) + (64ull << 20));
+  ByteBudget budget(100);
+  EXPECT_TRUE(budget.Take(60));
+  EXPECT_FALSE(budget.Take(41));
+  EXPECT_TRUE(budget.Take(40));
+  EXPECT_EQ(budget.remaining(), 0u);
 }
 
 TEST_F(HostileTest, DirectoriesBeyondTheKeptBytesLimitAreRefused) {
