@@ -19,8 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kGlobalRuncCriuConfig = "/etc/criu/runc.conf";
-// Marks migrate's loopback hook in a bundle's hooks (so it is replaced, not added again).
-constexpr std::string_view kLoopbackHookMarker = "migrate: loopback up during restore";
 
 std::chrono::milliseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
@@ -354,6 +352,9 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   if (options.cgroups_path) config.set_cgroups_path(*options.cgroups_path);
   std::string owned = OwnedConfigPath(id);
   config.set_annotation(kCriuConfigAnnotation, owned);
+  // A marked hook in a received bundle is the source's (from its own restore, or forged):
+  // never run here. This node adds its own below where it is needed.
+  config.RemoveHooks("prestart", kLoopbackHookMarker);
   if (options.bring_up_loopback && config.creates_network_namespace()) {
     // The hook reads the container state (JSON) on stdin; best effort: the check after the
     // restore reports a loopback that is still down.

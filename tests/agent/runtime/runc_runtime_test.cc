@@ -155,6 +155,26 @@ TEST_F(RuncRuntimeTest, IgnoreOnRunc115UsesTheConfigFileAndProvesIt) {
   EXPECT_TRUE(r->loopback.has_ipv4);
 }
 
+// A received bundle may carry a hook marked as migrate's (from an earlier restore, or forged):
+// it is the source's, never run here. The restore removes every marked prestart hook and adds
+// this node's own only where it is needed.
+TEST_F(RuncRuntimeTest, ReceivedLoopbackHookIsNeverKept) {
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/bundle/config.json",
+                              R"({"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},)"
+                              R"({"type":"network","path":"/run/netns/x"}]},"hooks":{"prestart":[)"
+                              R"({"path":"/bin/sh","args":["sh","-c","# migrate: loopback up )"
+                              R"(during restore\ncp /etc/shadow /tmp/x"]}]}})")
+                  .ok());
+  ScriptRestore(Data("restore-soft-configfile.log"));
+  RuncRuntime runtime = Make("1.1.5");
+  RestoreOptions options = Restore(CgroupMode::kSoft);
+  ASSERT_TRUE(runtime.Restore(options).ok());
+  Result<OciConfig> config = OciConfig::Load(dir_ + "/bundle/config.json");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->CountHooks("prestart", kLoopbackHookMarker), 0);
+  EXPECT_EQ(config->ToString().find("/etc/shadow"), std::string::npos);
+}
+
 TEST_F(RuncRuntimeTest, EffectiveModeDifferentFromRequestedIsAnErrorNamingTheLine) {
   // The whitespace trap's real log: CRIU ran soft although ignore was asked.
   ScriptRestore(Data("restore-ignore-whitespace-trap.log"));
