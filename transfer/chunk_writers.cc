@@ -73,8 +73,8 @@ void ChunkWriters::Run() {
   }
 }
 
-Status ChunkWriters::Write(ChunkDecompressor& decompressor, ChunkTagger& tagger,
-                           std::string& raw, Task& task) {
+Status ChunkWriters::Write(ChunkDecompressor& decompressor, ChunkTagger& tagger, std::string& raw,
+                           Task& task) {
   const ChunkHeader& h = task.h;
   const size_t packed = PackedLength(h);
   // The tag covers the header and the chunk as sent; zstd's content checksum, checked by

@@ -49,8 +49,7 @@ class ChunkWriters {
   };
 
   void Run();
-  Status Write(ChunkDecompressor& decompressor, ChunkTagger& tagger, std::string& raw,
-               Task& task);
+  Status Write(ChunkDecompressor& decompressor, ChunkTagger& tagger, std::string& raw, Task& task);
   // Writes the runs of present pages of a chunk whose zero pages were left out.
   Status WritePresentPages(const Task& task, const char* data);
 

@@ -21,8 +21,8 @@
 namespace migrate::transfer {
 
 struct StagingOptions {
-  bool preserve_ownership = true;  // chown entries to the sender's uid/gid (needs root)
-  bool fsync = true;               // fdatasync files, fsync directories
+  bool preserve_ownership = true;       // chown entries to the sender's uid/gid (needs root)
+  bool fsync = true;                    // fdatasync files, fsync directories
   uint64_t max_kept_bytes = 64u << 20;  // directory records kept until the end
   FaultHook fault_hook;                 // tests only
 };

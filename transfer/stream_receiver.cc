@@ -22,8 +22,8 @@ Status StreamReceiver::Receive(std::unique_ptr<StagingTree>* tree_out) {
   staging.max_kept_bytes = limits_.max_kept_bytes;
   staging.fault_hook = expected_.fault_hook;
   MIGRATE_ASSIGN_OR_RETURN(tree_, StagingTree::Create(expected_.staging_dir, std::move(staging)));
-  writers_ = std::make_unique<ChunkWriters>(writer_threads_, tag_key_, expected_.fault_hook,
-                                            &progress_);
+  writers_ =
+      std::make_unique<ChunkWriters>(writer_threads_, tag_key_, expected_.fault_hook, &progress_);
   Status st = Loop();
   if (st.ok()) st = writers_->Drain();
   if (!st.ok()) {
@@ -93,8 +93,7 @@ Status StreamReceiver::OnEntry(const std::string& payload) {
                                    " out of order (expected " + std::to_string(next_id_) + ")");
   }
   if (++entries_ > limits_.max_entries) {
-    return Status::InvalidArgument("more than " + std::to_string(limits_.max_entries) +
-                                   " entries");
+    return Status::InvalidArgument("more than " + std::to_string(limits_.max_entries) + " entries");
   }
   MIGRATE_RETURN_IF_ERROR(ValidateRelativePath(entry_.path(), limits_.max_path_bytes));
   if ((entry_.mode() & ~07777u) != 0) {
@@ -110,8 +109,7 @@ Status StreamReceiver::OnEntry(const std::string& payload) {
   if (entry_.type() != ps::ENTRY_TYPE_REGULAR && entry_.size() != 0) {
     return Status::InvalidArgument("entry " + Printable(entry_.path()) + ": size on a non-file");
   }
-  if (entry_.size_at_end() &&
-      (entry_.type() != ps::ENTRY_TYPE_REGULAR || entry_.size() != 0)) {
+  if (entry_.size_at_end() && (entry_.type() != ps::ENTRY_TYPE_REGULAR || entry_.size() != 0)) {
     return Status::InvalidArgument("entry " + Printable(entry_.path()) +
                                    ": size_at_end on a non-file or with a size");
   }
@@ -131,8 +129,7 @@ Status StreamReceiver::OnEntry(const std::string& payload) {
     case ps::ENTRY_TYPE_REGULAR: {
       if (entry_.size() > limits_.max_file_size) {
         return Status::InvalidArgument("file " + Printable(entry_.path()) + " of " +
-                                       std::to_string(entry_.size()) +
-                                       " bytes is over the limit");
+                                       std::to_string(entry_.size()) + " bytes is over the limit");
       }
       MIGRATE_RETURN_IF_ERROR(Charge(entry_.size()));
       MIGRATE_ASSIGN_OR_RETURN(file_, tree_->AddRegular(entry_));
@@ -174,8 +171,7 @@ Status StreamReceiver::OnData(std::string& payload) {
       return Status::InvalidArgument(Printable(entry_.path()) + ": chunk beyond the limit of " +
                                      std::to_string(bound) + " bytes per file");
     }
-    return Status::InvalidArgument(Printable(entry_.path()) +
-                                   ": chunk beyond the declared size " +
+    return Status::InvalidArgument(Printable(entry_.path()) + ": chunk beyond the declared size " +
                                    std::to_string(entry_.size()) + " (size lies)");
   }
   if (entry_.size_at_end() && h.offset + h.raw_length > file_charged_) {

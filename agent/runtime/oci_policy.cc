@@ -27,25 +27,24 @@ constexpr std::string_view kPseudoFileSystems[] = {"proc",   "sysfs",  "tmpfs", 
                                                    "mqueue", "cgroup", "cgroup2"};
 constexpr std::string_view kPrivateNamespaces[] = {"pid", "network", "ipc", "uts", "mount"};
 constexpr std::string_view kMaskedPaths[] = {
-    "/proc/acpi",        "/proc/asound",     "/proc/kcore",       "/proc/keys",
+    "/proc/acpi",          "/proc/asound",     "/proc/kcore",       "/proc/keys",
     "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/sys/firmware",     "/proc/scsi"};
+    "/sys/firmware",       "/proc/scsi"};
 constexpr std::string_view kReadonlyPaths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                                                "/proc/sysrq-trigger"};
 // Namespaced sysctls that touch only the container (Kubernetes' "safe" set).
 constexpr std::string_view kSafeSysctls[] = {
-    "kernel.shm_rmid_forced",          "net.ipv4.ip_local_port_range",
+    "kernel.shm_rmid_forced",           "net.ipv4.ip_local_port_range",
     "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",       "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_keepalive_time",     "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",    "net.ipv4.tcp_keepalive_probes"};
+    "net.ipv4.ping_group_range",        "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_keepalive_time",      "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",     "net.ipv4.tcp_keepalive_probes"};
 // runc's default device rules and nodes ("c *:* m" and "b *:* m": mknod only).
-constexpr std::string_view kDefaultDevices[] = {"c *:* m",    "b *:* m",    "c 1:3 rwm",
-                                                "c 1:5 rwm",  "c 1:7 rwm",  "c 1:8 rwm",
-                                                "c 1:9 rwm",  "c 5:0 rwm",  "c 5:1 rwm",
-                                                "c 5:2 rwm",  "c 136:* rwm", "c 10:200 rwm"};
-constexpr std::string_view kHookStages[] = {"prestart",        "createRuntime", "createContainer",
-                                            "startContainer",  "poststart",     "poststop"};
+constexpr std::string_view kDefaultDevices[] = {
+    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 1:8 rwm",
+    "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm"};
+constexpr std::string_view kHookStages[] = {"prestart",       "createRuntime", "createContainer",
+                                            "startContainer", "poststart",     "poststop"};
 
 template <typename List>
 bool Contains(const List& list, std::string_view item) {
@@ -76,8 +75,8 @@ bool HasDotDot(std::string_view path) {
 bool Under(std::string_view path, std::string prefix) {
   while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
   if (prefix == "/") return true;
-  return path == prefix || (path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix &&
-                            path[prefix.size()] == '/');
+  return path == prefix || (path.size() > prefix.size() &&
+                            path.substr(0, prefix.size()) == prefix && path[prefix.size()] == '/');
 }
 
 bool UnderAny(std::string_view path, const Strings& prefixes) {
@@ -177,8 +176,8 @@ class Judge {
         std::string path = Str(items[i].Find("path"));
         if (!Contains(policy_.allowed_hook_paths(), path)) {
           Refuse("hooks." + stage + "[" + std::to_string(i) + "]: runs " + path +
-                 " on this host (allowed_hook_paths: " + Join(policy_.allowed_hook_paths()) +
-                 ")" + (Contains(kHookStages, stage) ? "" : "; unknown hook stage"));
+                 " on this host (allowed_hook_paths: " + Join(policy_.allowed_hook_paths()) + ")" +
+                 (Contains(kHookStages, stage) ? "" : "; unknown hook stage"));
         }
       }
     }
@@ -194,7 +193,8 @@ class Judge {
 
   void Mounts() {
     const std::vector<Value>& mounts = Array(doc_.Find("mounts"), "mounts");
-    for (size_t i = 0; i < mounts.size(); ++i) Mount(mounts[i], "mounts[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < mounts.size(); ++i)
+      Mount(mounts[i], "mounts[" + std::to_string(i) + "]");
   }
 
   void Mount(const Value& m, const std::string& where) {
@@ -235,8 +235,8 @@ class Judge {
       }
       present.push_back(type->string_value());
       std::string path = Str(ns.Find("path"));
-      if (!path.empty() && (HasDotDot(path) ||
-                            !UnderAny(path, policy_.allowed_namespace_path_prefixes()))) {
+      if (!path.empty() &&
+          (HasDotDot(path) || !UnderAny(path, policy_.allowed_namespace_path_prefixes()))) {
         Refuse("linux.namespaces: joins the " + type->string_value() + " namespace " + path +
                " (allowed_namespace_path_prefixes: " +
                Join(policy_.allowed_namespace_path_prefixes()) + ")");
@@ -285,8 +285,7 @@ class Judge {
   void DeviceRules(const Value& linux_part) {
     const Value* resources = linux_part.Find("resources");
     if (resources == nullptr) return;
-    const std::vector<Value>& rules =
-        Array(resources->Find("devices"), "linux.resources.devices");
+    const std::vector<Value>& rules = Array(resources->Find("devices"), "linux.resources.devices");
     for (size_t i = 0; i < rules.size(); ++i) {
       const Value* allow = rules[i].Find("allow");
       if (allow == nullptr || allow->type() != Value::Type::kBool || !allow->bool_value()) continue;
@@ -356,8 +355,8 @@ class Judge {
       if (!Contains(have, *p)) missing.emplace_back(*p);
     }
     if (!missing.empty()) {
-      Refuse(std::string("linux.") + key + ": runc's " + what + " left out: " +
-             JoinWords(missing) + " (allow_unmasked_paths)");
+      Refuse(std::string("linux.") + key + ": runc's " + what + " left out: " + JoinWords(missing) +
+             " (allow_unmasked_paths)");
     }
   }
 
@@ -401,7 +400,8 @@ class Judge {
     if (HasDotDot(path)) return Refuse("linux.cgroupsPath " + path + " with '..'");
     if (!policy_.allowed_cgroup_prefixes().empty() &&
         !UnderAny(path, policy_.allowed_cgroup_prefixes())) {
-      Refuse("linux.cgroupsPath " + path + " not under an allowed prefix (allowed_cgroup_prefixes: " +
+      Refuse("linux.cgroupsPath " + path +
+             " not under an allowed prefix (allowed_cgroup_prefixes: " +
              Join(policy_.allowed_cgroup_prefixes()) + ")");
     }
   }
@@ -420,8 +420,9 @@ std::vector<std::string> OciPolicyViolations(const OciConfig& config, const OciP
 Status CheckOciConfigAgainstPolicy(const OciConfig& config, const OciPolicy& policy) {
   std::vector<std::string> violations = OciPolicyViolations(config, policy);
   if (violations.empty()) return Status::Ok();
-  std::string message = "config.json asks more of this host than its policy for received "
-                        "containers allows (docs/agent.md):";
+  std::string message =
+      "config.json asks more of this host than its policy for received "
+      "containers allows (docs/agent.md):";
   for (const std::string& v : violations) message += " " + v + ";";
   message.pop_back();
   return Status::PermissionDenied(message);

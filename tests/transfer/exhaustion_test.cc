@@ -1,9 +1,8 @@
 // Cheap denial of service against the stream receiver: connections that never finish their
 // handshake, peers that trickle their HELLO or a frame, and a commit that takes its time.
 // None of them may keep a legitimate stream out or stall the server's other callers.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -54,15 +53,17 @@ TEST(ExhaustionTest, StalledHandshakesDoNotTakeTheStreamSlots) {
 }
 
 TEST(ExhaustionTest, HandshakeHasADeadlineOfItsOwn) {
-  StreamFixture fx([](StreamServerOptions& o) { o.handshake_timeout = std::chrono::milliseconds(300); });
+  StreamFixture fx(
+      [](StreamServerOptions& o) { o.handshake_timeout = std::chrono::milliseconds(300); });
   StalledPeers stalled(fx.server().port(), 3);
-  ASSERT_TRUE(testing::PollUntil([&] { return stalled.closed_by_server() == 3; },
-                                 std::chrono::seconds(5)))
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return stalled.closed_by_server() == 3; }, std::chrono::seconds(5)))
       << "stalled handshakes are cut at their deadline";
 }
 
 TEST(ExhaustionTest, TrickledHelloIsCutAtTheHandshakeDeadline) {
-  StreamFixture fx([](StreamServerOptions& o) { o.handshake_timeout = std::chrono::milliseconds(500); });
+  StreamFixture fx(
+      [](StreamServerOptions& o) { o.handshake_timeout = std::chrono::milliseconds(500); });
   std::string token = StreamFixture::NewToken();
   ASSERT_TRUE(fx.server().Expect(token, fx.Expected("out")).ok());
   RawClient client(fx);
@@ -105,7 +106,8 @@ TEST(ExhaustionTest, TrickledFrameIsCutAtItsDeadline) {
 TEST(ExhaustionTest, AcceptLoopShedsConnectionsInsteadOfSpinningWhenOutOfDescriptors) {
   StreamFixture fx;
   std::vector<transfer::UniqueFd> clients;
-  for (int i = 0; i < 3; ++i) clients.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  for (int i = 0; i < 3; ++i)
+    clients.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   {
     testing::DescriptorExhaustion full;
     ASSERT_TRUE(full.exhausted());

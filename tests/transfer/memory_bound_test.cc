@@ -45,8 +45,8 @@ uint64_t ReceiveAndMeasure(int dirs, int files) {
     (void)c.EntryEnd();
   }
   for (int f = 0; f < files; ++f) {
-    std::string path = "directory-" + std::to_string(f % dirs) + "/a-file-named-" +
-                       std::to_string(f) + ".txt";
+    std::string path =
+        "directory-" + std::to_string(f % dirs) + "/a-file-named-" + std::to_string(f) + ".txt";
     if (!c.Entry(c.MakeEntry(path, ps::ENTRY_TYPE_REGULAR, 0644, 0)).ok()) return 0;
     (void)c.EntryEnd();
   }

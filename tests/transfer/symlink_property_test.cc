@@ -41,8 +41,8 @@ std::string Pick(std::mt19937& rng, const std::vector<std::string>& from) {
 std::vector<Link> GenerateLinks(std::mt19937& rng) {
   static const std::vector<std::string> kDirs = {"", "a/", "a/b/", "c/"};
   static const std::vector<std::string> kNames = {"up", "x", "y", "l"};
-  static const std::vector<std::string> kSteps = {"..", "..", ".", "a", "b", "c", "up", "x",
-                                                  "y", "l", "etc", "shadow"};
+  static const std::vector<std::string> kSteps = {"..", "..", ".", "a", "b",   "c",
+                                                  "up", "x",  "y", "l", "etc", "shadow"};
   std::vector<Link> links;
   int count = std::uniform_int_distribution<int>(2, 6)(rng);
   for (int i = 0; i < count; ++i) {

@@ -25,10 +25,10 @@ TEST(IdsTest, RefusesIdsStartingWithADash) {
 }
 
 TEST(IdsTest, RefusesPathsAndOtherBytes) {
-  for (std::string id : {std::string(""), std::string("."), std::string(".."),
-                         std::string("a/b"), std::string("/abs"), std::string("a b"),
-                         std::string("a,b"), std::string("a\nb"), std::string("a\0b", 3),
-                         std::string("\xc3\xa9t\xc3\xa9"), std::string("$(x)")}) {
+  for (std::string id :
+       {std::string(""), std::string("."), std::string(".."), std::string("a/b"),
+        std::string("/abs"), std::string("a b"), std::string("a,b"), std::string("a\nb"),
+        std::string("a\0b", 3), std::string("\xc3\xa9t\xc3\xa9"), std::string("$(x)")}) {
     EXPECT_FALSE(IsValidContainerId(id)) << id;
   }
 }

@@ -87,7 +87,9 @@ void ExpectAccepted(const OciConfig& config, const OciPolicy& policy = OciPolicy
   EXPECT_TRUE(st.ok()) << st.ToString();
 }
 
-TEST(OciPolicyTest, RuncsOwnDefaultPasses) { ExpectAccepted(Edited([](json::Value&) {})); }
+TEST(OciPolicyTest, RuncsOwnDefaultPasses) {
+  ExpectAccepted(Edited([](json::Value&) {}));
+}
 
 TEST(OciPolicyTest, HooksAreRefusedUnlessTheirExecutableIsAllowed) {
   OciConfig config = Edited([](json::Value& doc) {
@@ -108,9 +110,8 @@ TEST(OciPolicyTest, MigratesOwnPrestartHookIsLeftToTheRestore) {
   // it with this node's own. Only in prestart, where the restore looks for it.
   std::string marked = std::string(R"({"path": "/bin/sh", "args": ["sh", "-c", "# )") +
                        std::string(kLoopbackHookMarker) + R"(\nanything"]})";
-  ExpectAccepted(Edited([&](json::Value& doc) {
-    doc.Set("hooks", Json(R"({"prestart": [)" + marked + "]}"));
-  }));
+  ExpectAccepted(Edited(
+      [&](json::Value& doc) { doc.Set("hooks", Json(R"({"prestart": [)" + marked + "]}")); }));
   ExpectRefused(Edited([&](json::Value& doc) {
                   doc.Set("hooks", Json(R"({"createRuntime": [)" + marked + "]}"));
                 }),
@@ -139,11 +140,12 @@ TEST(OciPolicyTest, HostBindMountsNeedAnAllowedPrefix) {
 }
 
 TEST(OciPolicyTest, BindByOptionAndUnknownTypesAreRefused) {
-  ExpectRefused(Edited([](json::Value& doc) {
-                  Mounts(doc).array().push_back(Json(
-                      R"({"destination": "/h", "source": "/", "type": "none", "options": ["bind"]})"));
-                }),
-                "bind mount of /");
+  ExpectRefused(
+      Edited([](json::Value& doc) {
+        Mounts(doc).array().push_back(
+            Json(R"({"destination": "/h", "source": "/", "type": "none", "options": ["bind"]})"));
+      }),
+      "bind mount of /");
   OciConfig disk = Edited([](json::Value& doc) {
     Mounts(doc).array().push_back(
         Json(R"({"destination": "/disk", "source": "/dev/vda", "type": "ext4"})"));
@@ -159,8 +161,9 @@ TEST(OciPolicyTest, BindByOptionAndUnknownTypesAreRefused) {
 }
 
 TEST(OciPolicyTest, RootMustBeInsideTheBundle) {
-  ExpectRefused(Edited([](json::Value& doc) { doc.Find("root")->Set("path", json::Value::String("/")); }),
-                "root.path");
+  ExpectRefused(
+      Edited([](json::Value& doc) { doc.Find("root")->Set("path", json::Value::String("/")); }),
+      "root.path");
   ExpectRefused(Edited([](json::Value& doc) {
                   doc.Find("root")->Set("path", json::Value::String("../other/rootfs"));
                 }),
@@ -194,14 +197,16 @@ TEST(OciPolicyTest, NamespacesJoinedByPathOrSharedWithTheHost) {
 
 TEST(OciPolicyTest, DevicesBeyondRuncsDefaults) {
   OciConfig disk = Edited([](json::Value& doc) {
-    Linux(doc).Set("devices", Json(R"([{"path": "/dev/sda", "type": "b", "major": 8, "minor": 0}])"));
+    Linux(doc).Set("devices",
+                   Json(R"([{"path": "/dev/sda", "type": "b", "major": 8, "minor": 0}])"));
   });
   ExpectRefused(disk, "linux.devices[0]: /dev/sda (b 8:0)");
   OciPolicy policy;
   policy.add_allowed_devices("b 8:*");
   ExpectAccepted(disk, policy);
   ExpectAccepted(Edited([](json::Value& doc) {
-    Linux(doc).Set("devices", Json(R"([{"path": "/dev/null", "type": "c", "major": 1, "minor": 3}])"));
+    Linux(doc).Set("devices",
+                   Json(R"([{"path": "/dev/null", "type": "c", "major": 1, "minor": 3}])"));
   }));
   auto rule = [](const std::string& text) {
     return Edited([&](json::Value& doc) {
@@ -220,9 +225,8 @@ TEST(OciPolicyTest, DevicesBeyondRuncsDefaults) {
 
 TEST(OciPolicyTest, SysctlsOutsideTheSafeSet) {
   auto sysctl = [](const std::string& name) {
-    return Edited([&](json::Value& doc) {
-      Linux(doc).Set("sysctl", Json(R"({")" + name + R"(": "1"})"));
-    });
+    return Edited(
+        [&](json::Value& doc) { Linux(doc).Set("sysctl", Json(R"({")" + name + R"(": "1"})")); });
   };
   ExpectRefused(sysctl("kernel.core_pattern"), "sysctl kernel.core_pattern");
   ExpectAccepted(sysctl("net.ipv4.ip_local_port_range"));
@@ -234,8 +238,11 @@ TEST(OciPolicyTest, SysctlsOutsideTheSafeSet) {
 
 TEST(OciPolicyTest, CapabilitiesBeyondRuncsDefault) {
   OciConfig admin = Edited([](json::Value& doc) {
-    doc.Find("process")->Find("capabilities")->Find("bounding")->array().push_back(
-        json::Value::String("CAP_SYS_ADMIN"));
+    doc.Find("process")
+        ->Find("capabilities")
+        ->Find("bounding")
+        ->array()
+        .push_back(json::Value::String("CAP_SYS_ADMIN"));
   });
   ExpectRefused(admin, "process.capabilities.bounding: CAP_SYS_ADMIN");
   OciPolicy policy;
@@ -249,8 +256,9 @@ TEST(OciPolicyTest, HardeningThatRuncSetsMustStay) {
     Linux(doc).Set("readonlyPaths", Json(R"(["/proc/bus"])"));
   });
   ExpectRefused(unmasked, "masked paths left out: /proc/acpi, /proc/asound, /proc/kcore");
-  ExpectRefused(unmasked, "read-only paths left out: /proc/fs, /proc/irq, /proc/sys, "
-                          "/proc/sysrq-trigger");
+  ExpectRefused(unmasked,
+                "read-only paths left out: /proc/fs, /proc/irq, /proc/sys, "
+                "/proc/sysrq-trigger");
   OciPolicy relaxed;
   relaxed.set_allow_unmasked_paths(true);
   ExpectAccepted(unmasked, relaxed);
@@ -297,10 +305,9 @@ TEST(OciPolicyTest, MalformedSectionsAreRefusedNotIgnored) {
                 "hooks");
   ExpectRefused(Edited([](json::Value& doc) { doc.Set("mounts", json::Value::Object()); }),
                 "mounts");
-  ExpectRefused(Edited([](json::Value& doc) {
-                  Linux(doc).Set("namespaces", Json(R"([{"type": 7}])"));
-                }),
-                "namespaces");
+  ExpectRefused(
+      Edited([](json::Value& doc) { Linux(doc).Set("namespaces", Json(R"([{"type": 7}])")); }),
+      "namespaces");
 }
 
 TEST(OciPolicyTest, APolicyThatCannotMeanWhatItSaysIsRefused) {
@@ -329,9 +336,7 @@ class ReceivedBundleTest : public ::testing::Test {
     ASSERT_TRUE(WriteFileAtomic(dir_ + "/bundle/config.json", kRuncSpec).ok());
   }
   void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
-  Status Check() {
-    return CheckReceivedBundle(dir_ + "/bundle", *OciConfig::Parse(kRuncSpec));
-  }
+  Status Check() { return CheckReceivedBundle(dir_ + "/bundle", *OciConfig::Parse(kRuncSpec)); }
   std::string dir_;
 };
 
