@@ -619,6 +619,28 @@ TEST_F(HostileTest, PlaintextClientIsDroppedAndServerKeepsServing) {
   testing::RemoveTree(src);
 }
 
+// The data port: a decommissioned node's certificate is refused at the handshake once the
+// CA's revocation list reaches this node, without restarting the receiver.
+TEST_F(HostileTest, RevokedNodeCannotSendAStream) {
+  std::string src = fx_.dir().Sub("src");
+  testing::MakeSampleTree(src, /*small=*/true);
+  std::string before = StreamFixture::NewToken();
+  ASSERT_TRUE(fx_.server().Expect(before, fx_.Expected("before")).ok());
+  DirectoryTreeSource first(src);
+  ASSERT_TRUE(SendTree(fx_.Send(before), first).ok());
+  ASSERT_TRUE(fx_.pki().Revoke("node-a").ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx_.server().Expect(token, fx_.Expected("out")).ok());
+  DirectoryTreeSource source(src);
+  auto sent = SendTree(fx_.Send(token), source);
+  EXPECT_FALSE(sent.ok());
+  EXPECT_EQ(fx_.server().Wait(token, Clock::now() + std::chrono::milliseconds(50)).status().code(),
+            StatusCode::kDeadlineExceeded)
+      << "the token stays unclaimed";
+  EXPECT_EQ(CountEntries(fx_.staging()), 0u);
+  testing::RemoveTree(src);
+}
+
 TEST_F(HostileTest, ClientWithCertificateFromAnotherCaIsRefused) {
   std::string token = StreamFixture::NewToken();
   ASSERT_TRUE(fx_.server().Expect(token, fx_.Expected("out")).ok());

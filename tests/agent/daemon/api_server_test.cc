@@ -178,6 +178,32 @@ TEST_F(ApiServerTest, PlaintextClientGetsNoHttpAnswer) {
   EXPECT_EQ(Seen(), 0u);
 }
 
+// The API port: revoked certificates never reach the handler, controller or node, once the
+// CA's revocation list is beside the agent's ca.pem (no restart).
+TEST_F(ApiServerTest, RevokedControllerAndNodeCertificatesAreRefused) {
+  StartServer();
+  tls::TlsFiles other_node = pki_->Issue("host-b", tls::Role::kNode);
+  ASSERT_TRUE(Client(controller_)->GetHealth().ok());
+  ASSERT_TRUE(Client(other_node)->GetHealth().ok());
+  ASSERT_EQ(Seen(), 2u);
+  ASSERT_TRUE(pki_->Revoke("controller").ok());
+  ASSERT_TRUE(pki_->Revoke("host-b").ok());
+  EXPECT_FALSE(Client(controller_)->GetHealth().ok());
+  EXPECT_FALSE(Client(other_node)->GetHealth().ok());
+  EXPECT_EQ(Seen(), 2u) << "a revoked peer reached the handler";
+}
+
+// ... and the controller refuses an agent whose certificate is revoked.
+TEST_F(ApiServerTest, ControllerRefusesARevokedAgent) {
+  StartServer();
+  ASSERT_TRUE(pki_->Revoke("host-a").ok());
+  auto health = Client(controller_)->GetHealth();
+  EXPECT_FALSE(health.ok());
+  EXPECT_NE(health.status().message().find("revoked"), std::string::npos)
+      << health.status().ToString();
+  EXPECT_EQ(Seen(), 0u);
+}
+
 TEST_F(ApiServerTest, ApiErrorComesBackAsStatus) {
   StartServer();
   auto client = Client(controller_);
