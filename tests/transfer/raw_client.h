@@ -9,6 +9,7 @@
 #include <string>
 
 #include "proto/stream.pb.h"
+#include "tests/transfer/stream_sealer.h"
 #include "tests/transfer/test_tree.h"
 #include "transfer/chunk_codec.h"
 #include "transfer/frames.h"
@@ -65,15 +66,10 @@ class RawClient {
   std::unique_ptr<transfer::TlsConnection> conn_;
   std::unique_ptr<transfer::FrameReader> reader_;
   std::unique_ptr<transfer::ChunkTagger> tagger_;
-  transfer::Sha256 manifest_;
-  transfer::Sha256 file_;
+  StreamSealer sealer_;
   proto::stream::Entry open_;
   bool has_open_ = false;
   uint32_t next_id_ = 1;
-  uint64_t entries_ = 0;
-  uint64_t data_bytes_ = 0;
-  uint64_t file_bytes_ = 0;
-  uint32_t file_chunks_ = 0;
 };
 
 }  // namespace migrate::testing
