@@ -41,10 +41,10 @@ struct ApiServerOptions {
   uint16_t port = 0;  // 0: any free port, see ApiServer::port()
   std::size_t max_body_bytes = 16 << 20;
   // Connections in their TLS handshake, counted apart; the oldest gives way to a newcomer.
-  int max_handshakes = 256;
+  int max_handshakes = 1024;
   // All connections; when full, the longest idle one (or a handshake) gives way, and a
   // newcomer is refused only when every connection is busy with a request.
-  int max_connections = 1024;
+  int max_connections = 4096;
   int handshake_timeout_s = 10;  // the whole TLS handshake
   int read_timeout_s = 60;  // idle keep-alive and request read
   int write_timeout_s = 60;
