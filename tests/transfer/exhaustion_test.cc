@@ -84,13 +84,12 @@ TEST(ExhaustionTest, TrickledHelloIsCutAtTheHandshakeDeadline) {
 
 TEST(ExhaustionTest, TrickledFrameIsCutAtItsDeadline) {
   StreamFixture fx;
-  std::string token = StreamFixture::NewToken();
+  std::string token;
   ExpectedStream e = fx.Expected("out");
   e.limits.io_timeout = std::chrono::milliseconds(400);
-  ASSERT_TRUE(fx.server().Expect(token, e).ok());
-  RawClient client(fx);
-  ASSERT_TRUE(client.Connect().ok());
-  ASSERT_TRUE(client.Hello(token).ok());
+  auto opened = testing::OpenStream(fx, e, &token);
+  ASSERT_TRUE(opened);
+  RawClient& client = *opened;
   ps::Entry entry = client.MakeEntry("a-file-with-a-long-enough-name", ps::ENTRY_TYPE_DIRECTORY);
   std::string frame = MessageFrame(ps::FRAME_TYPE_ENTRY, entry);
   size_t sent = client.Trickle(frame, std::chrono::milliseconds(100));
@@ -105,35 +104,11 @@ TEST(ExhaustionTest, TrickledFrameIsCutAtItsDeadline) {
 // connections instead; then a real stream gets through once descriptors are free again.
 TEST(ExhaustionTest, AcceptLoopShedsConnectionsInsteadOfSpinningWhenOutOfDescriptors) {
   StreamFixture fx;
-  std::vector<transfer::UniqueFd> clients;
-  for (int i = 0; i < 3; ++i)
-    clients.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  {
-    testing::DescriptorExhaustion full;
-    ASSERT_TRUE(full.exhausted());
-    auto wall = Clock::now();
-    auto cpu = testing::ProcessCpuTime();
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(fx.server().port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    for (auto& c : clients) {
-      ASSERT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    }
-    bool shed = testing::PollUntil(
-        [&] {
-          return std::all_of(clients.begin(), clients.end(), [](const transfer::UniqueFd& c) {
-            return testing::ClosedWithin(c.get(), std::chrono::milliseconds(0));
-          });
-        },
-        std::chrono::seconds(3));
-    auto cpu_used = testing::ProcessCpuTime() - cpu;
-    auto wall_used = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - wall);
-    EXPECT_TRUE(shed) << "pending connections were left hanging";
-    EXPECT_LT(cpu_used.count(), wall_used.count() / 2)
-        << "the accept loop spun: " << cpu_used.count() << " us of CPU in " << wall_used.count()
-        << " us";
-  }
+  testing::Shedding r = testing::ConnectWhileOutOfDescriptors(fx.server().port(), 3);
+  ASSERT_TRUE(r.exhausted);
+  EXPECT_TRUE(r.shed) << "pending connections were left hanging";
+  EXPECT_LT(r.cpu.count(), r.wall.count() / 2)
+      << "the accept loop spun: " << r.cpu.count() << " us of CPU in " << r.wall.count() << " us";
   Status st = SendSmallTree(fx, "after-emfile");
   EXPECT_TRUE(st.ok()) << st.ToString();
 }

@@ -570,14 +570,11 @@ TEST_F(HostileTest, ConnectionResetMidStreamIsRefused) {
 }
 
 TEST_F(HostileTest, SilentPeerTimesOut) {
-  token_ = StreamFixture::NewToken();
   ExpectedStream e = fx_.Expected("out");
   e.limits.io_timeout = std::chrono::milliseconds(300);
-  ASSERT_TRUE(fx_.server().Expect(token_, e).ok());
-  RawClient client(fx_);
-  ASSERT_TRUE(client.Connect().ok());
-  ASSERT_TRUE(client.Hello(token_).ok());
-  ASSERT_TRUE(client.File("a", "a").ok());
+  auto client = testing::OpenStream(fx_, e, &token_);
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->File("a", "a").ok());
   auto st = fx_.server().Wait(token_, Clock::now() + std::chrono::seconds(30)).status();
   EXPECT_EQ(st.code(), StatusCode::kDeadlineExceeded) << st.ToString();
   ExpectNothingExposed();

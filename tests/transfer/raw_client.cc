@@ -167,4 +167,13 @@ Result<ps::Verdict> RawClient::ReadVerdict() {
 void RawClient::CloseNotify() { (void)conn_->Shutdown(std::chrono::seconds(2)); }
 void RawClient::Abort() { conn_->Abort(); }
 
+std::unique_ptr<RawClient> OpenStream(StreamFixture& fx, const transfer::ExpectedStream& expected,
+                                      std::string* token) {
+  *token = StreamFixture::NewToken();
+  if (!fx.server().Expect(*token, expected).ok()) return nullptr;
+  auto client = std::make_unique<RawClient>(fx);
+  if (!client->Connect().ok() || !client->Hello(*token).ok()) return nullptr;
+  return client;
+}
+
 }  // namespace migrate::testing

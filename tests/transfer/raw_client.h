@@ -72,4 +72,8 @@ class RawClient {
   uint32_t next_id_ = 1;
 };
 
+// A client past HELLO/ACCEPT on `expected`, registered under a new *token; null on failure.
+std::unique_ptr<RawClient> OpenStream(StreamFixture& fx, const transfer::ExpectedStream& expected,
+                                      std::string* token);
+
 }  // namespace migrate::testing

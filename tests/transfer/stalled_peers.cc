@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace migrate::testing {
@@ -91,6 +92,41 @@ std::chrono::microseconds ProcessCpuTime() {
   getrusage(RUSAGE_SELF, &usage);
   auto us = [](const timeval& t) { return int64_t{t.tv_sec} * 1'000'000 + t.tv_usec; };
   return std::chrono::microseconds(us(usage.ru_utime) + us(usage.ru_stime));
+}
+
+Shedding ConnectWhileOutOfDescriptors(uint16_t port, int count) {
+  Shedding out;
+  std::vector<transfer::UniqueFd> clients;  // made before the table is full
+  for (int i = 0; i < count; ++i) {
+    clients.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  }
+  DescriptorExhaustion full;
+  out.exhausted = full.exhausted();
+  if (!out.exhausted) return out;
+  const auto wall = std::chrono::steady_clock::now();
+  const auto cpu = ProcessCpuTime();
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (auto& c : clients) ::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  const auto deadline = wall + std::chrono::seconds(3);
+  while (!out.shed && std::chrono::steady_clock::now() < deadline) {
+    out.shed = std::all_of(clients.begin(), clients.end(), [](const transfer::UniqueFd& c) {
+      return ClosedWithin(c.get(), std::chrono::milliseconds(10));
+    });
+  }
+  // The measurement goes on for 200 ms at least (idle here), so that a server loop that
+  // spins after the shed shows too.
+  auto left = wall + std::chrono::milliseconds(200) - std::chrono::steady_clock::now();
+  if (left.count() > 0) {
+    ::poll(nullptr, 0,
+           static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(left).count()));
+  }
+  out.cpu = ProcessCpuTime() - cpu;
+  out.wall = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - wall);
+  return out;
 }
 
 }  // namespace migrate::testing

@@ -51,4 +51,16 @@ class DescriptorExhaustion {
 // CPU time (user + system) this process has used so far.
 std::chrono::microseconds ProcessCpuTime();
 
+// What a server did with `clients` connections that arrived while this process was out of
+// descriptors: whether it closed all of them within 3 s (shed them instead of leaving them
+// hanging), and the CPU the process used meanwhile against the time it took, 200 ms at least
+// (a server that spins on accept uses a core).
+struct Shedding {
+  bool exhausted = false;  // the descriptor table could be filled at all
+  bool shed = false;
+  std::chrono::microseconds cpu{0};
+  std::chrono::microseconds wall{0};
+};
+Shedding ConnectWhileOutOfDescriptors(uint16_t port, int clients);
+
 }  // namespace migrate::testing

@@ -283,11 +283,16 @@ TEST(TlsTest, RevokedServerIsRefusedByItsClient) {
       << r.client.ToString();
 }
 
-TEST(TlsTest, ABrokenOrForeignListNeverLiftsARevocation) {
+// A server context for node-b, made before anything is revoked.
+class RevocationTest : public ::testing::Test {
+ protected:
   TempDir dir;
-  TestPki pki(dir.path());
+  TestPki pki{dir.path()};
   tls::TlsFiles server = pki.Issue("node-b");
-  auto server_ctx = tls::MakeServerContext(server);
+  Result<tls::ContextPtr> server_ctx = tls::MakeServerContext(server);
+};
+
+TEST_F(RevocationTest, ABrokenOrForeignListNeverLiftsARevocation) {
   auto revoked = tls::MakeClientContext(pki.Issue("node-a"));
   auto other = tls::MakeClientContext(pki.Issue("node-c"));
   ASSERT_TRUE(pki.Revoke("node-a").ok());
@@ -312,11 +317,7 @@ TEST(TlsTest, ABrokenOrForeignListNeverLiftsARevocation) {
 
 // A context that never had a good list and then finds a broken one refuses every peer until
 // the list is whole: what it cannot read might revoke anyone.
-TEST(TlsTest, ABrokenFirstListRefusesEveryone) {
-  TempDir dir;
-  TestPki pki(dir.path());
-  tls::TlsFiles server = pki.Issue("node-b");
-  auto server_ctx = tls::MakeServerContext(server);
+TEST_F(RevocationTest, ABrokenFirstListRefusesEveryone) {
   auto client_ctx = tls::MakeClientContext(pki.Issue("node-c"));
   testing::WriteTextFile(tls::CrlPathFor(server), "not a list");
   auto r = HandshakeWith(server_ctx, client_ctx, "node-b");

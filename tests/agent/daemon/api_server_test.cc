@@ -315,35 +315,11 @@ TEST_F(ApiServerTest, IdleConnectionsGiveWayWhenTheCapIsReached) {
 // on a core and logged without end. Now pending connections are shed and it backs off.
 TEST_F(ApiServerTest, AcceptLoopShedsInsteadOfSpinningWhenOutOfDescriptors) {
   StartServer();
-  std::vector<transfer::UniqueFd> clients;
-  for (int i = 0; i < 3; ++i) clients.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  {
-    testing::DescriptorExhaustion full;
-    ASSERT_TRUE(full.exhausted());
-    auto wall = std::chrono::steady_clock::now();
-    auto cpu = testing::ProcessCpuTime();
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(server_->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    for (auto& c : clients) {
-      ASSERT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    }
-    bool shed = testing::PollUntil(
-        [&] {
-          return std::all_of(clients.begin(), clients.end(), [](const transfer::UniqueFd& c) {
-            return testing::ClosedWithin(c.get(), std::chrono::milliseconds(0));
-          });
-        },
-        std::chrono::seconds(3));
-    auto cpu_used = testing::ProcessCpuTime() - cpu;
-    auto wall_used = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - wall);
-    EXPECT_TRUE(shed) << "pending connections were left hanging";
-    EXPECT_LT(cpu_used.count(), wall_used.count() / 2)
-        << "the accept loop spun: " << cpu_used.count() << " us of CPU in " << wall_used.count()
-        << " us";
-  }
+  testing::Shedding r = testing::ConnectWhileOutOfDescriptors(server_->port(), 3);
+  ASSERT_TRUE(r.exhausted);
+  EXPECT_TRUE(r.shed) << "pending connections were left hanging";
+  EXPECT_LT(r.cpu.count(), r.wall.count() / 2)
+      << "the accept loop spun: " << r.cpu.count() << " us of CPU in " << r.wall.count() << " us";
   auto client = Client(controller_);
   EXPECT_TRUE(client->GetHealth().ok()) << "serving again once descriptors are free";
 }
