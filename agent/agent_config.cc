@@ -34,6 +34,9 @@ void ApplyAgentConfigDefaults(proto::AgentConfig* config) {
   if (config->runtime_path().empty()) config->set_runtime_path("runc");
   if (config->cgroup_parent().empty()) config->set_cgroup_parent("/migrate");
   if (config->log_level().empty()) config->set_log_level("info");
+  if (config->retention_hours() == 0) config->set_retention_hours(72);
+  if (config->orphan_wait_seconds() == 0) config->set_orphan_wait_seconds(60);
+  if (config->criu_path().empty()) config->set_criu_path("criu");
 }
 
 Status ValidateAgentConfig(const proto::AgentConfig& config) {
@@ -56,6 +59,12 @@ Status ValidateAgentConfig(const proto::AgentConfig& config) {
     if (f.path.empty()) return Status::InvalidArgument(std::string(f.name) + " is required");
     if (::access(f.path.c_str(), R_OK) != 0) {
       return Status::NotFound(std::string(f.name) + " " + f.path + " cannot be read");
+    }
+  }
+  for (const NamedFile& f : {NamedFile{"runtime_path", config.runtime_path()},
+                             NamedFile{"criu_path", config.criu_path()}}) {
+    if (f.path.find('/') != std::string::npos && ::access(f.path.c_str(), X_OK) != 0) {
+      return Status::NotFound(std::string(f.name) + " " + f.path + " is not an executable");
     }
   }
   if (config.cgroup_parent().empty() || config.cgroup_parent()[0] != '/') {

@@ -1,15 +1,11 @@
 #include "agent/journal.h"
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
-#include "agent/runtime/file_util.h"
-
 namespace migrate::agent {
 namespace {
 
-namespace fs = std::filesystem;
+Status InvalidId(const std::string& id) {
+  return Status::InvalidArgument("journal: invalid migration id '" + id + "'");
+}
 
 }  // namespace
 
@@ -23,40 +19,40 @@ bool IsValidMigrationId(const std::string& id) {
   return true;
 }
 
-Journal::Journal(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+Journal::Journal(StateFiles& files, std::string state_dir)
+    : files_(files), state_dir_(std::move(state_dir)) {}
+
+Journal::Journal(std::string state_dir) : Journal(PosixStateFiles(), std::move(state_dir)) {}
 
 std::string Journal::MigrationDir(const std::string& migration_id) const {
   return state_dir_ + "/migrations/" + migration_id;
 }
 
+std::string Journal::RecordPath(const std::string& migration_id) const {
+  return MigrationDir(migration_id) + "/journal.pb";
+}
+
 Status Journal::Save(const proto::MigrationRecord& record) const {
-  if (!IsValidMigrationId(record.migration_id())) {
-    return Status::InvalidArgument("journal: invalid migration id '" + record.migration_id() +
-                                   "'");
-  }
-  std::string dir = MigrationDir(record.migration_id());
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::IoError("journal: create " + dir + ": " + ec.message());
+  if (!IsValidMigrationId(record.migration_id())) return InvalidId(record.migration_id());
   std::string data;
   if (!record.SerializeToString(&data)) return Status::Internal("journal: serialize failed");
-  // Temporary file, fsync, rename, fsync of the folder: the old record or the new one.
   MIGRATE_RETURN_IF_ERROR(
-      runtime::WriteFileAtomic(dir + "/journal.pb", data, 0600).WithContext("journal"));
-  return runtime::SyncDirectory(dir).WithContext("journal");
+      files_.MakeDirs(MigrationDir(record.migration_id())).WithContext("journal"));
+  return files_.WriteAtomic(RecordPath(record.migration_id()), data).WithContext("journal");
 }
 
 Result<proto::MigrationRecord> Journal::Load(const std::string& migration_id) const {
-  if (!IsValidMigrationId(migration_id)) {
-    return Status::InvalidArgument("journal: invalid migration id '" + migration_id + "'");
+  if (!IsValidMigrationId(migration_id)) return InvalidId(migration_id);
+  const std::string path = RecordPath(migration_id);
+  Result<std::string> data = files_.Read(path);
+  if (!data.ok()) {
+    if (data.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("journal: no migration " + migration_id);
+    }
+    return data.status().WithContext("journal");
   }
-  std::string path = MigrationDir(migration_id) + "/journal.pb";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("journal: no migration " + migration_id);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
   proto::MigrationRecord record;
-  if (!record.ParseFromString(buffer.str())) {
+  if (!record.ParseFromString(*data)) {
     return Status::DataLoss("journal: " + path + " is not a valid record");
   }
   if (record.migration_id() != migration_id) {
@@ -66,31 +62,28 @@ Result<proto::MigrationRecord> Journal::Load(const std::string& migration_id) co
   return record;
 }
 
-Result<std::vector<proto::MigrationRecord>> Journal::LoadAll() const {
-  std::vector<proto::MigrationRecord> records;
-  std::string root = state_dir_ + "/migrations";
-  std::error_code ec;
-  if (!fs::exists(root, ec)) return records;
-  for (const auto& entry : fs::directory_iterator(root, ec)) {
-    std::string id = entry.path().filename().string();
-    if (!entry.is_directory() || !IsValidMigrationId(id)) continue;
-    if (!fs::exists(entry.path() / "journal.pb")) continue;  // never journaled
-    MIGRATE_ASSIGN_OR_RETURN(auto record, Load(id));
-    records.push_back(std::move(record));
+Result<JournalContents> Journal::LoadAll() const {
+  JournalContents contents;
+  const std::string root = state_dir_ + "/migrations";
+  Result<std::vector<std::string>> names = files_.List(root);
+  if (!names.ok()) return names.status().WithContext("journal");
+  for (const std::string& id : *names) {
+    if (!IsValidMigrationId(id)) continue;  // not ours
+    Result<proto::MigrationRecord> record = Load(id);
+    if (record.ok()) {
+      contents.records.push_back(std::move(record).value());
+    } else if (record.status().code() == StatusCode::kNotFound) {
+      contents.unjournaled_dirs.push_back(MigrationDir(id));
+    } else {
+      contents.quarantined.push_back({id, RecordPath(id), record.status().message()});
+    }
   }
-  if (ec) return Status::IoError("journal: list " + root + ": " + ec.message());
-  return records;
+  return contents;
 }
 
 Status Journal::Remove(const std::string& migration_id) const {
-  if (!IsValidMigrationId(migration_id)) {
-    return Status::InvalidArgument("journal: invalid migration id '" + migration_id + "'");
-  }
-  std::error_code ec;
-  fs::remove_all(MigrationDir(migration_id), ec);
-  if (ec) return Status::IoError("journal: remove " + MigrationDir(migration_id) + ": " +
-                                 ec.message());
-  return Status::Ok();
+  if (!IsValidMigrationId(migration_id)) return InvalidId(migration_id);
+  return files_.RemoveTree(MigrationDir(migration_id)).WithContext("journal");
 }
 
 }  // namespace migrate::agent

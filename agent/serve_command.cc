@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -27,7 +28,7 @@ constexpr const char* kAgentVersion = "0.1.0";
 struct ServeFlags {
   std::string config_file;
   std::optional<std::string> node_name, listen_address, ca_file, cert_file, key_file, crl_file,
-      state_dir, runc_root, runtime_path, cgroup_parent, log_level;
+      state_dir, runc_root, runtime_path, criu_path, cgroup_parent, log_level;
   std::optional<uint32_t> api_port, data_port;
 };
 
@@ -45,6 +46,17 @@ Status CheckOwnCertificate(const std::string& cert_file, const std::string& node
                                    cert_file + ": peers could not verify this node");
   }
   return Status::Ok();
+}
+
+// runc >= 1.2 and crun take CRIU from PATH (runc 1.1 too, unless told --criu): a CRIU given
+// by path goes first on the PATH every process of the agent inherits. Done once, at start,
+// before any thread exists.
+void UseCriu(const std::string& criu_path) {
+  const size_t slash = criu_path.rfind('/');
+  if (slash == std::string::npos) return;
+  const char* path = std::getenv("PATH");
+  const std::string dir = criu_path.substr(0, slash);
+  ::setenv("PATH", (dir + ":" + (path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin")).c_str(), 1);
 }
 
 Status Serve(const ServeFlags& flags) {
@@ -70,6 +82,7 @@ Status Serve(const ServeFlags& flags) {
   if (flags.state_dir) config.set_state_dir(*flags.state_dir);
   if (flags.runc_root) config.set_runc_root(*flags.runc_root);
   if (flags.runtime_path) config.set_runtime_path(*flags.runtime_path);
+  if (flags.criu_path) config.set_criu_path(*flags.criu_path);
   if (flags.cgroup_parent) config.set_cgroup_parent(*flags.cgroup_parent);
   if (flags.log_level) config.set_log_level(*flags.log_level);
   ApplyAgentConfigDefaults(&config);
@@ -83,13 +96,14 @@ Status Serve(const ServeFlags& flags) {
   MIGRATE_ASSIGN_OR_RETURN(auto server_tls, tls::MakeServerContext(files));
   MIGRATE_ASSIGN_OR_RETURN(auto client_tls, tls::MakeClientContext(files));
 
+  UseCriu(config.criu_path());
   runtime::PosixProcessRunner runner;
   runtime::RuncOptions runc_options;
   runc_options.runc_path = config.runtime_path();
   runc_options.root = config.runc_root();
   runc_options.criu_config_dir = config.state_dir() + "/criu";
   MIGRATE_ASSIGN_OR_RETURN(auto runc, runtime::RuncRuntime::Create(&runner, runc_options));
-  runtime::Criu criu(&runner);
+  runtime::Criu criu(&runner, config.criu_path());
 
   transfer::StreamServerOptions stream_options;
   stream_options.bind_address = config.listen_address();
@@ -105,6 +119,9 @@ Status Serve(const ServeFlags& flags) {
   deps.streams = streams.get();
   deps.client_tls = client_tls;
   deps.agent_version = kAgentVersion;
+  deps.failpoints = Failpoints::FromEnvironment(config.state_dir());
+  deps.orphan_wait = std::chrono::seconds(config.orphan_wait_seconds());
+  deps.retention = std::chrono::hours(config.retention_hours());
   auto service = std::make_unique<AgentService>(deps);
   MIGRATE_RETURN_IF_ERROR(service->Recover().WithContext("recover journaled migrations"));
 
@@ -159,7 +176,9 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
   serve->add_option("--state-dir", flags->state_dir,
                     "journal, received bundles and images (default /var/lib/migrate)");
   serve->add_option("--runc-root", flags->runc_root, "runc --root of this node (default /run/runc)");
-  serve->add_option("--runtime", flags->runtime_path, "runc binary (default: runc from PATH)");
+  serve->add_option("--runtime", flags->runtime_path,
+                    "the runtime binary, runc or crun (default: runc from PATH)");
+  serve->add_option("--criu", flags->criu_path, "the CRIU binary (default: criu from PATH)");
   serve->add_option("--cgroup-parent", flags->cgroup_parent,
                     "in ignore mode, restored containers get the cgroup <parent>/<id> unless "
                     "the controller names one (default /migrate)");

@@ -16,6 +16,7 @@
 #include "controller/inventory.h"
 #include "controller/migration.h"
 #include "controller/report.h"
+#include "controller/rollback.h"
 #include "controller/terminal_progress.h"
 #include "transfer/log.h"
 
@@ -84,6 +85,7 @@ struct RollbackArgs {
   std::string destination;
   std::string hosts_file;
   int timeout_s = 120;
+  bool destination_lost = false;
 };
 
 struct HostsCheckArgs {
@@ -127,10 +129,12 @@ int InputError(const ContainerArgs& args, const Status& status, CliEnvironment& 
 int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
   Result<proto::CgroupMode> mode = ParseCgroupModeName(args.cgroups_mode);
   if (!mode.ok()) return InputError(args, mode.status(), env);
-  if (!args.cgroup_path.empty() && *mode != proto::CGROUP_MODE_IGNORE) {
+  if (!args.cgroup_path.empty() && *mode != proto::CGROUP_MODE_IGNORE &&
+      *mode != proto::CGROUP_MODE_SOFT) {
     return InputError(args,
                       Status::InvalidArgument(
-                          "--cgroup-path needs --cgroups-mode ignore: in " + args.cgroups_mode +
+                          "--cgroup-path needs --cgroups-mode ignore or soft: in " +
+                          args.cgroups_mode +
                           " mode CRIU puts the processes back into the cgroups they were "
                           "dumped from"),
                       env);
@@ -225,8 +229,95 @@ int RunHostsCheck(const HostsCheckArgs& args, CliEnvironment& env) {
   return report.status() == "ok" ? 0 : kExitFailed;
 }
 
-// Ends a migration that `migrate container` left to the operator (exit 4): the destination
-// first; the source restores the container only once the destination confirmed.
+// The source never journaled the migration, so it never froze the container for it: what
+// the destination holds (prepared, never restored: a migration whose controller died before
+// the freeze) is all there is, and may go. A destination that restored may run the only copy.
+int RollbackDestinationOnly(const RollbackArgs& args, AgentClient& destination,
+                            CliEnvironment& env) {
+  Result<proto::MigrationStatus> held = destination.GetMigration(args.migration_id);
+  if (!held.ok()) {
+    *env.err << "migrate rollback: neither " << args.source << " nor " << args.destination
+             << " knows migration " << args.migration_id << " (" << held.status().ToString()
+             << ")\n";
+    return kExitFailed;
+  }
+  if (held->role() != proto::ROLE_DESTINATION ||
+      (!held->peer_node().empty() && held->peer_node() != args.source)) {
+    *env.err << "migrate rollback: " << args.destination << " was not the destination of "
+             << "migration " << args.migration_id << " from " << args.source
+             << " (swap the hosts?): nothing was changed\n";
+    return kExitUsage;
+  }
+  if (held->phase() != proto::PHASE_PREPARED && held->phase() != proto::PHASE_ROLLED_BACK) {
+    *env.err << "migrate rollback: " << args.source << " has no record of migration "
+             << args.migration_id << ", but " << args.destination << " has it in "
+             << proto::Phase_Name(held->phase())
+             << ": it may run the only copy of the container; nothing was changed\n";
+    return kExitNeedsOperator;
+  }
+  SteadyClock clock;
+  const std::string said = RollBackDestination(destination, args.migration_id, args.source,
+                                               "operator: migrate rollback", false, clock);
+  if (said != "ok") {
+    *env.err << "migrate rollback: " << args.destination << ": " << said << "\n";
+    return kExitNeedsOperator;
+  }
+  *env.out << "rolled back migration " << args.migration_id << " on " << args.destination
+           << " (it was never frozen on " << args.source << "): nothing of it is left\n";
+  return 0;
+}
+
+// The rollback itself, once both hosts are known to be the migration's.
+int FinishRollback(const RollbackArgs& args, AgentClient& source, AgentClient& destination,
+                   const proto::MigrationStatus& known, CliEnvironment& env) {
+  SteadyClock clock;
+  const std::string reason = "operator: migrate rollback";
+  // Before CHECKPOINTED the images never reached the destination: it cannot run the container.
+  const bool restore_possible = known.phase() != proto::PHASE_CHECKPOINTING;
+  if (known.phase() == proto::PHASE_COMMITTING || DestinationCommitted(destination, args.migration_id)) {
+    proto::CommitRequest commit;
+    commit.set_migration_id(args.migration_id);
+    Result<proto::MigrationStatus> done = RetryIdempotent(clock, [&] { return source.Commit(commit); });
+    if (!done.ok()) {
+      *env.err << "migrate rollback: " << args.destination << " had committed migration "
+               << args.migration_id << "; cleaning up " << args.source << " failed: "
+               << done.status().ToString() << "\n";
+      return kExitNeedsOperator;
+    }
+    *env.out << "migration " << args.migration_id << " had committed: container "
+             << known.container_id() << " runs on " << args.destination << "; " << args.source
+             << " is cleaned up (nothing was rolled back)\n";
+    return 0;
+  }
+  const std::string destination_said =
+      args.destination_lost
+          ? "ok"
+          : RollBackDestination(destination, args.migration_id, args.source, reason,
+                                restore_possible, clock);
+  if (destination_said != "ok") {
+    *env.err << "migrate rollback: " << args.destination << " did not confirm its rollback ("
+             << destination_said << "): " << args.source
+             << " is left alone, the container may run on " << args.destination
+             << " (if that host is gone for good and does not run it, --destination-lost "
+                "restores the source without its word)\n";
+    return kExitNeedsOperator;
+  }
+  const std::string source_said = RollBackSource(source, args.migration_id, args.destination,
+                                                 reason, known.container_id(), clock);
+  if (source_said != "ok") {
+    *env.err << "migrate rollback: " << args.source << ": " << source_said << "\n";
+    return kExitNeedsOperator;
+  }
+  *env.out << "rolled back migration " << args.migration_id << ": container "
+           << known.container_id() << " runs on " << args.source << " again; nothing of it is "
+           << "left on " << args.destination << "\n";
+  return 0;
+}
+
+// Ends a migration that `migrate container` left to the operator (exit 4). The source's
+// journal names the container and the destination; the destination first: if it had
+// committed, the source is committed too; otherwise the source runs the container again only
+// once the destination confirmed its rollback (or was never asked to restore).
 int RunRollback(const RollbackArgs& args, CliEnvironment& env) {
   auto fail = [&](const Status& status) {
     *env.err << "migrate rollback: " << status.message() << "\n";
@@ -247,10 +338,12 @@ int RunRollback(const RollbackArgs& args, CliEnvironment& env) {
   Result<std::unique_ptr<AgentClient>> destination_client = (*factory)->Connect(*destination);
   if (!destination_client.ok()) return fail(destination_client.status());
 
-  // The source's journal names the container (and proves the migration is the source's).
   Result<proto::MigrationStatus> known = (*source_client)->GetMigration(args.migration_id);
+  if (!known.ok() && known.status().code() == StatusCode::kNotFound) {
+    return RollbackDestinationOnly(args, **destination_client, env);
+  }
   if (!known.ok()) {
-    *env.err << "migrate rollback: " << args.source << " does not know migration "
+    *env.err << "migrate rollback: " << args.source << " cannot tell about migration "
              << args.migration_id << ": " << known.status().ToString() << "\n";
     return kExitFailed;
   }
@@ -259,30 +352,14 @@ int RunRollback(const RollbackArgs& args, CliEnvironment& env) {
              << args.migration_id << " (swap the hosts?)\n";
     return kExitUsage;
   }
-  proto::RollbackRequest request;
-  request.set_migration_id(args.migration_id);
-  request.set_reason("operator: migrate rollback");
-  SteadyClock clock;
-  const std::string destination_said =
-      RollBackDestination(**destination_client, request, clock);
-  if (destination_said != "ok") {
-    *env.err << "migrate rollback: " << args.destination << " did not confirm its rollback ("
-             << destination_said << "): " << args.source
-             << " is left alone, the container may run on " << args.destination << "\n";
-    return kExitNeedsOperator;
+  if (!known->peer_node().empty() && known->peer_node() != args.destination) {
+    *env.err << "migrate rollback: " << args.source << " journaled migration "
+             << args.migration_id << " with destination " << known->peer_node() << ", not "
+             << args.destination << ": nothing was changed\n";
+    return kExitUsage;
   }
-  const std::string source_said =
-      RollBackSource(**source_client, request, known->container_id(), clock);
-  if (source_said != "ok") {
-    *env.err << "migrate rollback: " << args.source << ": " << source_said << "\n";
-    return kExitNeedsOperator;
-  }
-  *env.out << "rolled back migration " << args.migration_id << ": container "
-           << known->container_id() << " runs on " << args.source << " again; nothing of it is "
-           << "left on " << args.destination << "\n";
-  return 0;
+  return FinishRollback(args, **source_client, **destination_client, *known, env);
 }
-
 }  // namespace
 
 CliEnvironment ProcessCliEnvironment() {
@@ -332,8 +409,9 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
       ->check(CLI::IsMember({"ignore", "none", "props", "soft", "full", "strict"}))
       ->capture_default_str();
   container_cmd->add_option("--cgroup-path", container.cgroup_path,
-                            "destination cgroupsPath (ignore mode only; default: the "
-                            "destination agent's cgroup parent + id)");
+                            "destination cgroupsPath, to move the container into a new "
+                            "cgroup (ignore or soft; in ignore the default is the "
+                            "destination agent's cgroup parent + id, in soft the dumped path)");
   container_cmd
       ->add_option("--compress-level", container.compress_level,
                    "zstd level 1..19 for the streams (default: the agents' default)")
@@ -382,8 +460,9 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
   CLI::App* rollback_cmd = app.add_subcommand(
       "rollback",
       "Finish a migration that `migrate container` could not end (exit 4): roll it back on the "
-      "destination and, once the destination confirms, restore the container on the source "
-      "from the images it kept");
+      "destination and, once the destination confirms, run the container on the source again "
+      "(from the images it kept); if the destination had committed, clean up the source "
+      "instead");
   rollback_cmd->add_option("migration-id", rollback.migration_id, "from the report")->required();
   rollback_cmd->add_option("src-host", rollback.source, "the migration's source (inventory name)")
       ->required();
@@ -395,11 +474,20 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
   rollback_cmd->add_option("--timeout", rollback.timeout_s, "seconds per agent call")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
+  rollback_cmd->add_flag(
+      "--destination-lost", rollback.destination_lost,
+      "the destination is gone for good and does not run the container (check it first): "
+      "run the container on the source without the destination's confirmation. If the "
+      "destination does run it, two copies run.");
   rollback_cmd->footer(
       "Example:\n  migrate rollback 5f057e28e97d6646 host-a host-b\n"
-      "Exit status: 0 the container runs on the source again, 1 the source does not know the\n"
-      "migration, 2 bad input, 4 the destination did not confirm (the source is left alone)\n"
-      "or the source could not restore the container.");
+      "The hosts must be the migration's: the source's journal names its destination, and a\n"
+      "rollback naming another is refused with nothing changed.\n"
+      "Exit status: 0 the container runs on exactly one host (the source again, or the\n"
+      "destination if it had committed) and nothing of the migration is left, 1 the source\n"
+      "does not know the migration, 2 bad input or hosts that are not the migration's,\n"
+      "4 the destination did not confirm (the source is left alone) or the source could not\n"
+      "restore the container.");
 
   int certs_exit_code = 0;
   RegisterCertsCommand(app, &certs_exit_code);

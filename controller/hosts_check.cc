@@ -101,6 +101,11 @@ std::string HostsCheckToText(const proto::HostsCheckReport& report) {
   }
   for (const proto::HostCheckResult& h : report.hosts()) {
     if (!h.error().empty()) out << h.host() << ": " << h.error() << "\n";
+    for (const proto::QuarantinedMigration& q : h.capabilities().quarantined()) {
+      out << h.host() << ": migration " << q.migration_id()
+          << " is quarantined (its journal record cannot be read, nothing of it is touched): "
+          << q.path() << ": " << q.error() << "; look at it, then remove its folder\n";
+    }
     // Modes that would refuse a migration (restore side) with the reason; modes whose dump
     // only runs soft get one line: their images still restore in the requested mode.
     std::string dump_soft;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "controller/cgroup_mode_names.h"
+#include "controller/rollback.h"
 #include "controller/version_compare.h"
 #include "transfer/log.h"
 
@@ -127,7 +128,7 @@ proto::Report Migration::Run() {
   report_.mutable_timings_ms()->set_total(ClampMs(clock_.NowMs() - start));
   report_.set_frozen(frozen_);
 
-  if (failure_.ok()) {
+  if (failure_.ok() || committed_after_all_) {
     report_.set_status(request_.dry_run ? "preflight_ok" : "migrated");
   } else if (frozen_ && report_.rollback().source() == "ok") {
     report_.set_status("rolled_back");
@@ -289,6 +290,7 @@ MigrationPhase Migration::Preflight() {
                                        source_preflight_.container().memory_bytes());
   destination_request.set_source_cpuinfo(source_preflight_.cpuinfo());
   destination_request.set_source_criu_version(source_preflight_.capabilities().criu_version());
+  destination_request.set_cgroup_namespace(source_preflight_.container().cgroup_namespace());
   Result<proto::PreflightResponse> destination_answer = destination_.Preflight(destination_request);
   if (!destination_answer.ok()) {
     proto::PreflightCheck check;
@@ -489,63 +491,42 @@ MigrationPhase Migration::Commit() {
   }
   // The destination owns the container now: a failure to clean the source up must not
   // roll anything back (that would run the container twice).
+  CommitSource();
+  return MigrationPhase::kDone;
+}
+
+void Migration::CommitSource() {
+  proto::CommitRequest commit;
+  commit.set_migration_id(request_.migration_id);
+  commit.set_keep_images(request_.keep_images);
   Result<proto::MigrationStatus> cleaned =
       RetryIdempotent(clock_, [&] { return source_.Commit(commit); });
   if (!cleaned.ok()) {
     report_.add_warnings("the container runs on " + request_.destination.name() +
                          ", but the source " + request_.source.name() +
                          " could not clean up its checkpointed container and images (" +
-                         cleaned.status().ToString() + "): migration " + request_.migration_id);
+                         cleaned.status().ToString() + "): run `migrate rollback " +
+                         request_.migration_id + " " + request_.source.name() + " " +
+                         request_.destination.name() + "`, which finishes the commit there");
   }
-  return MigrationPhase::kDone;
-}
-
-std::string RollBackDestination(AgentClient& destination, const proto::RollbackRequest& request,
-                                Clock& clock) {
-  Result<proto::MigrationStatus> done =
-      RetryIdempotent(clock, [&] { return destination.Rollback(request); });
-  if (!done.ok()) return done.status().ToString();
-  if (done->phase() == proto::PHASE_FAILED) {
-    return "the agent reports phase FAILED: " + done->message();
-  }
-  return "ok";
-}
-
-std::string RollBackSource(AgentClient& source, const proto::RollbackRequest& request,
-                           const std::string& container_id, Clock& clock) {
-  Result<proto::MigrationStatus> done =
-      RetryIdempotent(clock, [&] { return source.Rollback(request); });
-  if (!done.ok()) return done.status().ToString();
-  if (done->phase() != proto::PHASE_ROLLED_BACK) {
-    return "the agent reports phase " + proto::Phase_Name(done->phase()) +
-           ", not PHASE_ROLLED_BACK: " + done->message();
-  }
-  // Trust, but check: the container must run on the source again.
-  proto::InspectRequest inspect;
-  inspect.set_container_id(container_id);
-  Result<proto::ContainerInfo> info = source.Inspect(inspect);
-  if (!info.ok()) {
-    return "rolled back, but inspecting the container failed: " + info.status().ToString();
-  }
-  if (!info->exists() || info->status() != "running") {
-    return "rolled back, but the container is " +
-           (info->exists() ? info->status() : std::string("absent"));
-  }
-  return "ok";
 }
 
 MigrationPhase Migration::Rollback() {
   proto::ReportRollback& rollback = *report_.mutable_rollback();
   rollback.set_attempted(true);
-  proto::RollbackRequest request;
-  request.set_migration_id(request_.migration_id);
-  request.set_reason(failure_.ToString());
+  const std::string& id = request_.migration_id;
+  const std::string reason = failure_.ToString();
   if (destination_touched_) {
-    rollback.set_destination(RollBackDestination(destination_, request, clock_));
+    rollback.set_destination(RollBackDestination(destination_, id, request_.source.name(),
+                                                 reason, restore_requested_, clock_));
+    if (rollback.destination() != "ok" && restore_requested_ &&
+        DestinationCommitted(destination_, id)) {
+      return CommitInstead();
+    }
     if (rollback.destination() != "ok") {
       report_.add_warnings("rollback on " + request_.destination.name() + " failed (" +
                            rollback.destination() + "): its agent must clean up migration " +
-                           request_.migration_id + " when it comes back");
+                           id + " when it comes back");
     }
   }
   // Two copies must never run: once the destination was asked to restore, it may run the
@@ -558,21 +539,37 @@ MigrationPhase Migration::Rollback() {
     report_.set_error(report_.error() + "; the source was NOT restored because " +
                       request_.destination.name() +
                       " did not confirm its rollback and may run the container: check it (" +
-                      "runc list), then run `migrate rollback " + request_.migration_id + " " +
+                      "runc list), then run `migrate rollback " + id + " " +
                       request_.source.name() + " " + request_.destination.name() +
                       "` once its agent is back; " + request_.source.name() +
                       " keeps the checkpoint images");
     return MigrationPhase::kDone;
   }
   if (frozen_) {
-    rollback.set_source(RollBackSource(source_, request, request_.container_id, clock_));
-    if (rollback.source() != "ok") {
+    rollback.set_source(RollBackSource(source_, id, request_.destination.name(), reason,
+                                       request_.container_id, clock_));
+    if (rollback.source() == kSourceNeverFroze) {
+      frozen_ = false;  // refused before the freeze: nothing changed there
+    } else if (rollback.source() != "ok") {
       report_.set_error(report_.error() + "; the rollback on " + request_.source.name() +
                         " failed too (" + rollback.source() + "): the source agent keeps the " +
-                        "checkpoint images of migration " + request_.migration_id +
-                        "; see its journal");
+                        "checkpoint images of migration " + id + "; see its journal");
     }
   }
+  return MigrationPhase::kDone;
+}
+
+MigrationPhase Migration::CommitInstead() {
+  committed_after_all_ = true;
+  report_.clear_error();
+  report_.clear_failed_phase();
+  report_.mutable_rollback()->set_destination("not done: " + request_.destination.name() +
+                                              " had committed (its answer was lost)");
+  report_.add_warnings("the commit on " + request_.destination.name() +
+                       " had succeeded although its answer was lost (" + failure_.ToString() +
+                       "): the container runs there; the source is committed instead of "
+                       "rolled back");
+  CommitSource();
   return MigrationPhase::kDone;
 }
 

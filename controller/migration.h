@@ -1,5 +1,5 @@
 // The migration orchestrator: an explicit state machine over two AgentClients, following
-// notes/FLOW.md (the contract with the agents):
+// docs/flow.md (the contract with the agents):
 //
 //   preflight -> bundle -> checkpoint+transfer (THE FREEZE) -> restore -> verify -> commit
 //        \__________\________________\_______________\__________\_________\--> rollback
@@ -79,14 +79,6 @@ auto RetryIdempotent(Clock& clock, Call&& call) -> decltype(call()) {
   return result;
 }
 
-// Asks the destination to undo `request.migration_id`: "ok" when it confirmed, else why not.
-std::string RollBackDestination(AgentClient& destination, const proto::RollbackRequest& request,
-                                Clock& clock);
-// Asks the source to restore the container from its images, then checks that `container_id`
-// runs there: "ok", else why not. Only once the destination confirmed (two copies never run).
-std::string RollBackSource(AgentClient& source, const proto::RollbackRequest& request,
-                           const std::string& container_id, Clock& clock);
-
 class Migration {
  public:
   // `progress` may be null. The clients and the clock must outlive Run().
@@ -106,6 +98,10 @@ class Migration {
   MigrationPhase Verify();
   MigrationPhase Commit();
   MigrationPhase Rollback();
+  // The destination had committed after all (an answer lost): finish on the source.
+  MigrationPhase CommitInstead();
+  // Asks the source to remove its copy; a failure is a warning (the destination owns it).
+  void CommitSource();
 
   // Records the failure of `phase` and says where to go: kRollback when the destination was
   // touched or the source frozen, else kDone.
@@ -135,6 +131,7 @@ class Migration {
   // source may only restore it once the destination confirmed its rollback.
   bool restore_requested_ = false;
   bool frozen_ = false;               // checkpoint-send was called: the source may be frozen
+  bool committed_after_all_ = false;  // the destination had committed when asked to roll back
   int64_t checkpoint_answered_ms_ = 0;  // clock_ when checkpoint-send answered
   proto::PreflightResponse source_preflight_;
   proto::PrepareReceiveResponse receive_;

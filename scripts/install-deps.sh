@@ -36,7 +36,7 @@ BUILD_PKGS=(
   libboost-dev libprotobuf-dev protobuf-compiler libzstd-dev libcli11-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev jq
 )
-RUN_PKGS=(runc iptables busybox-static iproute2 util-linux procps zstd openssl)
+RUN_PKGS=(runc iptables busybox-static iproute2 util-linux procps zstd openssl curl)
 CRIU_BUILD_PKGS=(
   libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler libnl-3-dev libnet1-dev libcap-dev
   uuid-dev pkg-config python3 libbsd-dev libgnutls28-dev libnftables-dev xz-utils

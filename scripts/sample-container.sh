@@ -9,7 +9,11 @@
 #   sample-container.sh remove ID RUNC_ROOT     # kill + delete (bundle left alone)
 #
 # SAMPLE_MEMORY_MIB=N makes the shell hold about N MiB of memory before it counts: half
-# random (base64 text), half one repeated letter, as a stand-in for a real process's heap.
+# random (base64 text), half one repeated letter, as a stand-in for a real process's heap. It
+# writes the memory's md5 to /memsum.start, and to /memsum whenever it gets SIGUSR1.
+# SAMPLE_CGROUPNS=1 gives the container a cgroup namespace of its own (runc's default spec
+# has none on a hybrid host): inside, /proc/self/cgroup then shows paths relative to it.
+# RUNTIME names the runtime binary (default runc from PATH; crun works too).
 # SAMPLE_COUNT_OVER_TCP=1 sends the count through an established TCP connection over the
 # container's own 127.0.0.1 (busybox nc client -> nc server -> /count): the count goes on only
 # while that connection lives, which is what a migration with --tcp-established must keep.
@@ -17,6 +21,7 @@ set -euo pipefail
 
 die() { printf 'sample-container: %s\n' "$*" >&2; exit 1; }
 BUSYBOX=${BUSYBOX:-/bin/busybox}
+RUNTIME=${RUNTIME:-runc}  # runc or crun binary that runs the container (the spec is runc's)
 
 make_bundle() {
   local bundle=$1 cgroups_path=$2
@@ -37,6 +42,10 @@ make_bundle() {
       local half=$((mib * 1024 * 1024 / 2))
       echo "r=\$(head -c $((half * 3 / 4)) /dev/urandom | base64 -w 0)"
       echo "z=\$(head -c $half /dev/zero | tr '\\0' a)"
+      # The memory's checksum at start, and again on SIGUSR1: a restore that lost or
+      # zeroed pages shows as a different sum (tests: expect_memory_intact).
+      echo 'echo "$r$z" | md5sum > /memsum.start'
+      echo "trap 'echo \"\$r\$z\" | md5sum > /memsum.new; mv /memsum.new /memsum' USR1"
     fi
     if [ "${SAMPLE_COUNT_OVER_TCP:-0}" = 1 ]; then
       # The server's stdin never ends (busybox nc quits at stdin EOF); the client connects
@@ -60,6 +69,10 @@ make_bundle() {
     -e "s|^\(\s*\)\"linux\": {|\1\"linux\": {\n\1\t\"cgroupsPath\": \"$cgroups_path\",|" \
     "$bundle/config.json"
   grep -q "cgroupsPath\": \"$cgroups_path\"" "$bundle/config.json" || die "config.json edit failed"
+  if [ "${SAMPLE_CGROUPNS:-0}" = 1 ]; then
+    jq '.linux.namespaces += [{"type": "cgroup"}]' "$bundle/config.json" >"$bundle/config.json.new"
+    mv "$bundle/config.json.new" "$bundle/config.json"
+  fi
 }
 
 cmd=${1:-}
@@ -71,9 +84,9 @@ case "$cmd" in
       die "start: ID, RUNC_ROOT, BUNDLE_DIR and CGROUPS_PATH must not be empty"
     make_bundle "$bundle" "$cgpath"
     # Detached, stdio on /dev/null: CRIU cannot dump stdio pointing at host files.
-    runc --root "$root" run -d --bundle "$bundle" "$id" </dev/null >/dev/null 2>&1 ||
-      die "runc run $id failed (runc --root $root run -d --bundle $bundle $id)"
-    pid=$(runc --root "$root" state "$id" | sed -n 's/^\s*"pid": \([0-9]*\).*/\1/p')
+    "$RUNTIME" --root "$root" run -d --bundle "$bundle" "$id" </dev/null >/dev/null 2>&1 ||
+      die "$RUNTIME run $id failed ($RUNTIME --root $root run -d --bundle $bundle $id)"
+    pid=$("$RUNTIME" --root "$root" state "$id" | sed -n 's/^\s*"pid": \([0-9]*\).*/\1/p')
     nsenter --net="/proc/$pid/ns/net" ip link set lo up
     for _ in $(seq 2400); do [ -s "$bundle/rootfs/count" ] && break; sleep 0.05; done
     [ -s "$bundle/rootfs/count" ] || die "container $id does not count"
@@ -85,12 +98,12 @@ case "$cmd" in
     ;;
   pid)
     [ $# -eq 3 ] || die "usage: $0 pid ID RUNC_ROOT"
-    runc --root "$3" state "$2" | sed -n 's/^\s*"pid": \([0-9]*\).*/\1/p'
+    "$RUNTIME" --root "$3" state "$2" | sed -n 's/^\s*"pid": \([0-9]*\).*/\1/p'
     ;;
   remove)
     [ $# -eq 3 ] || die "usage: $0 remove ID RUNC_ROOT"
-    runc --root "$3" kill "$2" KILL 2>/dev/null || true
-    runc --root "$3" delete -f "$2" 2>/dev/null || true
+    "$RUNTIME" --root "$3" kill "$2" KILL 2>/dev/null || true
+    "$RUNTIME" --root "$3" delete -f "$2" 2>/dev/null || true
     ;;
   *) die "usage: $0 start|count|pid|remove ..." ;;
 esac

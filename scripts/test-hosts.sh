@@ -17,6 +17,13 @@
 #   test-hosts.sh status
 #   test-hosts.sh kill-agent HOST      SIGKILL a host's agent (failure tests)
 #   test-hosts.sh restart-agent HOST   (re)start a host's agent and wait until it listens
+#   test-hosts.sh stop-agent HOST [SIGNAL]   stop it with SIGNAL (default TERM), wait until gone
+#   test-hosts.sh start-agent HOST     start it (environment passed through) and wait for it
+#   test-hosts.sh use-runtime HOST RUNTIME [CRIU]   restart a host's agent with another runtime
+#                                      binary (and CRIU binary), each runtime with its own root
+#
+# Environment of `up`: HOST_A_RUNTIME, HOST_B_RUNTIME (runtime binaries, runc or crun; default
+# Debian's runc from PATH), HOST_A_CRIU, HOST_B_CRIU (CRIU binaries; default criu from PATH).
 #
 # Environment: TEST_HOSTS_DIR (default /run/migrate-test-hosts), MIGRATE_BUILD_DIR (default
 # build), MIGRATE_AGENT / MIGRATE_BIN (binaries; default from the build directory).
@@ -47,13 +54,24 @@ mgmt_root_if() { case $1 in host-a) echo mig-mgmt-a ;; host-b) echo mig-mgmt-b ;
 # containers' cgroups (ignore mode) under /migrate-<host>/<id>.
 cgroup_parent() { echo "/migrate-$1"; }
 
+# The runtime's own root on a host: one per runtime binary, so that they never share state.
+runtime_root() {  # host runtime
+  case "$2" in
+    runc) echo "$DIR/$1/runc" ;;
+    *) echo "$DIR/$1/root-$(basename "$(dirname "$2")")-$(basename "$2")" ;;
+  esac
+}
+agent_field() { jq -r ".$2 // \"\"" "$DIR/$1/agent.json"; }
+
 cmd_env() {
   [ -f "$DIR/hosts.json" ] || die "test hosts are not up (no $DIR/hosts.json)"
   echo "export MIGRATE_HOSTS=$DIR/hosts.json"
   local h H
   for h in "${HOSTS[@]}"; do
     H=$(upper "$h")
-    echo "export ${H}_RUNC_ROOT=$DIR/$h/runc"
+    echo "export ${H}_RUNC_ROOT=$(agent_field "$h" runc_root)"
+    echo "export ${H}_RUNTIME=$(agent_field "$h" runtime_path)"
+    echo "export ${H}_CRIU=$(agent_field "$h" criu_path)"
     echo "export ${H}_NETNS=/run/netns/$(netns_of "$h")"
     echo "export ${H}_STATE_DIR=$DIR/$h/state"
     echo "export ${H}_BUNDLES=$DIR/$h/bundles"
@@ -78,13 +96,13 @@ start_agent() {
   echo $! >"$DIR/$1/agent.pid"
 }
 
-stop_agent() {  # host signal
+stop_agent() {  # host signal [seconds to wait before SIGKILL, default 5]
   local pid
   [ -f "$DIR/$1/agent.pid" ] || return 0
   pid=$(cat "$DIR/$1/agent.pid")
   if kill -0 "$pid" 2>/dev/null; then
     kill "-$2" "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq $((${3:-5} * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$DIR/$1/agent.pid"
@@ -103,9 +121,62 @@ cmd_restart_agent() {
   check_host "$1"
   [ -f "$DIR/$1/agent.json" ] || die "test hosts are not up"
   stop_agent "$1" TERM
+  cmd_start_agent "$1"
+}
+
+# Stops a host's agent with SIGNAL (default TERM: a graceful stop, given up to 60 s to end
+# what it is doing), for fault tests.
+cmd_stop_agent() {
+  check_host "$1"
+  stop_agent "$1" "${2:-TERM}" 60
+  log "agent $1 stopped (${2:-TERM})"
+}
+
+# Starts a host's agent (its environment passes through, e.g. MIGRATE_FAILPOINTS) and waits
+# until it listens: it has recovered its journal by then.
+cmd_start_agent() {
+  check_host "$1"
+  [ -f "$DIR/$1/agent.json" ] || die "test hosts are not up"
   start_agent "$1"
-  wait_for_port "$(mgmt_ip "$1")" "$API_PORT" 20 || die "agent $1 did not come back (log: $DIR/$1/agent.log)"
-  log "agent $1 restarted"
+  wait_for_port "$(mgmt_ip "$1")" "$API_PORT" 120 || die "agent $1 did not come up (log: $DIR/$1/agent.log)"
+  log "agent $1 started"
+}
+
+# write_agent_config HOST RUNTIME CRIU: the host's agent.json, with the runtime's own root;
+# every (runtime, root) pair a host ever used is listed in <host>/roots for `down`.
+write_agent_config() {
+  local h=$1 runtime=$2 criu=$3 root
+  root=$(runtime_root "$h" "$runtime")
+  mkdir -p "$root"
+  grep -qxF "$runtime $root" "$DIR/$h/roots" 2>/dev/null || echo "$runtime $root" >>"$DIR/$h/roots"
+  cat >"$DIR/$h/agent.json" <<JSON
+{
+  "node_name": "$h",
+  "listen_address": "0.0.0.0",
+  "api_port": $API_PORT,
+  "data_port": $DATA_PORT,
+  "ca_file": "$DIR/pki/$h/ca.pem",
+  "cert_file": "$DIR/pki/$h/cert.pem",
+  "key_file": "$DIR/pki/$h/key.pem",
+  "state_dir": "$DIR/$h/state",
+  "runc_root": "$root",
+  "runtime_path": "$runtime",
+  "criu_path": "$criu",
+  "cgroup_parent": "$(cgroup_parent "$h")",
+  "log_level": "${TEST_HOSTS_LOG_LEVEL:-info}"
+}
+JSON
+}
+
+# Restarts a host's agent with another runtime binary (and CRIU binary, default criu).
+cmd_use_runtime() {
+  check_host "$1"
+  [ -n "${2:-}" ] || die "use-runtime HOST RUNTIME [CRIU]"
+  [ -f "$DIR/$1/agent.json" ] || die "test hosts are not up"
+  stop_agent "$1" TERM
+  write_agent_config "$1" "$2" "${3:-criu}"
+  cmd_start_agent "$1"
+  log "agent $1 now uses $2 (CRIU ${3:-criu})"
 }
 
 cmd_up() {
@@ -150,22 +221,11 @@ cmd_up() {
     --out "$DIR/pki/controller" >/dev/null
 
   for h in "${HOSTS[@]}"; do
-    mkdir -p "$DIR/$h"/{state,runc,bundles}
-    cat >"$DIR/$h/agent.json" <<JSON
-{
-  "node_name": "$h",
-  "listen_address": "0.0.0.0",
-  "api_port": $API_PORT,
-  "data_port": $DATA_PORT,
-  "ca_file": "$DIR/pki/$h/ca.pem",
-  "cert_file": "$DIR/pki/$h/cert.pem",
-  "key_file": "$DIR/pki/$h/key.pem",
-  "state_dir": "$DIR/$h/state",
-  "runc_root": "$DIR/$h/runc",
-  "cgroup_parent": "$(cgroup_parent "$h")",
-  "log_level": "${TEST_HOSTS_LOG_LEVEL:-info}"
-}
-JSON
+    mkdir -p "$DIR/$h"/{state,bundles}
+    local runtime_var criu_var
+    runtime_var="$(upper "$h")_RUNTIME"
+    criu_var="$(upper "$h")_CRIU"
+    write_agent_config "$h" "${!runtime_var:-runc}" "${!criu_var:-criu}"
     start_agent "$h"
   done
 
@@ -206,14 +266,16 @@ remove_cgroup_tree() {  # cgroup path, e.g. /host-a
 
 cmd_down() {
   local h id
+  local runtime root
   for h in "${HOSTS[@]}"; do
     stop_agent "$h" TERM
-    if [ -d "$DIR/$h/runc" ]; then
-      for id in $(runc --root "$DIR/$h/runc" list -q 2>/dev/null); do
-        runc --root "$DIR/$h/runc" kill "$id" KILL 2>/dev/null || true
-        runc --root "$DIR/$h/runc" delete -f "$id" 2>/dev/null || true
+    [ -f "$DIR/$h/roots" ] || continue
+    while read -r runtime root; do
+      for id in $(ls "$root" 2>/dev/null); do
+        "$runtime" --root "$root" kill "$id" KILL 2>/dev/null || true
+        "$runtime" --root "$root" delete -f "$id" 2>/dev/null || true
       done
-    fi
+    done <"$DIR/$h/roots"
   done
   for h in "${HOSTS[@]}"; do
     ip netns del "$(netns_of "$h")" 2>/dev/null || true
@@ -240,7 +302,7 @@ cmd_status() {
     else
       echo "$h: agent NOT running (log: $DIR/$h/agent.log)"
     fi
-    runc --root "$DIR/$h/runc" list 2>/dev/null | sed 's/^/  /'
+    "$(agent_field "$h" runtime_path)" --root "$(agent_field "$h" runc_root)" list 2>/dev/null | sed 's/^/  /'
   done
 }
 
@@ -251,5 +313,8 @@ case "${1:-}" in
   status) cmd_status ;;
   kill-agent) cmd_kill_agent "${2:-}" ;;
   restart-agent) cmd_restart_agent "${2:-}" ;;
-  *) die "usage: $0 up|env|down|status|kill-agent HOST|restart-agent HOST" ;;
+  stop-agent) cmd_stop_agent "${2:-}" "${3:-TERM}" ;;
+  start-agent) cmd_start_agent "${2:-}" ;;
+  use-runtime) cmd_use_runtime "${2:-}" "${3:-}" "${4:-}" ;;
+  *) die "usage: $0 up|env|down|status|kill-agent HOST|restart-agent HOST|stop-agent HOST [SIGNAL]|start-agent HOST|use-runtime HOST RUNTIME [CRIU]" ;;
 esac

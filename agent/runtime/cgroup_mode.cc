@@ -149,4 +149,9 @@ Result<CgroupMode> CgroupModeFromCriuFlag(int flag) {
   return Status::InvalidArgument("unknown CRIU cgroup mode flag " + std::to_string(flag));
 }
 
+bool IgnoreLosesCgroupNamespace(int criu_major, int criu_minor, int criu_patch) {
+  const int version = criu_major * 10000 + criu_minor * 100 + criu_patch;
+  return version <= 40201;  // 4.2.1, the last release checked
+}
+
 }  // namespace migrate::runtime

@@ -39,6 +39,18 @@ inline constexpr int kStrict = 5;
 inline constexpr int kDefault = 6;  // CRIU treats it as soft.
 }  // namespace criu_rpc
 
+// Modes in which a restored container can be put into a new cgroup path (the runtime's
+// cgroupsPath): ignore (CRIU leaves cgroups to the runtime) and soft (the runtime hands CRIU
+// the new path as cg_root, and CRIU rewrites the dumped paths to it; measured on every runc
+// and crun 1.21, docs/runtime-measurements.md). The other modes restore the dumped paths.
+inline constexpr bool ModeTakesCgroupPath(CgroupMode mode) {
+  return mode == CgroupMode::kIgnore || mode == CgroupMode::kSoft;
+}
+
+// Restoring in ignore mode loses a container's own cgroup namespace with every CRIU up to
+// 4.2.1 (runc #5417; CRIU's fix, PR #3139, is in no release yet): true for such a CRIU.
+bool IgnoreLosesCgroupNamespace(int criu_major, int criu_minor, int criu_patch);
+
 // "ignore", "none", "props", "soft", "full", "strict" (also CRIU's manage-cgroups values).
 std::string_view CgroupModeName(CgroupMode mode);
 // Parses a name as above (case-sensitive, no surrounding spaces). InvalidArgument otherwise.

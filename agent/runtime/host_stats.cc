@@ -187,4 +187,13 @@ Result<std::vector<int>> ProcessesUsing(const std::string& path, const std::stri
   return pids;
 }
 
+Result<bool> SharesHostNamespace(int pid, std::string_view ns, const std::string& proc_root) {
+  struct stat mine, theirs;
+  const std::string self = proc_root + "/self/ns/" + std::string(ns);
+  const std::string other = proc_root + "/" + std::to_string(pid) + "/ns/" + std::string(ns);
+  if (::stat(self.c_str(), &mine) != 0) return Status::FromErrno("stat " + self, errno);
+  if (::stat(other.c_str(), &theirs) != 0) return Status::FromErrno("stat " + other, errno);
+  return mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+}
+
 }  // namespace migrate::runtime

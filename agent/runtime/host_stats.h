@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "transfer/status.h"
@@ -38,5 +39,9 @@ Result<std::vector<int>> ProcessesUsing(const std::string& path,
 
 // rm -rf, refusing "/" and empty paths. OK when it does not exist.
 Status RemoveTree(const std::string& path);
+
+// True when process `pid` is in this process's namespace of kind `ns` ("net", "cgroup", ...).
+Result<bool> SharesHostNamespace(int pid, std::string_view ns,
+                                 const std::string& proc_root = "/proc");
 
 }  // namespace migrate::runtime

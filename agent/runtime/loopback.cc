@@ -1,5 +1,7 @@
 #include "agent/runtime/loopback.h"
 
+#include "agent/runtime/host_stats.h"
+
 #include <errno.h>
 #include <sys/stat.h>
 
@@ -64,12 +66,7 @@ Result<LoopbackState> BringUpLoopback(ProcessRunner& runner, int pid, const Loop
 }
 
 Result<bool> SharesHostNetns(int pid, const std::string& proc_root) {
-  struct stat mine, theirs;
-  std::string self = proc_root + "/self/ns/net";
-  std::string other = proc_root + "/" + std::to_string(pid) + "/ns/net";
-  if (::stat(self.c_str(), &mine) != 0) return Status::FromErrno("stat " + self, errno);
-  if (::stat(other.c_str(), &theirs) != 0) return Status::FromErrno("stat " + other, errno);
-  return mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+  return SharesHostNamespace(pid, "net", proc_root);
 }
 
 }  // namespace migrate::runtime

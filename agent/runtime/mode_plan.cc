@@ -14,11 +14,16 @@ bool RuncFlagKnows(CgroupMode mode) {
          mode == CgroupMode::kStrict;
 }
 
-void UseFlag(ModePlan* plan) {
+void UseFlag(ModePlan* plan, const std::string& runtime = "runc") {
   plan->mechanism = ModeMechanism::kRuntimeFlag;
   plan->runtime_args = {"--manage-cgroups-mode", std::string(CgroupModeName(plan->requested))};
   plan->description =
-      "runc flag --manage-cgroups-mode " + std::string(CgroupModeName(plan->requested));
+      runtime + " flag --manage-cgroups-mode " + std::string(CgroupModeName(plan->requested));
+}
+
+void Refuse(ModePlan* plan, std::string reason) {
+  plan->mechanism = ModeMechanism::kRefused;
+  plan->reason = std::move(reason);
 }
 
 void UseConfigFile(ModePlan* plan, const std::string& why) {
@@ -55,12 +60,12 @@ ModePlan PlanRuncRestore(const Version& runc, CgroupMode mode) {
   plan.requested = mode;
   plan.expected = mode;
   if (mode == CgroupMode::kStrict) {
-    plan.mechanism = ModeMechanism::kRefused;
-    plan.reason =
-        "cgroup mode strict cannot be honoured on restore under runc: runc creates and enters "
-        "the container's cgroup before CRIU runs, and CRIU's strict mode aborts on any "
-        "existing cgroup (\"cg: Abort restore of existing cgroups\"); use soft or full, or "
-        "ignore with a new cgroup path";
+    Refuse(&plan,
+           "cgroup mode strict cannot be honoured on restore under runc " + runc.ToString() +
+           ": runc creates and enters "
+           "the container's cgroup before CRIU runs, and CRIU's strict mode aborts on any "
+           "existing cgroup (\"cg: Abort restore of existing cgroups\"); use soft or full, or "
+           "ignore with a new cgroup path");
     return plan;
   }
   if (RuncSendsEveryFlagMode(runc) && RuncFlagKnows(mode)) {
@@ -103,6 +108,66 @@ ModePlan PlanRuncCheckpoint(const Version& runc, CgroupMode mode, bool owned_con
               "a migrate-owned CRIU config file, so CRIU dumps in soft; the images restore in " +
               std::string(CgroupModeName(mode)) + " all the same (the restore mode governs)";
   return plan;
+}
+
+ModePlan PlanCrunRestore(const Version& crun, CgroupMode mode) {
+  ModePlan plan;
+  plan.requested = mode;
+  plan.expected = mode;
+  if (crun.AtLeast(1, 30, 0) && RuncFlagKnows(mode) && mode != CgroupMode::kStrict) {
+    UseFlag(&plan, "crun");  // crun PR #2241: restore reads the flag
+    return plan;
+  }
+  if (crun.AtLeast(1, 26, 0) && mode != CgroupMode::kStrict) {
+    UseConfigFile(&plan, "crun " + crun.ToString() + " resets the restore flag to soft");
+    return plan;
+  }
+  if (mode == CgroupMode::kSoft) {
+    plan.mechanism = ModeMechanism::kRuntimeDefault;
+    plan.description = "crun default (restore always runs soft)";
+    return plan;
+  }
+  Refuse(&plan,
+         "crun " + crun.ToString() + " restores in soft whatever mode is asked (it resets "
+         "--manage-cgroups-mode before use; fixed after crun 1.29.1) and reads no CRIU config "
+         "file before 1.26, so " + std::string(CgroupModeName(mode)) +
+         " cannot be honoured on restore" +
+         (mode == CgroupMode::kIgnore
+              ? " (ignore into a new cgroup path fails: CRIU looks for the old one); use soft "
+                "with --cgroup-path to move the container into a new cgroup"
+              : "; use soft"));
+  return plan;
+}
+
+ModePlan PlanCrunCheckpoint(const Version& crun, CgroupMode mode) {
+  ModePlan plan;
+  plan.requested = mode;
+  plan.expected = mode;
+  if (RuncFlagKnows(mode)) {
+    UseFlag(&plan, "crun");
+    return plan;
+  }
+  if (crun.AtLeast(1, 26, 0)) {
+    UseConfigFile(&plan, "crun has no flag value for " + std::string(CgroupModeName(mode)));
+    return plan;
+  }
+  plan.mechanism = ModeMechanism::kRuntimeDefault;
+  plan.expected = CgroupMode::kSoft;
+  plan.description = "crun default (soft)";
+  plan.note = "dump side cannot run " + std::string(CgroupModeName(mode)) + " through crun " +
+              crun.ToString() + " (no flag value, no config file): CRIU dumps in soft; the "
+              "images restore in the requested mode all the same where the restore can";
+  return plan;
+}
+
+ModePlan PlanRestoreFor(const std::string& runtime, const Version& version, CgroupMode mode) {
+  return runtime == "crun" ? PlanCrunRestore(version, mode) : PlanRuncRestore(version, mode);
+}
+
+ModePlan PlanCheckpointFor(const std::string& runtime, const Version& version, CgroupMode mode,
+                           bool owned_config_file) {
+  return runtime == "crun" ? PlanCrunCheckpoint(version, mode)
+                           : PlanRuncCheckpoint(version, mode, owned_config_file);
 }
 
 }  // namespace migrate::runtime

@@ -48,6 +48,21 @@ struct ModePlan {
   Status ToStatus() const;
 };
 
+// crun (measured with 1.21, docs/runtime-measurements.md; later versions from their
+// changelogs, each plan's mechanism says so):
+//   checkpoint  --manage-cgroups-mode passes every flag mode (ignore dumps no cgroup).
+//   restore     before 1.30 the parsed mode is reset to soft before use (src/restore.c), and
+//               before 1.26 no org.criu.config is read: only soft can be honoured; ignore
+//               into a new cgroup path fails outright. 1.26-1.29 read the annotation's
+//               config file, which CRIU applies last; 1.30 (crun PR #2241) passes the flag.
+ModePlan PlanCrunRestore(const Version& crun, CgroupMode mode);
+ModePlan PlanCrunCheckpoint(const Version& crun, CgroupMode mode);
+
+// By the runtime's name ("runc" or "crun") and version.
+ModePlan PlanRestoreFor(const std::string& runtime, const Version& version, CgroupMode mode);
+ModePlan PlanCheckpointFor(const std::string& runtime, const Version& version, CgroupMode mode,
+                           bool owned_config_file);
+
 // Restore through runc `version`.
 ModePlan PlanRuncRestore(const Version& runc, CgroupMode mode);
 

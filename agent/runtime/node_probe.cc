@@ -56,6 +56,22 @@ std::string_view CgroupLayoutName(proto::CgroupLayout layout) {
   }
 }
 
+std::string RuntimeHostProblem(const RuntimeInfo& runtime, proto::CgroupLayout layout,
+                               const std::string& cgroup_root) {
+  if (runtime.name != "crun" || layout != proto::CGROUP_LAYOUT_HYBRID) return "";
+  Result<std::string> controllers = ReadFile(cgroup_root + "/unified/cgroup.controllers");
+  std::string list = controllers.ok() ? *controllers : "";
+  while (!list.empty() && (list.back() == '\n' || list.back() == ' ')) list.pop_back();
+  if (list.empty()) return "";
+  return "crun " + runtime.version.ToString() +
+         " refuses this hybrid cgroup host: its cgroup2 hierarchy (" + cgroup_root +
+         "/unified) holds controllers (" + list +
+         "), and crun runs no container then (\"cgroups in hybrid mode not supported, drop all "
+         "controllers from cgroupv2\"); move them to v1 (e.g. mkdir " + cgroup_root +
+         "/hugetlb && mount -t cgroup -o hugetlb cgroup " + cgroup_root +
+         "/hugetlb, while nothing uses them on v2), or use runc";
+}
+
 Result<proto::Capabilities> ProbeNode(Runtime& runtime, Criu& criu,
                                       const NodeProbeOptions& options) {
   proto::Capabilities caps;
@@ -70,6 +86,7 @@ Result<proto::Capabilities> ProbeNode(Runtime& runtime, Criu& criu,
   caps.set_runtime_name(info.name);
   caps.set_runtime_version(info.version.ToString());
   caps.set_runtime_path(info.path);
+  caps.set_runtime_problem(RuntimeHostProblem(info, caps.cgroup_layout(), options.cgroup_root));
 
   Result<Version> criu_version = criu.GetVersion();
   if (criu_version.ok()) {
@@ -98,6 +115,7 @@ std::string FormatCapabilities(const proto::Capabilities& caps) {
   out << "cgroup layout:   " << CgroupLayoutName(caps.cgroup_layout()) << "\n";
   out << "runtime:         " << caps.runtime_name() << " " << caps.runtime_version() << " ("
       << caps.runtime_path() << ")\n";
+  if (!caps.runtime_problem().empty()) out << "  UNUSABLE:      " << caps.runtime_problem() << "\n";
   out << "criu:            " << (caps.criu_version().empty() ? "-" : caps.criu_version())
       << ", check " << (caps.criu_check_ok() ? "ok" : "FAILED") << ": " << caps.criu_check_output()
       << "\n";

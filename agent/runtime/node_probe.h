@@ -30,7 +30,14 @@ struct NodeProbeOptions {
   std::string node_name;
   std::string agent_version;
   std::string proc_root = "/proc";
+  std::string cgroup_root = "/sys/fs/cgroup";
 };
+
+// Why `runtime` cannot run containers on this host at all ("" when it can): crun refuses a
+// hybrid host whose cgroup2 hierarchy (<cgroup_root>/unified) holds controllers ("cgroups
+// in hybrid mode not supported, drop all controllers from cgroupv2").
+std::string RuntimeHostProblem(const RuntimeInfo& runtime, proto::CgroupLayout layout,
+                               const std::string& cgroup_root);
 
 // Fills Capabilities. A missing or failing CRIU is reported in the result (criu_check_ok =
 // false, output says why), not as an error; errors are for what cannot be read at all.

@@ -68,14 +68,14 @@ bool OciConfig::remove_annotation(std::string_view key) {
   return ann != nullptr && ann->Remove(key);
 }
 
-bool OciConfig::creates_network_namespace() const {
+bool OciConfig::creates_namespace(std::string_view wanted) const {
   const json::Value* linux_section = doc_.Find("linux");
   const json::Value* ns = linux_section != nullptr ? linux_section->Find("namespaces") : nullptr;
   if (ns == nullptr || !ns->is_array()) return false;
   for (const json::Value& entry : ns->array()) {
     const json::Value* type = entry.Find("type");
     const json::Value* path = entry.Find("path");
-    if (type != nullptr && type->is_string() && type->string_value() == "network" &&
+    if (type != nullptr && type->is_string() && type->string_value() == wanted &&
         (path == nullptr || (path->is_string() && path->string_value().empty()))) {
       return true;
     }

@@ -40,9 +40,10 @@ class OciConfig {
   void set_annotation(std::string_view key, std::string value);
   bool remove_annotation(std::string_view key);
 
-  // True when linux.namespaces asks the runtime to create a network namespace (type
-  // "network" without a path).
-  bool creates_network_namespace() const;
+  // True when linux.namespaces asks the runtime to create a namespace of `type` ("network",
+  // "cgroup", ...: listed without a path).
+  bool creates_namespace(std::string_view type) const;
+  bool creates_network_namespace() const { return creates_namespace("network"); }
 
   // Sets the OCI hook of `stage` (e.g. "prestart") whose args contain `marker`: replaced in
   // place when present, appended otherwise (so repeated restores add it once).

@@ -108,11 +108,18 @@ Result<std::unique_ptr<RuncRuntime>> RuncRuntime::Create(ProcessRunner* runner,
   spec.argv = {options.runc_path, "--version"};
   spec.timeout = std::chrono::seconds(30);
   Result<ProcessResult> out = RunChecked(*runner, spec);
-  if (!out.ok()) return Status::Unavailable(out.status().message()).WithContext("probe runc");
-  Result<Version> version = ParseRuncVersionOutput(out->stdout_text);
-  if (!version.ok())
-    return Status::Unavailable(version.status().message()).WithContext("probe runc");
-  RuntimeInfo info{"runc", *version, ResolveInPath(options.runc_path)};
+  if (!out.ok()) return Status::Unavailable(out.status().message()).WithContext("probe runtime");
+  // runc and crun share the CLI this class drives; they differ in what reaches CRIU
+  // (mode_plan.h) and in their state files.
+  const bool crun = out->stdout_text.rfind("crun version", 0) == 0;
+  Result<Version> version = crun ? ParseCrunVersionOutput(out->stdout_text)
+                                 : ParseRuncVersionOutput(out->stdout_text);
+  if (!version.ok()) {
+    return Status::Unavailable(version.status().message() + " (" + options.runc_path +
+                               " --version: neither runc nor crun?)")
+        .WithContext("probe runtime");
+  }
+  RuntimeInfo info{crun ? "crun" : "runc", *version, ResolveInPath(options.runc_path)};
   return std::make_unique<RuncRuntime>(runner, std::move(options), std::move(info));
 }
 
@@ -132,9 +139,9 @@ std::string RuncRuntime::OwnedConfigPath(std::string_view container_id) const {
 std::vector<ModeSupport> RuncRuntime::ModeSupportTable() const {
   std::vector<ModeSupport> table;
   for (CgroupMode mode : kAllCgroupModes) {
-    ModePlan restore = PlanRuncRestore(info_.version, mode);
-    ModePlan any = PlanRuncCheckpoint(info_.version, mode, /*owned_config_file=*/false);
-    ModePlan owned = PlanRuncCheckpoint(info_.version, mode, /*owned_config_file=*/true);
+    ModePlan restore = PlanRestoreFor(info_.name, info_.version, mode);
+    ModePlan any = PlanCheckpointFor(info_.name, info_.version, mode, /*owned_config_file=*/false);
+    ModePlan owned = PlanCheckpointFor(info_.name, info_.version, mode, /*owned_config_file=*/true);
     ModeSupport row;
     row.mode = mode;
     row.restore = restore.allowed();
@@ -176,6 +183,7 @@ Result<std::optional<std::string>> RuncRuntime::CreationCriuConfig(std::string_v
 }
 
 Result<ModePlan> RuncRuntime::PlanCheckpoint(std::string_view container_id, CgroupMode mode) {
+  if (info_.name == "crun") return PlanCrunCheckpoint(info_.version, mode);
   MIGRATE_ASSIGN_OR_RETURN(std::optional<std::string> annotation, CreationCriuConfig(container_id));
   bool owned = annotation && *annotation == OwnedConfigPath(container_id);
   ModePlan plan = PlanRuncCheckpoint(info_.version, mode, owned);
@@ -192,7 +200,7 @@ Result<ModePlan> RuncRuntime::PlanCheckpoint(std::string_view container_id, Cgro
 }
 
 ModePlan RuncRuntime::PlanRestore(CgroupMode mode) const {
-  return PlanRuncRestore(info_.version, mode);
+  return PlanRestoreFor(info_.name, info_.version, mode);
 }
 
 Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
@@ -203,7 +211,12 @@ Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
   spec.timeout = std::chrono::seconds(30);
   MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, runner_->Run(spec));
   if (!r.Succeeded()) {
-    if (r.stderr_text.find("does not exist") != std::string::npos) {
+    // runc: "container does not exist"; crun: "error opening file `<root>/<id>/status`: No
+    // such file or directory".
+    const bool unknown = r.stderr_text.find("does not exist") != std::string::npos ||
+                         (r.stderr_text.find("/status`") != std::string::npos &&
+                          r.stderr_text.find("No such file or directory") != std::string::npos);
+    if (unknown) {
       return Status::NotFound("container " + std::string(container_id) + " does not exist");
     }
     return Status::FailedPrecondition(FormatCommand(spec.argv) + ": " + r.Describe() + ": " +
@@ -254,7 +267,10 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
   // A container created with a migrate-owned config file: runc passes that file to CRIU on
   // every checkpoint and CRIU applies it last, so it must say exactly what this checkpoint
   // wants (a stale "manage-cgroups=ignore" would override the flag).
-  MIGRATE_ASSIGN_OR_RETURN(std::optional<std::string> annotation, CreationCriuConfig(id));
+  std::optional<std::string> annotation;
+  if (info_.name == "runc") {
+    MIGRATE_ASSIGN_OR_RETURN(annotation, CreationCriuConfig(id));
+  }
   if (annotation && *annotation == OwnedConfigPath(id)) {
     std::string text = plan.mechanism == ModeMechanism::kCriuConfigFile
                            ? plan.config_file_text
@@ -397,7 +413,7 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   Result<ProcessResult> run = RunChecked(*runner_, spec);
   result.restore_duration = Since(start);
   auto fail = [&](Status status) {
-    (void)KillAndDelete(id);
+    (void)KillAndDelete(id, options.bundle_dir);
     return status.WithContext("restore container " + id);
   };
   if (!run.ok()) return fail(WithLog(run.status(), result.log_path));
@@ -434,6 +450,18 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   Result<std::vector<std::string>> cgroups = ProcessCgroups(result.init_pid, options_.proc_root);
   if (!cgroups.ok()) return fail(cgroups.status());
   result.cgroups = *cgroups;
+  if (config.creates_namespace("cgroup")) {
+    // CRIU up to 4.2.1 skips the container's own cgroup namespace in ignore mode (runc
+    // #5417): the tasks would see the host's cgroup paths. Never accept that silently.
+    Result<bool> host_ns = SharesHostNamespace(result.init_pid, "cgroup", options_.proc_root);
+    if (!host_ns.ok()) return fail(host_ns.status());
+    if (*host_ns) {
+      return fail(Status::FailedPrecondition(
+          "the restored container lost its private cgroup namespace (its tasks are in the "
+          "host's, and see host cgroup paths): CRIU " +
+          std::string(CgroupModeName(options.cgroup_mode)) + " restore (runc #5417)"));
+    }
+  }
 
   if (options.bring_up_loopback) {
     Result<bool> shared = SharesHostNetns(result.init_pid, options_.proc_root);
@@ -455,11 +483,16 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   return result;
 }
 
-Status RuncRuntime::KillAndDelete(std::string_view container_id) {
+Status RuncRuntime::KillAndDelete(std::string_view container_id, std::string_view owned_bundle) {
   Result<ContainerState> state = State(container_id);
   if (!state.ok()) {
     if (state.status().code() == StatusCode::kNotFound) return Status::Ok();
     return state.status();
+  }
+  if (!SameBundle(state->bundle, owned_bundle)) {
+    return Status::FailedPrecondition("container " + std::string(container_id) + " runs from " +
+                                      state->bundle + ", not from " + std::string(owned_bundle) +
+                                      ": not ours, left alone");
   }
   ProcessSpec kill;
   kill.argv = Base();

@@ -45,7 +45,7 @@ class RuncRuntime final : public Runtime {
   Result<std::vector<int>> Pids(std::string_view container_id) override;
   Result<CheckpointResult> Checkpoint(const CheckpointOptions& options) override;
   Result<RestoreResult> Restore(const RestoreOptions& options) override;
-  Status KillAndDelete(std::string_view container_id) override;
+  Status KillAndDelete(std::string_view container_id, std::string_view owned_bundle) override;
   Status Resume(std::string_view container_id) override;
 
   // "<criu_config_dir>/<id>.conf".

@@ -30,6 +30,14 @@ struct ContainerState {
   std::string bundle;
 };
 
+// Whether two bundle paths name the same folder (trailing slashes aside). A container belongs
+// to whoever owns the bundle it runs from.
+inline bool SameBundle(std::string_view a, std::string_view b) {
+  while (a.size() > 1 && a.back() == '/') a.remove_suffix(1);
+  while (b.size() > 1 && b.back() == '/') b.remove_suffix(1);
+  return !a.empty() && a == b;
+}
+
 // The cgroup mode CRIU really ran, with the proof. Mirrors proto::ModeEvidence.
 struct ModeProof {
   CgroupMode requested = CgroupMode::kSoft;
@@ -128,8 +136,10 @@ class Runtime {
   // (the restored container is then killed and deleted).
   virtual Result<RestoreResult> Restore(const RestoreOptions& options) = 0;
 
-  // SIGKILL (ignoring "not running"), then delete. OK when the container does not exist.
-  virtual Status KillAndDelete(std::string_view container_id) = 0;
+  // SIGKILL (ignoring "not running"), then delete, only when the runtime reports the
+  // container running from `owned_bundle`: a container of that id from another bundle is not
+  // the caller's (FailedPrecondition, left alone). OK when the container does not exist.
+  virtual Status KillAndDelete(std::string_view container_id, std::string_view owned_bundle) = 0;
 
   // Thaws a paused (frozen) container, e.g. one an interrupted dump left frozen.
   virtual Status Resume(std::string_view container_id) = 0;

@@ -220,9 +220,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{
             "ZeroTimeout", {"container", "web", "host-a", "host-b", "--timeout", "0"}, "--timeout"},
         BadArgs{"UnknownOption", {"container", "web", "host-a", "host-b", "--fast"}, "--fast"},
-        BadArgs{"CgroupPathWithoutIgnore",
-                {"container", "web", "host-a", "host-b", "--cgroup-path", "/x"},
-                "--cgroup-path needs --cgroups-mode ignore"},
+        BadArgs{"CgroupPathInFullMode",
+                {"container", "web", "host-a", "host-b", "--cgroups-mode", "full",
+                 "--cgroup-path", "/x"},
+                "--cgroup-path needs --cgroups-mode ignore or soft"},
         BadArgs{"RelativeCgroupPath",
                 {"container", "web", "host-a", "host-b", "--cgroups-mode", "ignore",
                  "--cgroup-path", "x/y"},
@@ -361,6 +362,101 @@ TEST_F(CliTest, SigintDuringTheFreezeEndsInARollback) {
   EXPECT_THAT(parsed.fields().at(std::string("error")).string_value(), HasSubstr("interrupted"));
   EXPECT_TRUE(pair_->destination->restore_requests.empty());
   EXPECT_EQ(pair_->source->rollback_requests.size(), 1u);
+}
+
+}  // namespace
+}  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+TEST_F(CliTest, RollbackRefusesADestinationTheSourceDidNotJournal) {
+  pair_->source->migration.set_role(proto::ROLE_SOURCE);
+  pair_->source->migration.set_container_id("web");
+  pair_->source->migration.set_peer_node("host-c");
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("with destination host-c, not host-b"));
+  EXPECT_TRUE(pair_->destination->rollback_requests.empty());
+  EXPECT_TRUE(pair_->source->rollback_requests.empty());
+}
+
+TEST_F(CliTest, RollbackOfACommittedMigrationCleansUpTheSource) {
+  pair_->source->migration.set_role(proto::ROLE_SOURCE);
+  pair_->source->migration.set_container_id("web");
+  pair_->source->migration.set_phase(proto::PHASE_CHECKPOINTED);
+  pair_->destination->migration.set_phase(proto::PHASE_COMMITTED);
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("had committed"));
+  EXPECT_TRUE(pair_->destination->rollback_requests.empty());
+  EXPECT_TRUE(pair_->source->rollback_requests.empty());
+  EXPECT_EQ(pair_->source->commit_requests.size(), 1u);
+}
+
+// A destination that lost its state (or the wrong host) knows nothing of a migration it may
+// run: the source stays as it is, unless the operator says the destination is gone.
+TEST_F(CliTest, RollbackWaitsForADestinationThatKnowsNothingUnlessToldItIsLost) {
+  pair_->source->migration.set_role(proto::ROLE_SOURCE);
+  pair_->source->migration.set_container_id("web");
+  pair_->source->migration.set_phase(proto::PHASE_CHECKPOINTED);
+  pair_->destination->errors["Rollback"] = Status::NotFound("migration unknown to host-b");
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), kExitNeedsOperator);
+  EXPECT_THAT(err_.str(), HasSubstr("--destination-lost"));
+  EXPECT_TRUE(pair_->source->rollback_requests.empty());
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b", "--destination-lost"}), 0)
+      << err_.str();
+  EXPECT_EQ(pair_->source->rollback_requests.size(), 1u);
+}
+
+}  // namespace
+}  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+TEST_F(CliTest, HostsCheckReportsQuarantinedMigrations) {
+  proto::QuarantinedMigration* q = pair_->destination->capabilities.add_quarantined();
+  q->set_migration_id("0badc0de");
+  q->set_path("/var/lib/migrate/migrations/0badc0de/journal.pb");
+  q->set_error("not a valid record");
+  EXPECT_EQ(Run({"hosts", "check", "host-a", "host-b"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("host-b: migration 0badc0de is quarantined"));
+  EXPECT_THAT(out_.str(), HasSubstr("/var/lib/migrate/migrations/0badc0de/journal.pb"));
+}
+
+}  // namespace
+}  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+// A migration whose controller died after prepare-receive: only the destination knows it.
+TEST_F(CliTest, RollbackOfAMigrationOnlyTheDestinationPreparedCleansTheDestination) {
+  pair_->source->errors["GetMigration"] = Status::NotFound("unknown");
+  pair_->destination->migration.set_role(proto::ROLE_DESTINATION);
+  pair_->destination->migration.set_peer_node("host-a");
+  pair_->destination->migration.set_phase(proto::PHASE_PREPARED);
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), 0) << err_.str();
+  EXPECT_EQ(pair_->destination->rollback_requests.size(), 1u);
+  EXPECT_EQ(pair_->destination->rollback_requests[0].peer_node(), "host-a");
+  EXPECT_TRUE(pair_->source->rollback_requests.empty());
+}
+
+TEST_F(CliTest, RollbackRefusesWhenOnlyTheDestinationKnowsAndItRestored) {
+  pair_->source->errors["GetMigration"] = Status::NotFound("unknown");
+  pair_->destination->migration.set_role(proto::ROLE_DESTINATION);
+  pair_->destination->migration.set_phase(proto::PHASE_RESTORED);
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), kExitNeedsOperator);
+  EXPECT_THAT(err_.str(), HasSubstr("may run the only copy"));
+  EXPECT_TRUE(pair_->destination->rollback_requests.empty());
+}
+
+TEST_F(CliTest, RollbackOnlyOnTheDestinationRefusesSwappedHosts) {
+  pair_->source->errors["GetMigration"] = Status::NotFound("unknown");
+  pair_->destination->migration.set_role(proto::ROLE_SOURCE);
+  pair_->destination->migration.set_phase(proto::PHASE_CHECKPOINTED);
+  EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("swap the hosts"));
+  EXPECT_TRUE(pair_->destination->rollback_requests.empty());
 }
 
 }  // namespace

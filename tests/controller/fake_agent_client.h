@@ -116,6 +116,8 @@ class FakeAgentClient : public AgentClient {
     std::lock_guard<std::mutex> lock(poll_mu_);
     ++polls_;
     poll_cv_.notify_all();
+    auto it = errors.find("GetMigration");
+    if (it != errors.end()) return it->second;
     return migration;
   }
 

@@ -1,4 +1,4 @@
-// The orchestrator against scripted agents: the flow of notes/FLOW.md, every refusal before
+// The orchestrator against scripted agents: the flow of docs/flow.md, every refusal before
 // the freeze, and the rollback after it (with a failure injected at every call in turn).
 #include "controller/migration.h"
 
@@ -9,6 +9,7 @@
 #include <atomic>
 
 #include "controller/report.h"
+#include "controller/rollback.h"
 #include "tests/controller/fake_agent_client.h"
 
 namespace migrate::controller {
@@ -591,6 +592,77 @@ TEST(MigrationInterruptTest, InterruptBeforeTheFreezeChangesNothing) {
   EXPECT_EQ(report.status(), "failed");
   EXPECT_FALSE(report.frozen());
   EXPECT_TRUE(pair->log.Calls().empty());
+}
+
+}  // namespace
+}  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+// A destination with no record of the migration after it was asked to restore may have lost
+// its state and run the container: the source is not restored.
+TEST(MigrationRollbackTest, ADestinationThatForgotTheMigrationIsNotAConfirmation) {
+  auto pair = MakeHealthyPair();
+  pair->destination->errors["Restore"] = Status::Unavailable("connection reset");
+  pair->destination->errors["Rollback"] = Status::NotFound("migration unknown to host-b");
+  const proto::Report report = RunMigration(*pair, Request());
+  EXPECT_EQ(report.status(), "failed");
+  EXPECT_THAT(report.rollback().destination(), HasSubstr("no record"));
+  EXPECT_TRUE(pair->source->rollback_requests.empty());
+}
+
+// Before any restore was asked, a destination without a record of it cannot run it.
+TEST(MigrationRollbackTest, ADestinationNeverAskedToRestoreMayKnowNothing) {
+  auto pair = MakeHealthyPair();
+  pair->source->errors["CheckpointSend"] = Status::Internal("dump failed");
+  pair->destination->errors["Rollback"] = Status::NotFound("migration unknown to host-b");
+  const proto::Report report = RunMigration(*pair, Request());
+  EXPECT_EQ(report.status(), "rolled_back") << report.error();
+  EXPECT_EQ(report.rollback().destination(), "ok");
+  ASSERT_EQ(pair->source->rollback_requests.size(), 1u);
+}
+
+// Every rollback names the other host, so that an agent whose journal says otherwise refuses.
+TEST(MigrationRollbackTest, RollbacksNameThePeer) {
+  auto pair = MakeHealthyPair();
+  pair->destination->errors["Restore"] = Status::FailedPrecondition("restore failed");
+  (void)RunMigration(*pair, Request());
+  ASSERT_EQ(pair->destination->rollback_requests.size(), 1u);
+  EXPECT_EQ(pair->destination->rollback_requests[0].peer_node(), "host-a");
+  ASSERT_EQ(pair->source->rollback_requests.size(), 1u);
+  EXPECT_EQ(pair->source->rollback_requests[0].peer_node(), "host-b");
+}
+
+// A source that refused the checkpoint before the freeze (e.g. another migration holds the
+// container) has nothing to roll back: the migration failed with nothing changed.
+TEST(MigrationRollbackTest, ACheckpointRefusedBeforeTheFreezeIsNotARollback) {
+  auto pair = MakeHealthyPair();
+  pair->source->errors["CheckpointSend"] =
+      Status::AlreadyExists("container web is held by unfinished migration m0");
+  pair->source->errors["Rollback"] = Status::NotFound("migration unknown to host-a");
+  const proto::Report report = RunMigration(*pair, Request());
+  EXPECT_EQ(report.status(), "failed");
+  EXPECT_FALSE(report.frozen());
+  EXPECT_THAT(report.error(), HasSubstr("held by unfinished migration m0"));
+  EXPECT_EQ(report.rollback().source(), kSourceNeverFroze);
+  EXPECT_FALSE(Called(*pair, "host-a:Inspect"));
+}
+
+// The destination committed but its answer was lost: it refuses the rollback; the source is
+// committed instead, and the container runs on the destination alone.
+TEST(MigrationRollbackTest, ACommitWhoseAnswerWasLostIsFinishedNotRolledBack) {
+  auto pair = MakeHealthyPair();
+  pair->destination->errors["Commit"] = Status::Unavailable("connection reset");
+  pair->destination->errors["Rollback"] =
+      Status::FailedPrecondition("rollback: migration 00112233445566ff is COMMITTED");
+  pair->destination->migration.set_phase(proto::PHASE_COMMITTED);
+  const proto::Report report = RunMigration(*pair, Request());
+  EXPECT_EQ(report.status(), "migrated") << report.error();
+  EXPECT_TRUE(pair->source->rollback_requests.empty());
+  EXPECT_EQ(pair->source->commit_requests.size(), 1u);
+  ASSERT_FALSE(report.warnings().empty());
+  EXPECT_THAT(report.warnings(0), HasSubstr("answer was lost"));
 }
 
 }  // namespace

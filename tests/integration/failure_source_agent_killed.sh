@@ -34,6 +34,6 @@ for i in $(seq 200); do
 done
 expect_counting host-a "$ID" "$before"
 expect_absent host-b "$ID"
-grep -q "interrupted checkpoint: restoring on the source" "$(dirname "$MIGRATE_HOSTS")/host-a/agent.log" ||
+grep -q "restart: source of container .* in CHECKPOINTING: roll back" "$(dirname "$MIGRATE_HOSTS")/host-a/agent.log" ||
   fail "the agent log does not say it restored the container"
 log PASS

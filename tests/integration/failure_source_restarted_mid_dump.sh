@@ -40,7 +40,7 @@ migrate_json_wait
 fast_data_link
 case "$RC" in 3 | 4) ;; *) fail "exit $RC, expected 3 or 4" ;; esac
 expect_back_on_source "$ID1" "$before"
-grep -q "an interrupted dump still uses .*(pids " "$AGENT_LOG" ||
+grep -q "an interrupted dump or restore still uses .*(pids " "$AGENT_LOG" ||
   fail "the agent log does not say it waited for the interrupted dump"
 
 # 2. runc and CRIU die with the agent: the container stays frozen, and is thawed.

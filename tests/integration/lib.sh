@@ -14,10 +14,15 @@ eval "$("$TH" env)"
 TEST_NAME=$(basename "$0" .sh)
 CREATED=()  # "host id" pairs to remove at exit
 
-log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
+log() { printf '[%s +%ss] %s\n' "$TEST_NAME" "$SECONDS" "$*" >&2; }
 fail() { printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
 
-runc_root() { case $1 in host-a) echo "$HOST_A_RUNC_ROOT" ;; host-b) echo "$HOST_B_RUNC_ROOT" ;; *) fail "no host $1" ;; esac; }
+# A host's runtime and its root, as its agent is configured now (test-hosts.sh use-runtime
+# changes them).
+agent_field() { jq -r ".$2 // \"\"" "$(dirname "$MIGRATE_HOSTS")/$1/agent.json"; }
+runc_root() { agent_field "$1" runc_root; }
+runtime_of() { agent_field "$1" runtime_path; }
+rt() { local host=$1; shift; "$(runtime_of "$host")" --root "$(runc_root "$host")" "$@"; }
 state_dir() { case $1 in host-a) echo "$HOST_A_STATE_DIR" ;; host-b) echo "$HOST_B_STATE_DIR" ;; esac; }
 bundles_dir() { case $1 in host-a) echo "$HOST_A_BUNDLES" ;; host-b) echo "$HOST_B_BUNDLES" ;; esac; }
 netns_path() { case $1 in host-a) echo "$HOST_A_NETNS" ;; host-b) echo "$HOST_B_NETNS" ;; esac; }
@@ -27,7 +32,7 @@ cleanup_containers() {
   for pair in "${CREATED[@]}"; do
     read -r host id <<<"$pair"
     for h in host-a host-b; do
-      "$SAMPLE" remove "$id" "$(runc_root "$h")" || true
+      RUNTIME=$(runtime_of "$h") "$SAMPLE" remove "$id" "$(runc_root "$h")" || true
       rm -rf "$(state_dir "$h")/containers/$id"
     done
     rm -rf "$(bundles_dir "$host")/$id"
@@ -38,15 +43,15 @@ trap cleanup_containers EXIT
 # start_counter HOST ID: a counting busybox container under cgroup /<host>/<id>.
 start_counter() {
   CREATED+=("$1 $2")
-  "$SAMPLE" start "$2" "$(runc_root "$1")" "$(bundles_dir "$1")/$2" "/$1/$2" >&2
+  RUNTIME=$(runtime_of "$1") "$SAMPLE" start "$2" "$(runc_root "$1")" "$(bundles_dir "$1")/$2" "/$1/$2" >&2
 }
 
-# container_status HOST ID: runc's status word, or "absent".
+# container_status HOST ID: the runtime's status word, or "absent".
 container_status() {
-  runc --root "$(runc_root "$1")" state "$2" 2>/dev/null | jq -r .status || echo absent
+  rt "$1" state "$2" 2>/dev/null | jq -r .status || echo absent
 }
-container_pid() { runc --root "$(runc_root "$1")" state "$2" | jq -r .pid; }
-container_bundle() { runc --root "$(runc_root "$1")" state "$2" | jq -r .bundle; }
+container_pid() { rt "$1" state "$2" | jq -r .pid; }
+container_bundle() { rt "$1" state "$2" | jq -r .bundle; }
 count_of() { cat "$(container_bundle "$1" "$2")/rootfs/count"; }
 
 # expect_counting HOST ID MIN: the container runs on HOST, its count is >= MIN and grows.
@@ -150,3 +155,112 @@ wait_for_freeze() {
 
 TEST_TMP=$(mktemp -d)
 trap 'cleanup_containers; rm -rf "$TEST_TMP"' EXIT
+
+# api HOST PATH REQUEST_TYPE TEXT RESPONSE_TYPE: one raw call of the agent API as the
+# controller would make it (protobuf text format in, decoded text out), for tests that play a
+# controller that died half-way. Sets API_STATUS (the HTTP status) and API_OUT.
+api() {
+  local host=$1 path=$2 req_type=$3 text=$4 resp_type=$5 dir ip
+  dir=$(dirname "$MIGRATE_HOSTS")
+  ip=$(jq -r --arg h "$host" '.hosts[] | select(.name == $h) | .address' "$MIGRATE_HOSTS")
+  printf '%s' "$text" | protoc -I "$REPO" --encode="migrate.proto.$req_type" \
+    "$REPO/proto/agent_api.proto" >"$TEST_TMP/api.req"
+  API_STATUS=$(curl -s -o "$TEST_TMP/api.resp" -w '%{http_code}' --max-time 120 \
+    --cacert "$dir/pki/controller/ca.pem" --cert "$dir/pki/controller/cert.pem" \
+    --key "$dir/pki/controller/key.pem" -H 'Content-Type: application/x-protobuf' \
+    --data-binary @"$TEST_TMP/api.req" "https://$ip:7443$path")
+  [ "$API_STATUS" = 200 ] || resp_type=ApiError
+  API_OUT=$(protoc -I "$REPO" --decode="migrate.proto.$resp_type" "$REPO/proto/agent_api.proto" \
+    <"$TEST_TMP/api.resp" 2>&1 || true)
+  log "api $host $path -> $API_STATUS: $(tr '\n' ' ' <<<"$API_OUT")"
+}
+
+# expect_memory_intact HOST ID: a SAMPLE_MEMORY_MIB container's memory checksum, taken now
+# (SIGUSR1), equals the one it took at start.
+expect_memory_intact() {
+  local host=$1 id=$2 rootfs i
+  rootfs="$(container_bundle "$host" "$id")/rootfs"
+  rm -f "$rootfs/memsum"
+  rt "$host" kill "$id" USR1
+  for i in $(seq 200); do [ -s "$rootfs/memsum" ] && break; sleep 0.05; done
+  [ -s "$rootfs/memsum" ] || fail "$id on $host did not checksum its memory"
+  cmp -s "$rootfs/memsum" "$rootfs/memsum.start" ||
+    fail "$id on $host: memory changed ($(cat "$rootfs/memsum.start") -> $(cat "$rootfs/memsum"))"
+  log "$id on $host: memory intact ($(cut -c1-12 "$rootfs/memsum"))"
+}
+
+# start_watcher ID / stop_watcher: samples both hosts every 100 ms while a test runs;
+# stop_watcher fails the test if any sample found the container running on both.
+start_watcher() {
+  local id=$1
+  (
+    trap 'exit 0' TERM
+    while :; do
+      echo "$(date +%s.%N) $(container_status host-a "$id") $(container_status host-b "$id")"
+      sleep 0.1
+    done
+  ) >"$TEST_TMP/watch.log" 2>/dev/null &
+  WATCHER=$!
+}
+stop_watcher() {
+  [ -n "${WATCHER:-}" ] || return 0
+  kill "$WATCHER" 2>/dev/null || true
+  wait "$WATCHER" 2>/dev/null || true
+  WATCHER=
+  local both samples
+  both=$(awk '$2 == "running" && $3 == "running"' "$TEST_TMP/watch.log" | head -n 3)
+  [ -z "$both" ] || fail "two copies ran at once: $both"
+  samples=$(wc -l <"$TEST_TMP/watch.log")
+  [ "$samples" -ge 2 ] || fail "the watcher took only $samples samples"
+  log "watcher: $samples samples, never two copies at once"
+}
+
+# running_host ID: the one host where the container runs (fails if none or both).
+running_host() {
+  local a b
+  a=$(container_status host-a "$1")
+  b=$(container_status host-b "$1")
+  if [ "$a" = running ] && [ "$b" != running ]; then echo host-a
+  elif [ "$b" = running ] && [ "$a" != running ]; then echo host-b
+  else fail "$1 runs on host-a: $a, host-b: $b (exactly one expected)"
+  fi
+}
+
+# journal_field HOST MIGRATION FIELD: a field of the agent's journal record ("" if none).
+journal_field() {
+  local record
+  record="$(state_dir "$1")/migrations/$2/journal.pb"
+  [ -f "$record" ] || return 0
+  protoc -I "$REPO" --decode=migrate.proto.MigrationRecord "$REPO/proto/agent_state.proto" \
+    <"$record" | sed -n "s/^$3: //p" | tr -d '"'
+}
+journal_phase() { journal_field "$1" "$2" phase | sed 's/^PHASE_//'; }
+
+# expect_nothing_left ID: no staging, no images of an ended migration, nothing frozen, and
+# no cgroup of the container under the cgroup parent of the host where it does not run.
+expect_nothing_left() {
+  local id=$1 runs h d phase
+  runs=$(running_host "$id")
+  for h in host-a host-b; do
+    d="$(state_dir "$h")/staging"
+    if [ -d "$d" ] && [ -n "$(ls -A "$d")" ]; then fail "staging left on $h: $(ls -A "$d")"; fi
+    for d in $(migration_dirs "$h"); do
+      [ "$(journal_field "$h" "$d" container_id)" = "$id" ] || continue
+      phase=$(journal_phase "$h" "$d")
+      case "$phase" in
+        COMMITTED | ROLLED_BACK)
+          [ -e "$(state_dir "$h")/migrations/$d/images" ] && fail "images of ended migration $d left on $h"
+          ;;
+        *) fail "migration $d on $h is still $phase" ;;
+      esac
+    done
+    [ "$(container_status "$h" "$id")" = paused ] && fail "$id left frozen on $h"
+    if [ "$h" != "$runs" ]; then
+      [ "$(container_status "$h" "$id")" = absent ] || fail "$id still exists on $h ($(container_status "$h" "$id"))"
+      for d in /sys/fs/cgroup/*/migrate-"$h"/"$id"; do
+        [ -d "$d" ] && fail "cgroup $d left on $h"
+      done
+    fi
+  done
+  log "$id: runs on $runs only; nothing of its migrations left"
+}

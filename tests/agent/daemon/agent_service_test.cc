@@ -1,261 +1,15 @@
 // The agent's API service over a fake runtime and a fake CRIU (behind their interfaces), with
 // the real journal and, for the flow test, the real stream receiver and sender over loopback.
-#include "agent/agent_service.h"
-
-#include <fcntl.h>
-#include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <functional>
-#include <future>
-#include <sstream>
 
 #include "agent/runtime/mode_plan.h"
-#include "tests/transfer/test_pki.h"
+#include "tests/agent/daemon/agent_test_fixture.h"
 
-namespace migrate::agent {
+namespace migrate::agent::test {
 namespace {
 
-namespace fs = std::filesystem;
 using runtime::CgroupMode;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// runc 1.1.5 as far as the service can tell: mode plans are the real pure functions.
-class FakeRuntime final : public runtime::Runtime {
- public:
-  FakeRuntime() {
-    info_.name = "runc";
-    info_.version = *runtime::ParseVersion("1.1.5");
-    info_.path = "/usr/sbin/runc";
-  }
-  const runtime::RuntimeInfo& info() const override { return info_; }
-  std::vector<runtime::ModeSupport> ModeSupportTable() const override { return {}; }
-  Result<runtime::ModePlan> PlanCheckpoint(std::string_view, CgroupMode mode) override {
-    return runtime::PlanRuncCheckpoint(info_.version, mode, /*owned_config_file=*/true);
-  }
-  runtime::ModePlan PlanRestore(CgroupMode mode) const override {
-    return runtime::PlanRuncRestore(info_.version, mode);
-  }
-  Result<runtime::ContainerState> State(std::string_view id) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = containers.find(std::string(id));
-    if (it == containers.end()) return Status::NotFound("container " + std::string(id));
-    return it->second;
-  }
-  Result<std::vector<int>> Pids(std::string_view) override { return std::vector<int>{}; }
-  Result<runtime::CheckpointResult> Checkpoint(const runtime::CheckpointOptions& o) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    checkpoints.push_back(o);
-    if (during_checkpoint) during_checkpoint();
-    if (!checkpoint_error.ok()) return checkpoint_error;
-    // What CRIU would leave: image files, written one after the other.
-    fs::create_directories(o.image_dir);
-    for (int i = 0; i < 3; ++i) {
-      std::ofstream(o.image_dir + "/pages-" + std::to_string(i) + ".img")
-          << std::string(100000 + i, static_cast<char>('a' + i));
-    }
-    containers.erase(o.container_id);  // runc destroys a checkpointed container
-    runtime::CheckpointResult result;
-    result.dump_mode.requested = o.cgroup_mode;
-    result.dump_mode.effective = o.cgroup_mode;
-    result.dump_mode.evidence = "fake dump.log";
-    result.started = std::chrono::system_clock::now();
-    return result;
-  }
-  Result<runtime::RestoreResult> Restore(const runtime::RestoreOptions& o) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    restores.push_back(o);
-    if (!restore_error.ok()) return restore_error;
-    containers[o.container_id] = {o.container_id, "running", 4242, o.bundle_dir};
-    runtime::RestoreResult result;
-    result.restore_mode.requested = o.cgroup_mode;
-    result.restore_mode.effective = o.cgroup_mode;
-    result.init_pid = 4242;
-    result.running_at = std::chrono::system_clock::now();
-    return result;
-  }
-  Status KillAndDelete(std::string_view id) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    killed.emplace_back(id);
-    containers.erase(std::string(id));
-    return Status::Ok();
-  }
-  Status Resume(std::string_view id) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    resumed.emplace_back(id);
-    auto it = containers.find(std::string(id));
-    if (it == containers.end()) return Status::NotFound("container " + std::string(id));
-    it->second.status = "running";
-    return Status::Ok();
-  }
-
-  std::mutex mutex;
-  runtime::RuntimeInfo info_;
-  std::map<std::string, runtime::ContainerState> containers;
-  std::vector<runtime::CheckpointOptions> checkpoints;
-  std::vector<runtime::RestoreOptions> restores;
-  std::vector<std::string> killed;
-  std::vector<std::string> resumed;
-  Status checkpoint_error;
-  Status restore_error;
-  std::function<void()> during_checkpoint;  // runs inside Checkpoint (the freeze)
-};
-
-// CRIU 4.1.1 that passes every check.
-class FakeCriuRunner final : public runtime::ProcessRunner {
- public:
-  Result<runtime::ProcessResult> Run(const runtime::ProcessSpec& spec) override {
-    runtime::ProcessResult result;
-    result.exit_code = 0;
-    const auto& a = spec.argv;
-    if (a.size() >= 2 && a[1] == "--version") {
-      result.stdout_text = "Version: 4.1.1\n";
-    } else if (a.size() >= 2 && a[1] == "check") {
-      result.stdout_text = "Looks good.\n";
-    } else if (a.size() >= 5 && a[1] == "cpuinfo" && a[2] == "dump") {
-      std::ofstream(a[4] + "/cpuinfo.img") << "fake cpuinfo";
-    } else if (a.size() >= 5 && a[1] == "cpuinfo" && a[2] == "check") {
-      result.exit_code = cpu_mismatch ? 1 : 0;
-      if (cpu_mismatch) result.stderr_text = "CPU mismatch";
-    } else {
-      result.exit_code = 127;
-      result.stderr_text = "unexpected command";
-    }
-    return result;
-  }
-  bool cpu_mismatch = false;
-};
-
-class AgentServiceTest : public ::testing::Test {
- protected:
-  std::unique_ptr<AgentService> MakeService(const std::string& name, const std::string& state,
-                                            transfer::StreamServer* streams = nullptr,
-                                            tls::ContextPtr client_tls = nullptr) {
-    AgentDeps deps;
-    deps.config.set_node_name(name);
-    deps.config.set_state_dir(state);
-    deps.config.set_cgroup_parent("/migrate");
-    deps.config.set_runc_root("/run/fake");
-    deps.runtime = &runtime_;
-    deps.criu = &criu_;
-    deps.runner = &runner_;
-    deps.streams = streams;
-    deps.client_tls = std::move(client_tls);
-    deps.agent_version = "test";
-    deps.dump_wait = dump_wait_;
-    return std::make_unique<AgentService>(deps, 2);
-  }
-
-  // A checkpoint-send of container "web" (migration "m1", soft) to host-b at 127.0.0.1:port.
-  static proto::CheckpointSendRequest CheckpointRequest(uint32_t port, std::string token) {
-    proto::CheckpointSendRequest request;
-    request.set_migration_id("m1");
-    request.set_container_id("web");
-    request.set_cgroup_mode(proto::CGROUP_MODE_SOFT);
-    request.mutable_target()->set_node_name("host-b");
-    request.mutable_target()->set_address("127.0.0.1");
-    request.mutable_target()->set_data_port(port);
-    request.mutable_target()->set_token(std::move(token));
-    return request;
-  }
-
-  // The source's journal record of migration "m1" for container "web".
-  static proto::MigrationRecord SourceRecord(proto::Phase phase) {
-    proto::MigrationRecord record;
-    record.set_migration_id("m1");
-    record.set_container_id("web");
-    record.set_role(proto::ROLE_SOURCE);
-    record.set_phase(phase);
-    return record;
-  }
-
-  static proto::RollbackRequest RollbackOf(const std::string& migration_id) {
-    proto::RollbackRequest request;
-    request.set_migration_id(migration_id);
-    return request;
-  }
-
-  // host-b's stream receiver on loopback, with a certificate from `pki`.
-  static Result<std::unique_ptr<transfer::StreamServer>> StartStreams(testing::TestPki& pki) {
-    transfer::StreamServerOptions options;
-    options.bind_address = "127.0.0.1";
-    options.tls = *tls::MakeServerContext(pki.Issue("host-b", tls::Role::kNode));
-    return transfer::StreamServer::Start(options);
-  }
-
-  void AddRunning(const std::string& id, const std::string& bundle) {
-    runtime_.containers[id] = {id, "running", 100, bundle};
-  }
-
-  static const proto::PreflightCheck* FindCheck(const proto::PreflightResponse& r,
-                                                const std::string& name) {
-    for (const auto& c : r.checks()) {
-      if (c.name() == name) return &c;
-    }
-    return nullptr;
-  }
-
-  ApiResponse Call(AgentService& service, const std::string& method, const std::string& target,
-                   const std::string& body, tls::Role role) {
-    ApiRequest request;
-    request.method = method;
-    request.target = target;
-    request.body = body;
-    request.peer.common_name = "peer";
-    request.peer.role = role;
-    std::promise<ApiResponse> answer;
-    service.Handle(request, [&answer](ApiResponse r) { answer.set_value(std::move(r)); });
-    return answer.get_future().get();
-  }
-
-  // A process holding `dir` open for `seconds`, as a dump in progress (runc, CRIU) holds its
-  // image directory.
-  // Returns once the child holds it (the pipe's close-on-exec end closes at the exec).
-  static pid_t HoldOpen(const std::string& dir, const char* seconds) {
-    int ready[2];
-    if (pipe2(ready, O_CLOEXEC) != 0) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-      if (open(dir.c_str(), O_RDONLY | O_DIRECTORY) < 0) _exit(126);
-      execl("/bin/sleep", "sleep", seconds, static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(ready[1]);
-    char byte;
-    while (read(ready[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-    close(ready[0]);
-    return pid;
-  }
-
-  // The source's record of "m1" interrupted while dumping, and its image directory.
-  proto::MigrationRecord SaveInterruptedDump() {
-    proto::MigrationRecord record = SourceRecord(proto::PHASE_CHECKPOINTING);
-    record.set_images_dir(dir_.path() + "/migrations/m1/images");
-    record.set_source_bundle("/bundles/web");
-    fs::create_directories(record.images_dir());
-    EXPECT_TRUE(Journal(dir_.path()).Save(record).ok());
-    return record;
-  }
-
-  std::chrono::milliseconds dump_wait_{std::chrono::seconds(10)};
-  testing::TempDir dir_;
-  FakeRuntime runtime_;
-  FakeCriuRunner runner_;
-  runtime::Criu criu_{&runner_};
-};
+using AgentServiceTest = AgentTest;
 
 TEST_F(AgentServiceTest, OnlyTheControllerRoleMayCallAnythingButHealth) {
   auto service = MakeService("host-a", dir_.path());
@@ -369,7 +123,8 @@ TEST_F(AgentServiceTest, SourceRollbackRestoresFromTheKeptImagesInSoft) {
   proto::MigrationRecord record = SourceRecord(proto::PHASE_CHECKPOINTED);
   record.set_cgroup_mode(proto::CGROUP_MODE_IGNORE);
   record.set_images_dir(dir_.path() + "/migrations/m1/images");
-  record.set_source_bundle("/bundles/web");
+  fs::create_directories(record.images_dir());
+  std::ofstream(record.images_dir() + "/inventory.img") << "inventory";
   ASSERT_TRUE(journal.Save(record).ok());
   auto service = MakeService("host-a", dir_.path());
   auto status = service->Rollback(RollbackOf("m1"));
@@ -422,6 +177,8 @@ TEST_F(AgentServiceTest, RecoverCleansDestinationsAndRestoresInterruptedCheckpoi
   dumping.set_phase(proto::PHASE_CHECKPOINTING);
   dumping.set_images_dir(dir_.path() + "/migrations/src-checkpointing/images");
   dumping.set_source_bundle("/bundles/c");
+  fs::create_directories(dumping.images_dir());
+  std::ofstream(dumping.images_dir() + "/inventory.img") << "inventory";
   ASSERT_TRUE(journal.Save(dumping).ok());
 
   proto::MigrationRecord dumped = dumping;
@@ -469,13 +226,13 @@ TEST_F(AgentServiceTest, RollbackChangesNothingWhileAnInterruptedDumpRuns) {
   runtime_.containers["web"] = {"web", "paused", 4242, "/bundles/web"};
   pid_t dump = HoldOpen(record.images_dir(), "30");
   ASSERT_GT(dump, 0);
-  dump_wait_ = std::chrono::milliseconds(300);
+  orphan_wait_ = std::chrono::milliseconds(300);
   auto service = MakeService("host-a", dir_.path());
   ASSERT_TRUE(service->Recover().ok());  // logs and leaves the record for a later rollback
   EXPECT_EQ(Journal(dir_.path()).Load("m1")->phase(), proto::PHASE_CHECKPOINTING);
   auto refused = service->Rollback(RollbackOf("m1"));
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status().ToString();
-  EXPECT_NE(refused.status().message().find("an interrupted dump still uses"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("an interrupted dump or restore still uses"), std::string::npos)
       << refused.status().ToString();
   EXPECT_NE(refused.status().message().find(std::to_string(dump)), std::string::npos);
   EXPECT_TRUE(runtime_.resumed.empty());
@@ -561,7 +318,7 @@ TEST_F(AgentServiceTest, SourceAndDestinationMigrateOverRealStreams) {
   ASSERT_EQ(runtime_.restores.size(), 1u);
   const auto& r = runtime_.restores[0];
   EXPECT_EQ(r.cgroups_path.value_or(""), "/migrate/web");  // the agent's parent + id
-  EXPECT_EQ(r.bundle_dir, dir_.path() + "/b/containers/web");
+  EXPECT_EQ(r.bundle_dir, dir_.path() + "/b/containers/web/m1");
   EXPECT_EQ(ReadAll(r.bundle_dir + "/rootfs/bin/app"), std::string(50000, 'x'));
   EXPECT_EQ(ReadAll(r.image_dir + "/pages-2.img"), std::string(100002, 'c'));
 
@@ -614,4 +371,4 @@ TEST_F(AgentServiceTest, DestinationRefusesAStreamTokenItDidNotIssue) {
 }
 
 }  // namespace
-}  // namespace migrate::agent
+}  // namespace migrate::agent::test

@@ -40,7 +40,10 @@ TEST(JournalTest, LoadAllListsEveryJournaledMigration) {
   std::filesystem::create_directories(dir.path() + "/migrations/never-journaled");
   auto all = journal.LoadAll();
   ASSERT_TRUE(all.ok());
-  ASSERT_EQ(all->size(), 2u);
+  ASSERT_EQ(all->records.size(), 2u);
+  EXPECT_TRUE(all->quarantined.empty());
+  ASSERT_EQ(all->unjournaled_dirs.size(), 1u);
+  EXPECT_EQ(all->unjournaled_dirs[0], journal.MigrationDir("never-journaled"));
 }
 
 TEST(JournalTest, RefusesUnsafeIds) {
@@ -55,13 +58,22 @@ TEST(JournalTest, RefusesUnsafeIds) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/x"));
 }
 
-TEST(JournalTest, CorruptRecordIsDataLossNotSilence) {
+// One unreadable record is set aside (quarantined) with its reason; the others still load.
+TEST(JournalTest, CorruptRecordIsQuarantinedNotFatalNorSilent) {
   testing::TempDir dir;
   Journal journal(dir.path());
   ASSERT_TRUE(journal.Save(Record("m1", proto::PHASE_PREPARED)).ok());
+  ASSERT_TRUE(journal.Save(Record("m2", proto::PHASE_PREPARED)).ok());
   std::ofstream(journal.MigrationDir("m1") + "/journal.pb", std::ios::trunc) << "\xff\xff\xff";
   EXPECT_EQ(journal.Load("m1").status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(journal.LoadAll().status().code(), StatusCode::kDataLoss);
+  auto all = journal.LoadAll();
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->records.size(), 1u);
+  EXPECT_EQ(all->records[0].migration_id(), "m2");
+  ASSERT_EQ(all->quarantined.size(), 1u);
+  EXPECT_EQ(all->quarantined[0].migration_id, "m1");
+  EXPECT_EQ(all->quarantined[0].path, journal.RecordPath("m1"));
+  EXPECT_NE(all->quarantined[0].error.find("not a valid record"), std::string::npos);
 }
 
 TEST(JournalTest, RecordForAnotherIdIsDataLoss) {

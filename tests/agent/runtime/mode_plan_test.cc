@@ -94,3 +94,62 @@ TEST(ModePlanTest, ConfigFileNeverUsesTheWhitespaceForm) {
 
 }  // namespace
 }  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+// crun 1.21 measured (docs/runtime-measurements.md): restore always runs soft.
+TEST(CrunModePlanTest, Crun121RestoresOnlySoftAndSaysWhatWorksInstead) {
+  ModePlan soft = PlanCrunRestore(V("1.21"), CgroupMode::kSoft);
+  EXPECT_TRUE(soft.allowed());
+  EXPECT_EQ(soft.mechanism, ModeMechanism::kRuntimeDefault);
+  for (CgroupMode mode : {CgroupMode::kIgnore, CgroupMode::kFull, CgroupMode::kStrict,
+                          CgroupMode::kNone, CgroupMode::kProps}) {
+    ModePlan plan = PlanCrunRestore(V("1.21"), mode);
+    EXPECT_FALSE(plan.allowed()) << CgroupModeName(mode);
+    EXPECT_NE(plan.reason.find("crun 1.21.0"), std::string::npos) << plan.reason;
+    EXPECT_NE(plan.reason.find("use soft"), std::string::npos) << plan.reason;
+  }
+  EXPECT_NE(PlanCrunRestore(V("1.21"), CgroupMode::kIgnore).reason.find("--cgroup-path"),
+            std::string::npos);
+}
+
+TEST(CrunModePlanTest, CrunCheckpointPassesEveryFlagMode) {
+  for (CgroupMode mode : {CgroupMode::kIgnore, CgroupMode::kSoft, CgroupMode::kFull,
+                          CgroupMode::kStrict}) {
+    ModePlan plan = PlanCrunCheckpoint(V("1.21"), mode);
+    EXPECT_EQ(plan.mechanism, ModeMechanism::kRuntimeFlag);
+    EXPECT_EQ(plan.expected, mode);
+    EXPECT_EQ(plan.description.rfind("crun flag", 0), 0u) << plan.description;
+  }
+  EXPECT_EQ(PlanCrunCheckpoint(V("1.21"), CgroupMode::kProps).expected, CgroupMode::kSoft);
+}
+
+TEST(CrunModePlanTest, LaterCrunsReadTheConfigFileThenTheFlag) {
+  EXPECT_EQ(PlanCrunRestore(V("1.26"), CgroupMode::kIgnore).mechanism,
+            ModeMechanism::kCriuConfigFile);
+  EXPECT_EQ(PlanCrunRestore(V("1.30"), CgroupMode::kFull).mechanism, ModeMechanism::kRuntimeFlag);
+  EXPECT_FALSE(PlanCrunRestore(V("1.30"), CgroupMode::kStrict).allowed());
+}
+
+TEST(CrunModePlanTest, DispatchByRuntimeName) {
+  EXPECT_EQ(PlanRestoreFor("crun", V("1.21"), CgroupMode::kIgnore).mechanism,
+            ModeMechanism::kRefused);
+  EXPECT_EQ(PlanRestoreFor("runc", V("1.3.6"), CgroupMode::kIgnore).mechanism,
+            ModeMechanism::kRuntimeFlag);
+  EXPECT_EQ(PlanCheckpointFor("runc", V("1.2.9"), CgroupMode::kIgnore, true).mechanism,
+            ModeMechanism::kCriuConfigFile);
+}
+
+TEST(CgroupPathTest, OnlyIgnoreAndSoftTakeANewCgroupPath) {
+  EXPECT_TRUE(ModeTakesCgroupPath(CgroupMode::kIgnore));
+  EXPECT_TRUE(ModeTakesCgroupPath(CgroupMode::kSoft));
+  EXPECT_FALSE(ModeTakesCgroupPath(CgroupMode::kFull));
+  EXPECT_FALSE(ModeTakesCgroupPath(CgroupMode::kStrict));
+  EXPECT_TRUE(IgnoreLosesCgroupNamespace(4, 1, 1));
+  EXPECT_TRUE(IgnoreLosesCgroupNamespace(4, 2, 1));
+  EXPECT_FALSE(IgnoreLosesCgroupNamespace(4, 3, 0));
+}
+
+}  // namespace
+}  // namespace migrate::runtime

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "agent/runtime/loopback.h"
 #include "agent/runtime/runc_runtime.h"
 #include "tests/support/fake_process_runner.h"
+#include "tests/transfer/test_pki.h"
 
 namespace migrate::runtime {
 namespace {
@@ -114,6 +118,30 @@ TEST(ProbeNodeTest, FailingOrMissingCriuIsReportedNotAnError) {
   ASSERT_TRUE(caps2.ok());
   EXPECT_FALSE(caps2->criu_check_ok());
   EXPECT_NE(caps2->criu_check_output().find("CRIU unusable"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+// crun refuses a hybrid host whose cgroup2 hierarchy holds controllers; runc does not care.
+TEST(RuntimeHostProblemTest, CrunOnAHybridHostWithV2Controllers) {
+  migrate::testing::TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/unified");
+  std::ofstream(dir.path() + "/unified/cgroup.controllers") << "hugetlb\n";
+  RuntimeInfo crun{"crun", *ParseVersion("1.21"), "/x/crun"};
+  RuntimeInfo runc{"runc", *ParseVersion("1.1.5"), "/x/runc"};
+  const std::string problem = RuntimeHostProblem(crun, proto::CGROUP_LAYOUT_HYBRID, dir.path());
+  EXPECT_NE(problem.find("crun 1.21.0 refuses this hybrid cgroup host"), std::string::npos)
+      << problem;
+  EXPECT_NE(problem.find("(hugetlb)"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("mount -t cgroup -o hugetlb"), std::string::npos) << problem;
+  EXPECT_EQ(RuntimeHostProblem(runc, proto::CGROUP_LAYOUT_HYBRID, dir.path()), "");
+  EXPECT_EQ(RuntimeHostProblem(crun, proto::CGROUP_LAYOUT_V2, dir.path()), "");
+  std::ofstream(dir.path() + "/unified/cgroup.controllers", std::ios::trunc) << "\n";
+  EXPECT_EQ(RuntimeHostProblem(crun, proto::CGROUP_LAYOUT_HYBRID, dir.path()), "");
 }
 
 }  // namespace

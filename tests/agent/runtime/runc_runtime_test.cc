@@ -314,7 +314,7 @@ TEST_F(RuncRuntimeTest, RestoreKillDeleteAndResumePassTheIdAfterDoubleDash) {
   RuncRuntime runtime = Make("1.1.5");
   ASSERT_TRUE(runtime.Restore(Restore(CgroupMode::kSoft)).ok());
   ASSERT_TRUE(runtime.Resume("c1").ok());
-  ASSERT_TRUE(runtime.KillAndDelete("c1").ok());
+  ASSERT_TRUE(runtime.KillAndDelete("c1", dir_ + "/bundle").ok());
   ExpectIdAfterDoubleDash(runner_.calls());
   std::vector<ProcessSpec> kills = runner_.CallsWith("kill");
   ASSERT_EQ(kills.size(), 1u);
@@ -347,6 +347,56 @@ TEST_F(RuncRuntimeTest, SupportTableForRunc115) {
     }
     EXPECT_NE(row.ToProto().mode(), proto::CGROUP_MODE_UNSPECIFIED);
   }
+}
+
+}  // namespace
+}  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+// The runtime binary names itself: runc and crun share the CLI this class drives, and their
+// name and version choose how each mode reaches CRIU.
+TEST(RuntimeCreateTest, TellsRuncFromCrunByItsVersionOutput) {
+  testing::FakeProcessRunner runner;
+  runner.OnExit({"/opt/crun", "--version"}, 0,
+                "crun version 1.21\ncommit: 10269840\nrundir: /run/crun\nspec: 1.0.0\n+CRIU\n");
+  runner.OnExit({"/opt/runc", "--version"}, 0, "runc version 1.3.6\ncommit: v1.3.6-0-g491b69ba\n");
+  runner.OnExit({"/opt/other", "--version"}, 0, "podman version 4.3.1\n");
+  RuncOptions options;
+  options.runc_path = "/opt/crun";
+  auto crun = RuncRuntime::Create(&runner, options);
+  ASSERT_TRUE(crun.ok()) << crun.status().ToString();
+  EXPECT_EQ((*crun)->info().name, "crun");
+  EXPECT_EQ((*crun)->info().version.ToString(), "1.21.0");
+  EXPECT_FALSE((*crun)->PlanRestore(CgroupMode::kIgnore).allowed());
+  options.runc_path = "/opt/runc";
+  auto runc = RuncRuntime::Create(&runner, options);
+  ASSERT_TRUE(runc.ok());
+  EXPECT_EQ((*runc)->info().name, "runc");
+  EXPECT_EQ((*runc)->PlanRestore(CgroupMode::kIgnore).mechanism, ModeMechanism::kRuntimeFlag);
+  options.runc_path = "/opt/other";
+  auto other = RuncRuntime::Create(&runner, options);
+  EXPECT_EQ(other.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(other.status().message().find("neither runc nor crun"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+TEST(RuntimeStateTest, AnUnknownContainerIsNotFoundForRuncAndCrun) {
+  testing::FakeProcessRunner runner;
+  runner.OnExit({"state", "gone-runc"}, 1, "", "time=... level=error msg=\"container does not exist\"\n");
+  runner.OnExit({"state", "gone-crun"}, 1, "",
+                "error opening file `/run/crun/gone-crun/status`: No such file or directory\n");
+  runner.OnExit({"state", "broken"}, 1, "", "permission denied\n");
+  RuncRuntime runtime(&runner, RuncOptions{}, RuntimeInfo{"crun", *ParseVersion("1.21"), "crun"});
+  EXPECT_EQ(runtime.State("gone-runc").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(runtime.State("gone-crun").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(runtime.State("broken").status().code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

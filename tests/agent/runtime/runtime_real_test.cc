@@ -406,9 +406,12 @@ TEST_F(RuntimeRealTest, StatePidsSizesAndCleanup) {
   EXPECT_GT(*free_bytes, 0u);
   EXPECT_EQ(runtime_->State("no-such-container").status().code(), StatusCode::kNotFound);
 
-  ASSERT_TRUE(runtime_->KillAndDelete("facts").ok());
+  Status not_ours = runtime_->KillAndDelete("facts", "/some/other/bundle");
+  EXPECT_EQ(not_ours.code(), StatusCode::kFailedPrecondition) << not_ours.ToString();
+  EXPECT_EQ(runtime_->State("facts")->status, "running") << "a container of another bundle";
+  ASSERT_TRUE(runtime_->KillAndDelete("facts", state->bundle).ok());
   EXPECT_EQ(runtime_->State("facts").status().code(), StatusCode::kNotFound);
-  EXPECT_TRUE(runtime_->KillAndDelete("facts").ok()) << "idempotent";
+  EXPECT_TRUE(runtime_->KillAndDelete("facts", state->bundle).ok()) << "idempotent";
   // The sandbox removes the cgroup dirs runc left behind, under every hierarchy.
   std::string cgroup = sandbox_->CgroupPath("facts");
   ASSERT_TRUE(sandbox_->Cleanup().ok());

@@ -1,0 +1,76 @@
+// What every part of the agent works with: its dependencies (configuration, runtime, CRIU,
+// streams, the state directory's files), its journal and its migrations, and the paths a
+// migration owns in the state directory.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "agent/failpoints.h"
+#include "agent/journal.h"
+#include "agent/migration_store.h"
+#include "agent/runtime/criu.h"
+#include "agent/runtime/process_runner.h"
+#include "agent/runtime/runtime.h"
+#include "agent/state_files.h"
+#include "proto/agent_config.pb.h"
+#include "transfer/stream_server.h"
+#include "transfer/tls.h"
+
+namespace migrate::agent {
+
+struct AgentDeps {
+  proto::AgentConfig config;  // complete (defaults applied, validated)
+  runtime::Runtime* runtime = nullptr;
+  runtime::Criu* criu = nullptr;
+  runtime::ProcessRunner* runner = nullptr;
+  transfer::StreamServer* streams = nullptr;  // this node's stream receiver
+  tls::ContextPtr client_tls;                 // for streams this node sends
+  std::string agent_version;
+  StateFiles* files = nullptr;  // null: the real file system
+  Failpoints failpoints;        // tests only (see failpoints.h)
+  // How long a rollback or recovery waits for a dump or restore that outlived an earlier run
+  // of the agent (runc and CRIU are not its children) before it gives up, changing nothing.
+  std::chrono::milliseconds orphan_wait{std::chrono::seconds(60)};
+  // Ended migrations' journals and images are removed this long after they ended.
+  std::chrono::milliseconds retention{std::chrono::hours(72)};
+};
+
+class AgentContext {
+ public:
+  explicit AgentContext(AgentDeps deps);
+  AgentContext(const AgentContext&) = delete;
+  AgentContext& operator=(const AgentContext&) = delete;
+
+  const AgentDeps& deps() const { return deps_; }
+  const proto::AgentConfig& config() const { return deps_.config; }
+  runtime::Runtime& runtime() const { return *deps_.runtime; }
+  StateFiles& files() const { return *files_; }
+  const Journal& journal() const { return journal_; }
+  MigrationStore& store() { return store_; }
+  const std::string& node() const { return deps_.config.node_name(); }
+  void Hit(std::string_view failpoint, Migration& m) const {
+    deps_.failpoints.Hit(failpoint, m.record.migration_id(), &m.cancel);
+  }
+
+  // <state>/migrations/<migration>: journal, images, work folders.
+  std::string MigrationDir(const std::string& migration_id) const;
+  // <state>/containers/<container>: the bundles this agent received for a container, one
+  // folder per migration (so no migration can touch another's).
+  std::string ContainerHome(const std::string& container_id) const;
+  std::string BundleDir(const std::string& container_id, const std::string& migration_id) const;
+  std::string StagingDir() const;
+
+ private:
+  AgentDeps deps_;
+  StateFiles* files_;
+  Journal journal_;
+  MigrationStore store_;
+};
+
+// Unix milliseconds of `t`, and milliseconds since `t` on this host's clock (0 if it went back).
+uint64_t UnixMillis(std::chrono::system_clock::time_point t);
+uint64_t MillisSince(std::chrono::system_clock::time_point t);
+
+}  // namespace migrate::agent

@@ -1,0 +1,254 @@
+#include "agent/destination_steps.h"
+
+#include <openssl/rand.h>
+
+#include "agent/orphans.h"
+#include "agent/request_checks.h"
+#include "agent/runtime/cgroup_mode.h"
+#include "agent/runtime/cgroup_paths.h"
+#include "transfer/log.h"
+
+namespace migrate::agent {
+namespace {
+
+using runtime::CgroupMode;
+
+Result<std::string> RandomToken() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return Status::Internal("RAND_bytes failed");
+  static const char* kHex = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : bytes) {
+    token += kHex[b >> 4];
+    token += kHex[b & 15];
+  }
+  return token;
+}
+
+transfer::ExpectedStream Expected(const proto::MigrationRecord& r, std::string final_dir,
+                                  std::string staging, std::string what) {
+  transfer::ExpectedStream expected;
+  expected.final_dir = std::move(final_dir);
+  expected.staging_dir = std::move(staging);
+  expected.expected_peer_node_name = r.peer_node();
+  expected.label = r.migration_id() + "/" + what;
+  return expected;
+}
+
+}  // namespace
+
+Result<proto::PrepareReceiveResponse> DestinationSteps::PrepareReceive(
+    const proto::PrepareReceiveRequest& request) {
+  MIGRATE_RETURN_IF_ERROR(CheckIds(request.migration_id(), request.container_id()));
+  if (request.source_node().empty()) {
+    return Status::InvalidArgument("prepare-receive: source_node is required");
+  }
+  if (ctx_.deps().streams == nullptr) return Status::Unavailable("this agent receives no streams");
+  MIGRATE_ASSIGN_OR_RETURN(MigrationPtr m,
+                           ctx_.store().Begin(request.migration_id(), request.container_id(),
+                                              proto::ROLE_DESTINATION));
+  std::lock_guard<std::mutex> lock(m->mutex);
+  proto::MigrationRecord& r = m->record;
+  r.set_peer_node(request.source_node());
+  r.set_bundle_dir(ctx_.BundleDir(request.container_id(), request.migration_id()));
+  r.set_images_dir(ctx_.MigrationDir(request.migration_id()) + "/images");
+  Status made = Status::Ok();
+  for (const std::string& d : {ctx_.MigrationDir(request.migration_id()), ctx_.StagingDir(),
+                               ctx_.ContainerHome(request.container_id())}) {
+    if (made.ok()) made = ctx_.files().MakeDirs(d);
+  }
+  Result<std::string> bundle_token = RandomToken();
+  Result<std::string> images_token = RandomToken();
+  if (made.ok() && !bundle_token.ok()) made = bundle_token.status();
+  if (made.ok() && !images_token.ok()) made = images_token.status();
+  if (made.ok()) {
+    r.set_bundle_token(*bundle_token);
+    r.set_images_token(*images_token);
+    made = ctx_.store().Advance(*m, Event::kPrepareReceive);
+  }
+  if (!made.ok()) {
+    (void)ctx_.files().RemoveTree(ctx_.MigrationDir(request.migration_id()));
+    ctx_.store().Abandon(m);
+    return made.WithContext("prepare-receive");
+  }
+  return Expect(*m);
+}
+
+Result<proto::PrepareReceiveResponse> DestinationSteps::Expect(Migration& m) {
+  const proto::MigrationRecord& r = m.record;
+  transfer::ExpectedStream bundle = Expected(r, r.bundle_dir(), ctx_.StagingDir(), "bundle");
+  bundle.symlinks = transfer::SymlinkPolicy::kContainerRoot;
+  MIGRATE_RETURN_IF_ERROR(
+      ctx_.deps().streams->Expect(r.bundle_token(), bundle).WithContext("bundle stream"));
+  transfer::ExpectedStream images = Expected(r, r.images_dir(), ctx_.StagingDir(), "images");
+  images.symlinks = transfer::SymlinkPolicy::kWithinTree;
+  // No fsync for the images: they serve only this migration's restore, and a destination
+  // that restarts before RESTORED deletes them (the source keeps its copy until commit).
+  // Syncing them added ~0.5 s per GiB to the downtime (docs/benchmarks.md, fsync runs).
+  images.fsync = false;
+  if (Status expected = ctx_.deps().streams->Expect(r.images_token(), images); !expected.ok()) {
+    ctx_.deps().streams->Cancel(r.bundle_token());
+    return expected.WithContext("images stream");
+  }
+  proto::PrepareReceiveResponse response;
+  response.set_bundle_token(r.bundle_token());
+  response.set_images_token(r.images_token());
+  response.set_data_port(ctx_.deps().streams->port());
+  return response;
+}
+
+Status DestinationSteps::AwaitStreams(const proto::MigrationRecord& r) {
+  // Both streams must have arrived and verified; they normally have by now.
+  const auto deadline = transfer::Clock::now() + std::chrono::seconds(30);
+  for (const auto& [what, token] : {std::pair<std::string, std::string>{"bundle", r.bundle_token()},
+                                   {"images", r.images_token()}}) {
+    auto outcome = ctx_.deps().streams->Wait(token, deadline);
+    if (!outcome.ok()) {
+      return Status::FailedPrecondition("the " + what + " stream did not arrive: " +
+                                        outcome.status().ToString());
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> DestinationSteps::TargetCgroup(
+    const proto::RestoreRequest& request, CgroupMode mode) const {
+  if (!runtime::ModeTakesCgroupPath(mode)) return std::optional<std::string>();
+  if (mode != CgroupMode::kIgnore && request.cgroup_path().empty()) {
+    return std::optional<std::string>();  // soft: the dumped paths, unless told otherwise
+  }
+  std::string path = request.cgroup_path().empty()
+                         ? ctx_.config().cgroup_parent() + "/" + request.container_id()
+                         : request.cgroup_path();
+  MIGRATE_RETURN_IF_ERROR(CheckCgroupPath(path));
+  return std::optional<std::string>(std::move(path));
+}
+
+Result<proto::RestoreResponse> DestinationSteps::Restore(const proto::RestoreRequest& request) {
+  MIGRATE_RETURN_IF_ERROR(CheckIds(request.migration_id(), request.container_id()));
+  MIGRATE_ASSIGN_OR_RETURN(CgroupMode mode, runtime::CgroupModeFromProto(request.cgroup_mode()));
+  MIGRATE_ASSIGN_OR_RETURN(MigrationPtr m, ctx_.store().Find(request.migration_id()));
+  std::lock_guard<std::mutex> lock(m->mutex);
+  proto::MigrationRecord& r = m->record;
+  if (r.role() != proto::ROLE_DESTINATION) {
+    return Status::FailedPrecondition("restore: this agent is the source of migration " +
+                                      r.migration_id());
+  }
+  MIGRATE_RETURN_IF_ERROR(CheckEvent(r, Event::kRestoreBegin));
+  if (r.container_id() != request.container_id()) {
+    return Status::InvalidArgument("restore: migration " + r.migration_id() +
+                                   " is for container " + r.container_id());
+  }
+  runtime::ModePlan plan = ctx_.runtime().PlanRestore(mode);
+  if (!plan.allowed()) return Status::FailedPrecondition("restore refused: " + plan.reason);
+  MIGRATE_ASSIGN_OR_RETURN(std::optional<std::string> cgroups_path, TargetCgroup(request, mode));
+  // A container of that name that this migration did not restore is never touched: refuse.
+  auto existing = ctx_.runtime().State(r.container_id());
+  if (existing.ok()) {
+    return Status::AlreadyExists("restore: a container " + r.container_id() +
+                                 " already exists here (" + existing->status + ", bundle " +
+                                 existing->bundle + "); it is not this migration's");
+  }
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  MIGRATE_RETURN_IF_ERROR(AwaitStreams(r).WithContext("restore"));
+  return RunRestore(*m, request, mode, cgroups_path);
+}
+
+Result<proto::RestoreResponse> DestinationSteps::RunRestore(
+    Migration& m, const proto::RestoreRequest& request, CgroupMode mode,
+    const std::optional<std::string>& cgroups_path) {
+  proto::MigrationRecord& r = m.record;
+  r.set_cgroup_mode(request.cgroup_mode());
+  r.set_cgroup_path(cgroups_path.value_or(""));
+  r.set_cgroup_created(cgroups_path && !runtime::CgroupPathExists(*cgroups_path));
+  MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRestoreBegin));
+  ctx_.Hit("destination.before_restore", m);
+  runtime::RestoreOptions options;
+  options.container_id = r.container_id();
+  options.image_dir = r.images_dir();
+  options.work_dir = ctx_.MigrationDir(r.migration_id()) + "/restore-work";
+  options.bundle_dir = r.bundle_dir();
+  options.cgroup_mode = mode;
+  options.cgroups_path = cgroups_path;
+  options.tcp_established = request.tcp_established();
+  auto restored = ctx_.runtime().Restore(options);
+  auto state = restored.ok() ? ctx_.runtime().State(r.container_id())
+                             : Result<runtime::ContainerState>(restored.status());
+  if (state.ok() && state->status != "running") {
+    state = Status::FailedPrecondition("container is not running after restore (" +
+                                       state->status + ")");
+  }
+  if (!state.ok()) {
+    Status failed = state.status().WithContext("restore on " + ctx_.node());
+    (void)ctx_.store().Advance(m, Event::kRestoreFailed, failed.message());
+    return failed;
+  }
+  MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRestoreDone));
+  ctx_.Hit("destination.restored", m);
+  proto::RestoreResponse response;
+  *response.mutable_restore_mode() = restored->restore_mode.ToProto();
+  response.set_init_pid(restored->init_pid);
+  response.set_running_unix_ms(UnixMillis(restored->running_at));
+  response.set_restore_ms(static_cast<uint64_t>(restored->restore_duration.count()));
+  for (const auto& line : restored->cgroups) response.add_cgroups(line);
+  response.set_loopback_up(restored->loopback.up && restored->loopback.has_ipv4);
+  response.set_running_for_ms(MillisSince(restored->running_at));
+  return response;
+}
+
+Status DestinationSteps::Commit(Migration& m) {
+  proto::MigrationRecord& r = m.record;
+  MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kCommitBegin));
+  if (!r.keep_images()) MIGRATE_RETURN_IF_ERROR(ctx_.files().RemoveTree(r.images_dir()));
+  if (ctx_.deps().streams != nullptr) {
+    for (const std::string& token : {r.bundle_token(), r.images_token()}) {
+      ctx_.deps().streams->Forget(token);
+    }
+  }
+  ctx_.Hit("destination.commit_half", m);
+  return ctx_.store().Advance(m, Event::kCommitDone,
+                              r.keep_images() ? "images kept at " + r.images_dir() : "");
+}
+
+void DestinationSteps::CancelStreams(const proto::MigrationRecord& r) {
+  if (ctx_.deps().streams == nullptr) return;
+  for (const std::string& token : {r.bundle_token(), r.images_token()}) {
+    if (!token.empty()) ctx_.deps().streams->Cancel(token);
+  }
+}
+
+Status DestinationSteps::Rollback(Migration& m) {
+  proto::MigrationRecord& r = m.record;
+  CancelStreams(r);
+  // runc restore names the image folder and CRIU reads it: a restore that outlived an earlier
+  // run of the agent must end before the container's state can tell anything.
+  MIGRATE_RETURN_IF_ERROR(WaitForOrphans(r.images_dir(), ctx_.deps().orphan_wait,
+                                         r.migration_id()));
+  MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRollbackBegin));
+  auto state = ctx_.runtime().State(r.container_id());
+  if (state.ok() && runtime::SameBundle(state->bundle, r.bundle_dir())) {
+    if (Status killed = ctx_.runtime().KillAndDelete(r.container_id(), r.bundle_dir());
+        !killed.ok()) {
+      Status failed = killed.WithContext("remove the container this migration restored");
+      (void)ctx_.store().Advance(m, Event::kRollbackFailed, failed.message());
+      return failed;
+    }
+  } else if (state.ok()) {
+    MIGRATE_LOG(kWarn, r.migration_id()) << "container " << r.container_id() << " runs from "
+                                         << state->bundle << ", not this migration's bundle: "
+                                         << "left alone";
+  }
+  if (r.cgroup_created() && !r.cgroup_path().empty()) {
+    Status removed = runtime::RemoveEmptyCgroup(r.cgroup_path());
+    if (!removed.ok()) {
+      MIGRATE_LOG(kWarn, r.migration_id()) << removed.message();
+    }
+  }
+  MIGRATE_RETURN_IF_ERROR(ctx_.files().RemoveTree(r.bundle_dir()));
+  MIGRATE_RETURN_IF_ERROR(ctx_.files().RemoveTree(r.images_dir()));
+  auto left = ctx_.files().List(ctx_.ContainerHome(r.container_id()));
+  if (left.ok() && left->empty()) (void)ctx_.files().RemoveTree(ctx_.ContainerHome(r.container_id()));
+  return ctx_.store().Advance(m, Event::kRollbackDone, "destination cleaned: no container, no data");
+}
+
+}  // namespace migrate::agent

@@ -1,0 +1,77 @@
+#include "agent/node_queries.h"
+
+#include "agent/request_checks.h"
+#include "agent/runtime/host_stats.h"
+#include "agent/runtime/node_probe.h"
+#include "agent/runtime/oci_config.h"
+
+namespace migrate::agent {
+
+Result<proto::Capabilities> QueryCapabilities(AgentContext& ctx) {
+  runtime::NodeProbeOptions options;
+  options.node_name = ctx.node();
+  options.agent_version = ctx.deps().agent_version;
+  MIGRATE_ASSIGN_OR_RETURN(proto::Capabilities caps,
+                           runtime::ProbeNode(ctx.runtime(), *ctx.deps().criu, options));
+  for (const QuarantinedRecord& q : ctx.store().quarantined()) {
+    proto::QuarantinedMigration& out = *caps.add_quarantined();
+    out.set_migration_id(q.migration_id);
+    out.set_path(q.path);
+    out.set_error(q.error);
+  }
+  caps.set_unfinished_migrations(static_cast<uint32_t>(ctx.store().unfinished()));
+  return caps;
+}
+
+Result<proto::ContainerInfo> InspectContainer(AgentContext& ctx, const std::string& id) {
+  if (!IsValidContainerId(id)) return Status::InvalidArgument("invalid container id '" + id + "'");
+  proto::ContainerInfo info;
+  info.set_container_id(id);
+  auto state = ctx.runtime().State(id);
+  if (!state.ok()) {
+    if (state.status().code() == StatusCode::kNotFound) return info;  // exists = false
+    return state.status().WithContext("inspect " + id);
+  }
+  info.set_exists(true);
+  info.set_status(state->status);
+  info.set_init_pid(state->init_pid);
+  info.set_bundle(state->bundle);
+  auto config = runtime::OciConfig::Load(state->bundle + "/config.json");
+  if (config.ok()) {
+    info.set_cgroups_path(config->cgroups_path().value_or(""));
+    info.set_cgroup_namespace(config->creates_namespace("cgroup"));
+  }
+  auto bytes = runtime::TreeBytes(state->bundle);
+  if (bytes.ok()) info.set_rootfs_bytes(*bytes);
+  auto pids = ctx.runtime().Pids(id);
+  if (pids.ok()) info.set_memory_bytes(runtime::ProcessesRssBytes(*pids));
+  return info;
+}
+
+proto::MigrationStatus MigrationStatusOf(AgentContext& ctx, Migration& m) {
+  const proto::MigrationRecord record = m.Published();
+  proto::MigrationStatus status;
+  status.set_migration_id(record.migration_id());
+  status.set_container_id(record.container_id());
+  status.set_role(record.role());
+  status.set_phase(record.phase());
+  status.set_message(record.message());
+  status.set_peer_node(record.peer_node());
+  if (record.role() == proto::ROLE_SOURCE) {
+    status.set_bytes_raw(m.send_progress.raw_bytes.load());
+    status.set_bytes_wire(m.send_progress.wire_bytes.load());
+    return status;
+  }
+  if (ctx.deps().streams == nullptr) return status;
+  for (const std::string& token : {record.bundle_token(), record.images_token()}) {
+    if (token.empty()) continue;
+    auto progress = ctx.deps().streams->Progress(token);
+    if (progress.ok()) {
+      status.set_bytes_raw(status.bytes_raw() + progress->raw_bytes);
+      status.set_bytes_wire(status.bytes_wire() + progress->wire_bytes);
+    }
+  }
+  return status;
+}
+
+}  // namespace migrate::agent

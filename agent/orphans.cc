@@ -1,0 +1,34 @@
+#include "agent/orphans.h"
+
+#include <thread>
+#include <vector>
+
+#include "agent/runtime/host_stats.h"
+#include "transfer/log.h"
+
+namespace migrate::agent {
+
+Status WaitForOrphans(const std::string& dir, std::chrono::milliseconds wait,
+                      const std::string& migration_id) {
+  if (dir.empty()) return Status::Ok();
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  bool logged = false;
+  for (;;) {
+    MIGRATE_ASSIGN_OR_RETURN(std::vector<int> pids, runtime::ProcessesUsing(dir));
+    if (pids.empty()) return Status::Ok();
+    std::string list;
+    for (int pid : pids) list += (list.empty() ? "" : " ") + std::to_string(pid);
+    if (!logged) {
+      MIGRATE_LOG(kWarn, migration_id) << "an interrupted dump or restore still uses " << dir
+                                       << " (pids " << list << "): waiting for it to end";
+      logged = true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Unavailable("an interrupted dump or restore still uses " + dir + " (pids " +
+                                 list + "); nothing was changed: roll back again once it ended");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace migrate::agent

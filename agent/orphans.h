@@ -1,0 +1,20 @@
+// runc and CRIU outlive a killed or restarted agent: a dump or restore that an earlier run of
+// the agent started may still be going on. Until it has ended, neither the runtime's state nor
+// the files tell what happened, so every rollback and every restart's recovery first waits
+// for it here.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "transfer/status.h"
+
+namespace migrate::agent {
+
+// Waits until no other process uses `dir` (runc names it in its arguments, CRIU holds its
+// images open). Unavailable, naming the pids, when some still do after `wait`: the caller
+// then changes nothing, and a later call decides.
+Status WaitForOrphans(const std::string& dir, std::chrono::milliseconds wait,
+                      const std::string& migration_id);
+
+}  // namespace migrate::agent

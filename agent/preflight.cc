@@ -1,0 +1,215 @@
+#include "agent/preflight.h"
+
+#include <filesystem>
+
+#include "agent/node_queries.h"
+#include "agent/request_checks.h"
+#include "agent/runtime/cgroup_mode.h"
+#include "agent/runtime/host_stats.h"
+#include "agent/runtime/version.h"
+#include "transfer/log.h"
+
+namespace migrate::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using runtime::CgroupMode;
+
+constexpr char kModeRemedy[] =
+    "choose another --cgroups-mode; see `migrate-agent probe` for what this node honours";
+
+class Checks {
+ public:
+  Checks(AgentContext& ctx, const proto::PreflightRequest& request, CgroupMode mode)
+      : ctx_(ctx), request_(request), mode_(mode) {}
+
+  Result<proto::PreflightResponse> Run();
+
+ private:
+  void Add(std::string name, bool ok, std::string detail, std::string remedy);
+  void ContainerFree();
+  Status Source(const proto::ContainerInfo& info);
+  void Destination(const proto::Capabilities& caps, const proto::ContainerInfo& info);
+  void DestinationSpace();
+  void LogChecks() const;
+
+  AgentContext& ctx_;
+  const proto::PreflightRequest& request_;
+  CgroupMode mode_;
+  proto::PreflightResponse response_;
+};
+
+void Checks::Add(std::string name, bool ok, std::string detail, std::string remedy) {
+  proto::PreflightCheck* check = response_.add_checks();
+  check->set_name(std::move(name));
+  check->set_ok(ok);
+  check->set_detail(std::move(detail));
+  if (!ok) check->set_remedy(std::move(remedy));
+}
+
+// One unfinished migration per container per agent: a second one is refused before it starts.
+void Checks::ContainerFree() {
+  const std::string& id = request_.container_id();
+  const std::string holder = ctx_.store().HolderOf(id);
+  Add("container-free", holder.empty() || holder == request_.migration_id(),
+      holder.empty() ? "no other migration of " + id + " is unfinished here"
+                     : "container " + id + " is held by unfinished migration " + holder,
+      "end migration " + holder + " first: it commits, or `migrate rollback " + holder +
+          " <src> <dst>` ends it");
+}
+
+Status Checks::Source(const proto::ContainerInfo& info) {
+  const std::string& id = request_.container_id();
+  *response_.mutable_container() = info;
+  const bool running = info.exists() && info.status() == "running";
+  Add("container-running", running,
+      info.exists() ? "container " + id + " is " + info.status()
+                    : "no container " + id + " on " + ctx_.node(),
+      info.exists() ? "only a running container can be migrated"
+                    : "check the id with `runc --root " + ctx_.config().runc_root() + " list`");
+  if (running) {
+    auto plan = ctx_.runtime().PlanCheckpoint(id, mode_);
+    if (!plan.ok()) return plan.status().WithContext("preflight: plan checkpoint");
+    std::string detail = plan->allowed() ? "checkpoint in " +
+                                               std::string(runtime::CgroupModeName(mode_)) +
+                                               " via " + plan->description
+                                         : plan->reason;
+    if (!plan->note.empty()) detail += " (" + plan->note + ")";
+    Add("cgroup-mode-checkpoint", plan->allowed(), detail, kModeRemedy);
+    auto tcp = runtime::EstablishedTcpConnections(info.init_pid());
+    if (tcp.ok() && *tcp > 0) {
+      Add("tcp-connections", request_.tcp_established(),
+          std::to_string(*tcp) + " established TCP connection(s) in the container" +
+              (request_.tcp_established() ? ", carried across (--tcp-established)" : ""),
+          "CRIU cannot dump established TCP connections unless asked: pass "
+          "--tcp-established (the peers must reach the container at the same address on "
+          "the destination), or close them first");
+    }
+    Add("bundle", fs::exists(info.bundle() + "/config.json"), "bundle " + info.bundle(),
+        "the container's bundle (config.json + rootfs) must be readable on the source");
+  }
+  auto cpuinfo = ctx_.deps().criu->CpuinfoDumpBytes();
+  Add("cpuinfo-dump", cpuinfo.ok(),
+      cpuinfo.ok() ? "criu cpuinfo dump: " + std::to_string(cpuinfo->size()) + " bytes"
+                   : cpuinfo.status().message(),
+      "check that `criu cpuinfo dump` works on the source");
+  if (cpuinfo.ok()) response_.set_cpuinfo(*cpuinfo);
+  return Status::Ok();
+}
+
+void Checks::Destination(const proto::Capabilities& caps, const proto::ContainerInfo& info) {
+  const std::string& id = request_.container_id();
+  Add("container-absent", !info.exists(),
+      info.exists() ? "a container " + id + " already exists here (" + info.status() + ")"
+                    : "no container " + id + " here",
+      "remove the existing container (runc delete) before migrating here");
+  if (!request_.source_criu_version().empty()) {
+    auto mine = runtime::ParseVersion(caps.criu_version());
+    auto theirs = runtime::ParseVersion(request_.source_criu_version());
+    bool ok = mine.ok() && theirs.ok() && !(*mine < *theirs);
+    Add("criu-version", ok,
+        "destination criu " + caps.criu_version() + ", source criu " +
+            request_.source_criu_version(),
+        "upgrade CRIU on the destination to at least the source's version");
+  }
+  runtime::ModePlan plan = ctx_.runtime().PlanRestore(mode_);
+  Add("cgroup-mode-restore", plan.allowed(),
+      plan.allowed() ? "restore in " + std::string(runtime::CgroupModeName(mode_)) + " via " +
+                           plan.description
+                     : plan.reason,
+      kModeRemedy);
+  if (!request_.cgroup_path().empty()) {
+    Status path_ok = runtime::ModeTakesCgroupPath(mode_)
+                         ? CheckCgroupPath(request_.cgroup_path())
+                         : Status::InvalidArgument(
+                               "a new cgroup path needs cgroup mode ignore or soft: in " +
+                               std::string(runtime::CgroupModeName(mode_)) +
+                               " CRIU restores the cgroups the container was dumped from");
+    Add("cgroup-path", path_ok.ok(),
+        path_ok.ok() ? "restored container goes to cgroup " + request_.cgroup_path()
+                     : path_ok.message(),
+        "give --cgroup-path as an absolute cgroup path, e.g. /migrate/web-1, with "
+        "--cgroups-mode ignore or soft");
+  }
+  if (request_.cgroup_namespace() && mode_ == CgroupMode::kIgnore) {
+    auto criu = runtime::ParseVersion(caps.criu_version());
+    const bool loses = !criu.ok() || runtime::IgnoreLosesCgroupNamespace(criu->major, criu->minor,
+                                                                          criu->patch);
+    Add("cgroup-namespace", !loses,
+        loses ? "the container has its own cgroup namespace, and CRIU " + caps.criu_version() +
+                    " restores in ignore mode into the host's (runc #5417): the container "
+                    "would see host cgroup paths"
+              : "the container's cgroup namespace is restored (CRIU " + caps.criu_version() + ")",
+        "use --cgroups-mode soft with --cgroup-path to move it into a new cgroup: soft keeps "
+        "its cgroup namespace");
+  }
+  if (!request_.source_cpuinfo().empty()) {
+    auto check = ctx_.deps().criu->CpuinfoCheckBytes(request_.source_cpuinfo());
+    bool ok = check.ok() && check->ok;
+    Add("cpu-compatible", ok,
+        check.ok() ? (ok ? "criu cpuinfo check passed" : "criu cpuinfo check: " + check->output)
+                   : check.status().message(),
+        "migrate between hosts with compatible CPUs (same CPU features)");
+  }
+  DestinationSpace();
+}
+
+void Checks::DestinationSpace() {
+  const std::string& state_dir = ctx_.config().state_dir();
+  (void)ctx_.files().MakeDirs(state_dir);
+  auto free_bytes = runtime::FreeBytes(state_dir);
+  const uint64_t needed = request_.bytes_needed() + request_.bytes_needed() / 10 + (64ull << 20);
+  Add("free-space", free_bytes.ok() && *free_bytes >= needed,
+      free_bytes.ok() ? std::to_string(*free_bytes >> 20) + " MiB free in " + state_dir + ", " +
+                            std::to_string(needed >> 20) + " MiB needed"
+                      : free_bytes.status().message(),
+      "free space in the agent's state_dir on the destination");
+}
+
+void Checks::LogChecks() const {
+  for (const auto& check : response_.checks()) {
+    LogLine(check.ok() ? LogLevel::kDebug : LogLevel::kWarn, request_.migration_id(),
+            "preflight " + check.name() + ": " + (check.ok() ? "ok" : "FAILED") + ": " +
+                check.detail());
+  }
+}
+
+Result<proto::PreflightResponse> Checks::Run() {
+  auto caps = QueryCapabilities(ctx_);
+  if (!caps.ok()) return caps.status().WithContext("preflight: probe node");
+  *response_.mutable_capabilities() = *caps;
+  Add("criu-check", caps->criu_check_ok(),
+      caps->criu_check_ok() ? "criu " + caps->criu_version() + ": criu check passed"
+                            : "criu check failed: " + caps->criu_check_output(),
+      "install a CRIU that passes `criu check` on this kernel (scripts/install-deps.sh)");
+  Add("runtime", caps->runtime_problem().empty(),
+      caps->runtime_problem().empty()
+          ? caps->runtime_name() + " " + caps->runtime_version() + " (" + caps->runtime_path() + ")"
+          : caps->runtime_problem(),
+      "make the runtime usable on this host, or configure another (runtime_path)");
+  ContainerFree();
+  auto info = InspectContainer(ctx_, request_.container_id());
+  if (!info.ok()) return info.status().WithContext("preflight");
+  if (request_.role() == proto::ROLE_SOURCE) {
+    MIGRATE_RETURN_IF_ERROR(Source(*info));
+  } else {
+    Destination(*caps, *info);
+  }
+  LogChecks();
+  return response_;
+}
+
+}  // namespace
+
+Result<proto::PreflightResponse> RunPreflight(AgentContext& ctx,
+                                              const proto::PreflightRequest& request) {
+  MIGRATE_RETURN_IF_ERROR(CheckIds(request.migration_id(), request.container_id()));
+  auto mode = runtime::CgroupModeFromProto(request.cgroup_mode());
+  if (!mode.ok()) return mode.status().WithContext("preflight");
+  if (request.role() != proto::ROLE_SOURCE && request.role() != proto::ROLE_DESTINATION) {
+    return Status::InvalidArgument("preflight: role must be source or destination");
+  }
+  return Checks(ctx, request, *mode).Run();
+}
+
+}  // namespace migrate::agent

@@ -1,0 +1,226 @@
+#include "agent/source_steps.h"
+
+#include <chrono>
+
+#include "agent/checkpoint_streams.h"
+#include "agent/orphans.h"
+#include "agent/request_checks.h"
+#include "agent/runtime/cgroup_mode.h"
+#include "transfer/log.h"
+
+namespace migrate::agent {
+namespace {
+
+using runtime::CgroupMode;
+
+Status CheckTarget(const proto::StreamTarget& target) {
+  if (target.node_name().empty() || target.address().empty() || target.token().empty() ||
+      target.data_port() == 0 || target.data_port() > 65535) {
+    return Status::InvalidArgument("stream target needs node_name, address, data_port and token");
+  }
+  return Status::Ok();
+}
+
+proto::TransferStats StatsToProto(const transfer::TransferStats& stats) {
+  proto::TransferStats out;
+  out.set_files(stats.files);
+  out.set_raw_bytes(stats.raw_bytes);
+  out.set_wire_bytes(stats.wire_bytes);
+  out.set_duration_ms(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(stats.duration).count()));
+  return out;
+}
+
+uint64_t MillisSinceSteady(std::chrono::steady_clock::time_point since) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - since)
+                                   .count());
+}
+
+}  // namespace
+
+Result<proto::CheckpointSendResponse> SourceSteps::CheckpointSend(
+    const proto::CheckpointSendRequest& request) {
+  MIGRATE_RETURN_IF_ERROR(CheckIds(request.migration_id(), request.container_id()));
+  MIGRATE_RETURN_IF_ERROR(CheckTarget(request.target()));
+  MIGRATE_ASSIGN_OR_RETURN(
+      MigrationPtr m,
+      ctx_.store().Begin(request.migration_id(), request.container_id(), proto::ROLE_SOURCE));
+  std::lock_guard<std::mutex> lock(m->mutex);
+  Result<CgroupMode> mode = PrepareFreeze(*m, request);
+  // Journaled before the freeze: a restart finds the images or the running container.
+  Status journaled = mode.ok() ? ctx_.store().Advance(*m, Event::kCheckpointBegin) : mode.status();
+  if (!journaled.ok()) {  // nothing frozen, nothing journaled: as if never asked
+    (void)ctx_.files().RemoveTree(ctx_.MigrationDir(request.migration_id()));
+    ctx_.store().Abandon(m);
+    return journaled.WithContext("checkpoint");
+  }
+  return Freeze(*m, request, *mode);
+}
+
+// Everything that can refuse, before anything is frozen or journaled.
+Result<CgroupMode> SourceSteps::PrepareFreeze(Migration& m,
+                                              const proto::CheckpointSendRequest& request) {
+  MIGRATE_ASSIGN_OR_RETURN(CgroupMode mode, runtime::CgroupModeFromProto(request.cgroup_mode()));
+  const std::string& id = request.container_id();
+  auto plan = ctx_.runtime().PlanCheckpoint(id, mode);
+  if (!plan.ok()) return plan.status();
+  if (!plan->allowed()) return Status::FailedPrecondition("refused: " + plan->reason);
+  MIGRATE_ASSIGN_OR_RETURN(runtime::ContainerState state, ctx_.runtime().State(id));
+  if (state.status != "running") {
+    return Status::FailedPrecondition("container " + id + " is " + state.status);
+  }
+  if (m.cancel.cancelled()) return Status::Aborted("migration " + m.record.migration_id() +
+                                                   " was cancelled");
+  proto::MigrationRecord& r = m.record;
+  r.set_peer_node(request.target().node_name());
+  r.set_source_bundle(state.bundle);
+  r.set_cgroup_mode(request.cgroup_mode());
+  r.set_images_dir(ctx_.MigrationDir(r.migration_id()) + "/images");
+  MIGRATE_RETURN_IF_ERROR(ctx_.files().RemoveTree(r.images_dir()));
+  MIGRATE_RETURN_IF_ERROR(ctx_.files().MakeDirs(r.images_dir()));
+  return mode;
+}
+
+Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
+    Migration& m, const proto::CheckpointSendRequest& request, CgroupMode mode) {
+  proto::MigrationRecord& r = m.record;
+  CheckpointStreams streams(ctx_, m, request);
+  if (Status started = streams.Start(); !started.ok()) {
+    (void)ctx_.store().Advance(m, Event::kCheckpointFailed, started.message());
+    return started;
+  }
+  runtime::CheckpointOptions checkpoint;
+  checkpoint.container_id = r.container_id();
+  checkpoint.image_dir = r.images_dir();
+  checkpoint.work_dir = ctx_.MigrationDir(r.migration_id()) + "/dump-work";
+  checkpoint.cgroup_mode = mode;
+  checkpoint.tcp_established = request.tcp_established();
+  auto dumped = ctx_.runtime().Checkpoint(checkpoint);
+  const auto dump_end = std::chrono::steady_clock::now();
+  ctx_.Hit("source.dump_returned", m);
+  streams.DumpEnded(dumped.status());
+  if (!dumped.ok()) {
+    auto after = ctx_.runtime().State(r.container_id());
+    const bool running = after.ok() && after->status == "running";
+    Status failed = dumped.status().WithContext(
+        "checkpoint on " + ctx_.node() +
+        (running ? " (the container still runs here)" : " (the container is NOT running)"));
+    (void)ctx_.store().Advance(m, Event::kCheckpointFailed, failed.message());
+    return failed;
+  }
+  // The images are complete: this copy is what a rollback restores from. Until both streams
+  // verified, the destination cannot restore, so the phase stays CHECKPOINTING (a restart
+  // restores the container here).
+  if (Status sent = streams.Outcome(); !sent.ok()) {
+    (void)ctx_.store().Advance(m, Event::kCheckpointFailed, sent.message());
+    return sent;
+  }
+  ctx_.Hit("source.sent", m);
+  MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kCheckpointDone));
+  proto::CheckpointSendResponse response;
+  if (streams.sends_bundle()) *response.mutable_bundle_stats() = StatsToProto(streams.bundle());
+  *response.mutable_dump_mode() = dumped->dump_mode.ToProto();
+  *response.mutable_stats() = StatsToProto(streams.images());
+  response.set_freeze_unix_ms(UnixMillis(dumped->started));
+  response.set_checkpoint_ms(static_cast<uint64_t>(dumped->checkpoint_duration.count()));
+  response.set_transfer_tail_ms(MillisSinceSteady(dump_end));
+  response.set_frozen_for_ms(MillisSince(dumped->started));
+  return response;
+}
+
+Status SourceSteps::Commit(Migration& m) {
+  proto::MigrationRecord& r = m.record;
+  MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kCommitBegin));
+  // runc destroyed the container at the end of its dump; one left from this bundle (paused,
+  // stopped) goes too: the destination runs it now. One from another bundle is not ours.
+  auto state = ctx_.runtime().State(r.container_id());
+  if (state.ok() && runtime::SameBundle(state->bundle, r.source_bundle())) {
+    MIGRATE_RETURN_IF_ERROR(ctx_.runtime().KillAndDelete(r.container_id(), r.source_bundle()));
+  }
+  ctx_.Hit("source.commit_half", m);
+  if (!r.keep_images()) MIGRATE_RETURN_IF_ERROR(ctx_.files().RemoveTree(r.images_dir()));
+  RemoveOwnBundle(r);
+  return ctx_.store().Advance(m, Event::kCommitDone,
+                              r.keep_images() ? "images kept at " + r.images_dir() : "");
+}
+
+// A bundle this agent received in an earlier migration (<state>/containers/<id>/<migration>)
+// is its own to remove once the container has left; any other bundle is the operator's.
+void SourceSteps::RemoveOwnBundle(const proto::MigrationRecord& r) {
+  const std::string home = ctx_.ContainerHome(r.container_id());
+  const std::string& bundle = r.source_bundle();
+  if (bundle.size() <= home.size() + 1 || bundle.compare(0, home.size() + 1, home + "/") != 0) {
+    return;
+  }
+  Status removed = ctx_.files().RemoveTree(bundle);
+  if (!removed.ok()) {
+    MIGRATE_LOG(kWarn, r.migration_id()) << "remove " << bundle << ": " << removed.message();
+  }
+  auto left = ctx_.files().List(home);
+  if (left.ok() && left->empty()) (void)ctx_.files().RemoveTree(home);
+}
+
+Status SourceSteps::Rollback(Migration& m) {
+  proto::MigrationRecord& r = m.record;
+  MIGRATE_RETURN_IF_ERROR(WaitForOrphans(r.images_dir(), ctx_.deps().orphan_wait,
+                                         r.migration_id()));
+  MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRollbackBegin));
+  Result<std::string> outcome = RunHereAgain(m);
+  if (!outcome.ok()) {
+    Status failed = outcome.status().WithContext("run the container on the source again");
+    (void)ctx_.store().Advance(m, Event::kRollbackFailed, failed.message() + "; images kept");
+    return failed;
+  }
+  MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRollbackDone, *outcome));
+  if (!r.keep_images()) {
+    Status removed = ctx_.files().RemoveTree(r.images_dir());
+    if (!removed.ok()) {
+      MIGRATE_LOG(kWarn, r.migration_id()) << removed.message();
+    }
+  }
+  return Status::Ok();
+}
+
+// The container runs here again: it still ran, or it is thawed (a dump that died left it
+// frozen: its tasks are whole, the images may not be; never kill it), or it is restored from
+// the kept images with its original bundle in soft mode (the images carry its own cgroups).
+Result<std::string> SourceSteps::RunHereAgain(Migration& m) {
+  const proto::MigrationRecord& r = m.record;
+  const std::string& id = r.container_id();
+  auto state = ctx_.runtime().State(id);
+  if (state.ok() && !runtime::SameBundle(state->bundle, r.source_bundle())) {
+    return Status::FailedPrecondition("a container " + id + " from another bundle (" +
+                                      state->bundle + ") exists here: not this migration's");
+  }
+  if (state.ok() && state->status == "running") {
+    return std::string("the container still runs on the source");
+  }
+  if (state.ok() && state->status == "paused") {
+    MIGRATE_RETURN_IF_ERROR(ctx_.runtime().Resume(id).WithContext("thaw the container"));
+    auto after = ctx_.runtime().State(id);
+    if (!after.ok() || after->status != "running") {
+      return Status::FailedPrecondition("container " + id + " is still " +
+                                        (after.ok() ? after->status : after.status().ToString()) +
+                                        " after resume");
+    }
+    return std::string("resumed the container an interrupted dump had left frozen");
+  }
+  if (state.ok()) {  // stopped or created from this bundle: make room for the restore
+    MIGRATE_RETURN_IF_ERROR(ctx_.runtime().KillAndDelete(id, r.source_bundle()));
+  } else if (state.status().code() != StatusCode::kNotFound) {
+    return state.status();
+  }
+  runtime::RestoreOptions options;
+  options.container_id = id;
+  options.image_dir = r.images_dir();
+  options.work_dir = ctx_.MigrationDir(r.migration_id()) + "/rollback-work";
+  options.bundle_dir = r.source_bundle();
+  options.cgroup_mode = CgroupMode::kSoft;
+  auto restored = ctx_.runtime().Restore(options);
+  if (!restored.ok()) return restored.status().WithContext("restore from " + r.images_dir());
+  return "restored on the source from its images, init pid " +
+         std::to_string(restored->init_pid);
+}
+
+}  // namespace migrate::agent
