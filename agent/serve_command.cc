@@ -27,8 +27,8 @@ constexpr const char* kAgentVersion = "0.1.0";
 
 struct ServeFlags {
   std::string config_file;
-  std::optional<std::string> node_name, listen_address, ca_file, cert_file, key_file, state_dir,
-      runc_root, runtime_path, criu_path, cgroup_parent, log_level;
+  std::optional<std::string> node_name, listen_address, ca_file, cert_file, key_file, crl_file,
+      state_dir, runc_root, runtime_path, criu_path, cgroup_parent, log_level;
   std::optional<uint32_t> api_port, data_port;
 };
 
@@ -78,6 +78,7 @@ Status Serve(const ServeFlags& flags) {
   if (flags.ca_file) config.set_ca_file(*flags.ca_file);
   if (flags.cert_file) config.set_cert_file(*flags.cert_file);
   if (flags.key_file) config.set_key_file(*flags.key_file);
+  if (flags.crl_file) config.set_crl_file(*flags.crl_file);
   if (flags.state_dir) config.set_state_dir(*flags.state_dir);
   if (flags.runc_root) config.set_runc_root(*flags.runc_root);
   if (flags.runtime_path) config.set_runtime_path(*flags.runtime_path);
@@ -91,7 +92,7 @@ Status Serve(const ServeFlags& flags) {
   SetLogThreshold(level);
   MIGRATE_RETURN_IF_ERROR(CheckOwnCertificate(config.cert_file(), config.node_name()));
 
-  tls::TlsFiles files{config.ca_file(), config.cert_file(), config.key_file()};
+  tls::TlsFiles files{config.ca_file(), config.cert_file(), config.key_file(), config.crl_file()};
   MIGRATE_ASSIGN_OR_RETURN(auto server_tls, tls::MakeServerContext(files));
   MIGRATE_ASSIGN_OR_RETURN(auto client_tls, tls::MakeClientContext(files));
 
@@ -171,6 +172,8 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
   serve->add_option("--ca", flags->ca_file, "cluster CA certificate (PEM)");
   serve->add_option("--cert", flags->cert_file, "this node's certificate (PEM)");
   serve->add_option("--key", flags->key_file, "this node's private key (PEM)");
+  serve->add_option("--crl", flags->crl_file,
+                    "the CA's revocation list (default: crl.pem beside the CA file, if any)");
   serve->add_option("--state-dir", flags->state_dir,
                     "journal, received bundles and images (default /var/lib/migrate)");
   serve->add_option("--runc-root", flags->runc_root, "runc --root of this node (default /run/runc)");

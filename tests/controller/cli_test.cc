@@ -14,6 +14,7 @@
 
 #include "controller/report.h"
 #include "tests/controller/fake_agent_client.h"
+#include "transfer/crl.h"
 
 namespace migrate::controller {
 namespace {
@@ -325,6 +326,25 @@ TEST_F(CliTest, CertsCommandIsRegistered) {
   EXPECT_EQ(Run({"certs", "ca", "--out", dir_ + "/ca"}), 0) << err_.str();
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/ca/ca.pem"));
   EXPECT_NE(Run({"certs", "ca", "--out", dir_ + "/ca"}), 0) << "never overwrites a CA";
+  ExpectNoAgentCalls();
+}
+
+TEST_F(CliTest, CertsRevokeWritesTheListBesideTheCa) {
+  ASSERT_EQ(Run({"certs", "ca", "--out", dir_ + "/ca"}), 0) << err_.str();
+  ASSERT_EQ(Run({"certs", "issue", "--ca-dir", dir_ + "/ca", "--role", "node", "--name", "old",
+                 "--out", dir_ + "/old"}),
+            0)
+      << err_.str();
+  EXPECT_EQ(Run({"certs", "revoke", "--ca-dir", dir_ + "/ca", "--cert", dir_ + "/old/cert.pem"}),
+            0)
+      << err_.str();
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/ca/crl.pem"));
+  EXPECT_EQ(certs::RevokedSerials(dir_ + "/ca")->size(), 1u);
+  EXPECT_EQ(Run({"certs", "revoke", "--ca-dir", dir_ + "/ca", "--serial", "0A:0B"}), 0);
+  EXPECT_THAT(*certs::RevokedSerials(dir_ + "/ca"), ::testing::Contains("0A0B"));
+  EXPECT_EQ(certs::RevokedSerials(dir_ + "/ca")->size(), 2u);
+  EXPECT_EQ(Run({"certs", "revoke", "--ca-dir", dir_ + "/ca"}), 2) << "--cert or --serial";
+  EXPECT_EQ(Run({"certs", "revoke", "--ca-dir", dir_ + "/ca", "--serial", "zz"}), 2);
   ExpectNoAgentCalls();
 }
 
