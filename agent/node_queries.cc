@@ -1,6 +1,7 @@
 #include "agent/node_queries.h"
 
 #include "agent/request_checks.h"
+#include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
 #include "agent/runtime/node_probe.h"
 #include "agent/runtime/oci_config.h"
@@ -36,7 +37,9 @@ Result<proto::ContainerInfo> InspectContainer(AgentContext& ctx, const std::stri
   info.set_status(state->status);
   info.set_init_pid(state->init_pid);
   info.set_bundle(state->bundle);
-  auto config = runtime::OciConfig::Load(state->bundle + "/config.json");
+  auto text = runtime::ReadFileNoFollow(state->bundle + "/config.json");
+  if (text.ok()) info.set_config_json(*text);
+  auto config = text.ok() ? runtime::OciConfig::Parse(*text) : Result<runtime::OciConfig>(text.status());
   if (config.ok()) {
     info.set_cgroups_path(config->cgroups_path().value_or(""));
     info.set_cgroup_namespace(config->creates_namespace("cgroup"));
