@@ -46,7 +46,7 @@ Result<proto::CheckpointSendResponse> SourceSteps::CheckpointSend(
   MIGRATE_ASSIGN_OR_RETURN(
       MigrationPtr m,
       ctx_.store().Begin(request.migration_id(), request.container_id(), proto::ROLE_SOURCE));
-  std::lock_guard<std::mutex> lock(m->mutex);
+  StepLock lock(m->mutex);
   Result<CgroupMode> mode = PrepareFreeze(*m, request);
   // Journaled before the freeze: a restart finds the images or the running container.
   Status journaled = mode.ok() ? ctx_.store().Advance(*m, Event::kCheckpointBegin) : mode.status();
