@@ -16,14 +16,13 @@
 #include "agent/runtime/criu.h"
 #include "agent/runtime/posix_process_runner.h"
 #include "agent/runtime/runc_runtime.h"
+#include "migrate/version.h"
 #include "transfer/log.h"
 #include "transfer/stream_server.h"
 #include "transfer/tls.h"
 
 namespace migrate::agent {
 namespace {
-
-constexpr const char* kAgentVersion = "0.1.0";
 
 struct ServeFlags {
   std::string config_file;
@@ -119,7 +118,7 @@ Status Serve(const ServeFlags& flags) {
   deps.runner = &runner;
   deps.streams = streams.get();
   deps.client_tls = client_tls;
-  deps.agent_version = kAgentVersion;
+  deps.agent_version = kVersion;
   deps.failpoints = Failpoints::FromEnvironment(config.state_dir());
   deps.orphan_wait = std::chrono::seconds(config.orphan_wait_seconds());
   deps.retention = std::chrono::hours(config.retention_hours());
@@ -134,7 +133,7 @@ Status Serve(const ServeFlags& flags) {
                                  [&service](ApiRequest request, Respond respond) {
                                    service->Handle(std::move(request), std::move(respond));
                                  }));
-  MIGRATE_LOG(kInfo, "") << "migrate-agent " << kAgentVersion << " node " << config.node_name()
+  MIGRATE_LOG(kInfo, "") << "migrate-agent " << kVersion << " node " << config.node_name()
                          << ": API on " << config.listen_address() << ":" << api->port()
                          << ", data on port " << streams->port() << ", runtime "
                          << runc->info().name << " " << runc->info().version.ToString()
