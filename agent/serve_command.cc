@@ -16,6 +16,7 @@
 #include "agent/runtime/criu.h"
 #include "agent/runtime/posix_process_runner.h"
 #include "agent/runtime/runc_runtime.h"
+#include "agent/systemd_notify.h"
 #include "migrate/version.h"
 #include "transfer/log.h"
 #include "transfer/stream_server.h"
@@ -123,6 +124,8 @@ Status Serve(const ServeFlags& flags) {
   deps.orphan_wait = std::chrono::seconds(config.orphan_wait_seconds());
   deps.retention = std::chrono::hours(config.retention_hours());
   auto service = std::make_unique<AgentService>(deps);
+  SystemdNotifier systemd;
+  systemd.Status("recovering journaled migrations");
   MIGRATE_RETURN_IF_ERROR(service->Recover().WithContext("recover journaled migrations"));
 
   ApiServerOptions api_options;
@@ -138,10 +141,13 @@ Status Serve(const ServeFlags& flags) {
                          << ", data on port " << streams->port() << ", runtime "
                          << runc->info().name << " " << runc->info().version.ToString()
                          << ", state " << config.state_dir();
+  systemd.Ready("serving: API on port " + std::to_string(api->port()),
+                [&api](std::function<void()> ran) { api->Post(std::move(ran)); });
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   MIGRATE_LOG(kInfo, "") << "signal " << signal_number << ": shutting down";
+  systemd.Stopping();
   api->Stop();
   service.reset();
   streams.reset();

@@ -34,6 +34,7 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libprotobuf-dev protobuf-compiler libzstd-dev libcli11-dev libssl-dev
+  libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev jq
 )
 RUN_PKGS=(runc iptables busybox-static iproute2 util-linux procps zstd openssl curl)
