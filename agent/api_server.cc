@@ -257,6 +257,8 @@ class BeastApiServer final : public ApiServer {
 
   uint16_t port() const override { return port_; }
 
+  void Post(std::function<void()> work) override { asio::post(ioc_, std::move(work)); }
+
   void Stop() override {
     if (stopped_.exchange(true)) return;
     asio::post(acceptor_.get_executor(), [this] {

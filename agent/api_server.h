@@ -57,6 +57,9 @@ class ApiServer {
   virtual uint16_t port() const = 0;
   // Stops accepting, closes sessions, joins the I/O thread. Idempotent.
   virtual void Stop() = 0;
+  // Runs `work` on the I/O thread after what is queued there (the systemd watchdog's probe
+  // that the thread is alive); never once Stop() was called.
+  virtual void Post(std::function<void()> work) = 0;
 
   // Binds, listens and starts one I/O thread. Errors name the address that failed.
   static Result<std::unique_ptr<ApiServer>> Start(const ApiServerOptions& options,

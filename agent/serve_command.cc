@@ -16,14 +16,14 @@
 #include "agent/runtime/criu.h"
 #include "agent/runtime/posix_process_runner.h"
 #include "agent/runtime/runc_runtime.h"
+#include "agent/systemd_notify.h"
+#include "migrate/version.h"
 #include "transfer/log.h"
 #include "transfer/stream_server.h"
 #include "transfer/tls.h"
 
 namespace migrate::agent {
 namespace {
-
-constexpr const char* kAgentVersion = "0.1.0";
 
 struct ServeFlags {
   std::string config_file;
@@ -119,11 +119,13 @@ Status Serve(const ServeFlags& flags) {
   deps.runner = &runner;
   deps.streams = streams.get();
   deps.client_tls = client_tls;
-  deps.agent_version = kAgentVersion;
+  deps.agent_version = kVersion;
   deps.failpoints = Failpoints::FromEnvironment(config.state_dir());
   deps.orphan_wait = std::chrono::seconds(config.orphan_wait_seconds());
   deps.retention = std::chrono::hours(config.retention_hours());
   auto service = std::make_unique<AgentService>(deps);
+  SystemdNotifier systemd;
+  systemd.Status("recovering journaled migrations");
   MIGRATE_RETURN_IF_ERROR(service->Recover().WithContext("recover journaled migrations"));
 
   ApiServerOptions api_options;
@@ -134,15 +136,18 @@ Status Serve(const ServeFlags& flags) {
                                  [&service](ApiRequest request, Respond respond) {
                                    service->Handle(std::move(request), std::move(respond));
                                  }));
-  MIGRATE_LOG(kInfo, "") << "migrate-agent " << kAgentVersion << " node " << config.node_name()
+  MIGRATE_LOG(kInfo, "") << "migrate-agent " << kVersion << " node " << config.node_name()
                          << ": API on " << config.listen_address() << ":" << api->port()
                          << ", data on port " << streams->port() << ", runtime "
                          << runc->info().name << " " << runc->info().version.ToString()
                          << ", state " << config.state_dir();
+  systemd.Ready("serving: API on port " + std::to_string(api->port()),
+                [&api](std::function<void()> ran) { api->Post(std::move(ran)); });
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   MIGRATE_LOG(kInfo, "") << "signal " << signal_number << ": shutting down";
+  systemd.Stopping();
   api->Stop();
   service.reset();
   streams.reset();

@@ -20,6 +20,7 @@
 #include "controller/report.h"
 #include "controller/rollback.h"
 #include "controller/terminal_progress.h"
+#include "migrate/version.h"
 #include "transfer/log.h"
 
 namespace migrate::controller {
@@ -468,6 +469,7 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
                "migrate"};
   app.footer(kFooter);
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("migrate ") + kVersion);
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "debug|info|warn|error (logs go to stderr)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))

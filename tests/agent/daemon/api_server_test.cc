@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <mutex>
+#include <thread>
 
 #include "controller/https_agent_client.h"
 #include "tests/support/poll.h"
@@ -322,6 +324,21 @@ TEST_F(ApiServerTest, AcceptLoopShedsInsteadOfSpinningWhenOutOfDescriptors) {
       << "the accept loop spun: " << r.cpu.count() << " us of CPU in " << r.wall.count() << " us";
   auto client = Client(controller_);
   EXPECT_TRUE(client->GetHealth().ok()) << "serving again once descriptors are free";
+}
+
+// The systemd watchdog's probe: posted work runs on the I/O thread, and never once stopped.
+TEST_F(ApiServerTest, PostRunsWorkOnTheIoThreadUntilStopped) {
+  StartServer();
+  std::promise<std::thread::id> ran;
+  server_->Post([&ran] { ran.set_value(std::this_thread::get_id()); });
+  std::future<std::thread::id> on = ran.get_future();
+  ASSERT_EQ(on.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_NE(on.get(), std::this_thread::get_id());
+  server_->Stop();
+  std::atomic<bool> late{false};
+  server_->Post([&late] { late = true; });
+  server_.reset();  // the work still queued is destroyed, not run
+  EXPECT_FALSE(late);
 }
 
 }  // namespace
