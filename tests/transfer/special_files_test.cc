@@ -75,6 +75,15 @@ Result<TransferStats> SendUnder(StreamFixture& fx, const std::string& src, const
   return SendTree(fx.Send(*token), source);
 }
 
+// The stream arrived, and FinalDir(`name`) is `src` (types, owners, modes, times, numbers).
+void ExpectArrivedAsSent(StreamFixture& fx, const Result<TransferStats>& sent,
+                         const std::string& token, const std::string& src,
+                         const std::string& name) {
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  ASSERT_TRUE(fx.server().Wait(token, Clock::now() + std::chrono::seconds(30)).ok());
+  EXPECT_EQ(CompareTrees(src, fx.FinalDir(name)), "");
+}
+
 void ExpectRefusedWithNothingLeft(StreamFixture& fx, const Result<TransferStats>& sent,
                                   const std::string& token, const std::string& name,
                                   const std::string& why) {
@@ -137,11 +146,10 @@ TEST(SpecialFilesTest, BundleKeepsFifosAndSocketFiles) {
   const std::string src = MakeSpecialTree(fx, /*devices=*/false);
   std::string token;
   auto sent = SendUnder(fx, src, "bundle", SpecialFilePolicy::kFifosAndSockets, &token);
-  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
-  ASSERT_TRUE(fx.server().Wait(token, Clock::now() + std::chrono::seconds(30)).ok());
+  ExpectArrivedAsSent(fx, sent, token, src, "bundle");
+  ASSERT_TRUE(sent.ok());
   EXPECT_EQ(sent->files, 3u);
   EXPECT_EQ(sent->raw_bytes, 0u);
-  EXPECT_EQ(CompareTrees(src, fx.FinalDir("bundle")), "");
   struct stat st;
   ASSERT_EQ(lstat((fx.FinalDir("bundle") + "/run/app.sock").c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
@@ -155,9 +163,7 @@ TEST(SpecialFilesTest, DeviceNodesArriveOnlyWhereThePolicyAdmitsThem) {
   ExpectRefusedWithNothingLeft(fx, refused, token, "refused",
                                "block device 'dev/loop7' 7:7: device nodes are refused");
   auto admitted = SendUnder(fx, src, "admitted", SpecialFilePolicy::kDevicesToo, &token);
-  ASSERT_TRUE(admitted.ok()) << admitted.status().ToString();
-  ASSERT_TRUE(fx.server().Wait(token, Clock::now() + std::chrono::seconds(30)).ok());
-  EXPECT_EQ(CompareTrees(src, fx.FinalDir("admitted")), "");  // types, modes and numbers
+  ExpectArrivedAsSent(fx, admitted, token, src, "admitted");
 }
 
 TEST(SpecialFilesTest, ImagesRefuseASpecialFileNamingIt) {
