@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "controller/cgroup_mode_names.h"
+#include "transfer/rate_limit.h"
 
 namespace migrate::controller {
 
@@ -21,6 +22,9 @@ void AddMoveOptions(CLI::App* cmd, MoveOptions& o, bool with_cgroup_path) {
   cmd->add_option("--compress-level", o.compress_level,
                   "zstd level 1..19 for the streams (default: the agents' default)")
       ->check(CLI::Range(1, 19));
+  cmd->add_option("--bandwidth", o.bandwidth,
+                  "cap on the migration's streams together, e.g. 200MiB/s or 50MB/s (IEC or "
+                  "SI units; the freeze lasts longer when the images take longer to send)");
   cmd->add_flag("--tcp-established", o.tcp_established,
                 "carry established TCP connections (CRIU --tcp-established; the "
                 "peers must reach the container at the same address afterwards)");
@@ -63,6 +67,11 @@ Result<MigrationRequest> MoveRequest(const MoveOptions& o) {
     return Status::InvalidArgument("--cgroup-path must be absolute (e.g. /tenants/web-1)");
   }
   MigrationRequest request;
+  if (!o.bandwidth.empty()) {
+    Result<uint64_t> rate = transfer::ParseByteRate(o.bandwidth);
+    if (!rate.ok()) return rate.status().WithContext("--bandwidth");
+    request.bandwidth_bytes_per_second = *rate;
+  }
   request.cgroup_mode = mode;
   request.cgroup_path = o.cgroup_path;
   request.compress_level = o.compress_level;

@@ -16,6 +16,7 @@ struct MoveOptions {
   std::string cgroups_mode = "soft";
   std::string cgroup_path;
   int compress_level = 0;
+  std::string bandwidth;  // e.g. "200MiB/s"; empty: no cap
   bool tcp_established = false;
   bool file_locks = false;
   bool ext_unix_sk = false;

@@ -521,6 +521,9 @@ class Sender {
     }
     if (options_.tamper_hook) options_.tamper_hook(index, type, frame);
     if (conn_->ReadableNow()) MIGRATE_RETURN_IF_ERROR(EarlyVerdict());
+    if (options_.rate_limit != nullptr && !options_.rate_limit->Take(frame.size(), cancel_)) {
+      return Status::Aborted("cancelled");
+    }
     Status st = writer_->Write(frame);
     if (!st.ok()) {
       // The receiver may have refused and closed: its reason beats "connection reset".

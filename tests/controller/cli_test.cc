@@ -552,5 +552,15 @@ TEST_F(CliTest, DrainRefusesBadHostsBeforeAskingAnyAgent) {
 }
 
 
+TEST_F(CliTest, BandwidthReachesTheSourceAndNonsenseIsRefused) {
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--bandwidth", "200MiB/s"}), 0)
+      << err_.str();
+  ASSERT_EQ(pair_->source->checkpoint_requests.size(), 1u);
+  EXPECT_EQ(pair_->source->checkpoint_requests[0].bandwidth_bytes_per_second(), 200ULL << 20);
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--bandwidth", "fast"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--bandwidth: bad rate 'fast'"));
+  EXPECT_EQ(pair_->source->checkpoint_requests.size(), 1u);
+}
+
 }  // namespace
 }  // namespace migrate::controller
