@@ -6,6 +6,7 @@
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
 #include "agent/runtime/cgroup_paths.h"
+#include "agent/runtime/criu_stats.h"
 #include "agent/runtime/oci_config.h"
 #include "agent/runtime/oci_policy.h"
 #include "transfer/byte_budget.h"
@@ -218,6 +219,9 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
   response.set_loopback_up(restored->loopback.up && restored->loopback.has_ipv4);
   response.set_running_for_ms(MillisSince(restored->running_at));
   for (const std::string& warning : restored->criu_warnings) response.add_criu_warnings(warning);
+  auto stats = runtime::ReadCriuStats(ctx_.MigrationDir(r.migration_id()) + "/restore-work",
+                                      "stats-restore");  // CRIU writes it where it runs
+  if (stats.ok() && stats->has_restore()) *response.mutable_criu_stats() = stats->restore();
   return response;
 }
 

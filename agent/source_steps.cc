@@ -6,6 +6,7 @@
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
+#include "agent/runtime/criu_stats.h"
 #include "transfer/log.h"
 
 namespace migrate::agent {
@@ -124,6 +125,9 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   response.set_transfer_tail_ms(MillisSinceSteady(dump_end));
   response.set_frozen_for_ms(MillisSince(dumped->started));
   for (const std::string& warning : dumped->criu_warnings) response.add_criu_warnings(warning);
+  auto stats = runtime::ReadCriuStats(ctx_.MigrationDir(r.migration_id()) + "/dump-work",
+                                      "stats-dump");  // CRIU writes it where it runs
+  if (stats.ok() && stats->has_dump()) *response.mutable_criu_stats() = stats->dump();
   return response;
 }
 

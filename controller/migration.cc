@@ -418,6 +418,12 @@ MigrationPhase Migration::CheckpointTransfer() {
       ClampMs(static_cast<int64_t>(std::min<uint64_t>(checkpoint_.checkpoint_ms(), UINT32_MAX))));
   report_.mutable_timings_ms()->set_transfer_tail(ClampMs(
       static_cast<int64_t>(std::min<uint64_t>(checkpoint_.transfer_tail_ms(), UINT32_MAX))));
+  const criu::DumpStatsEntry& dump = checkpoint_.criu_stats();
+  proto::ReportTimings& t = *report_.mutable_timings_ms();
+  t.set_criu_freezing(dump.freezing_time() / 1000);  // CRIU counts microseconds
+  t.set_criu_frozen(dump.frozen_time() / 1000);
+  t.set_criu_memdump(dump.memdump_time() / 1000);
+  t.set_criu_memwrite(dump.memwrite_time() / 1000);
   return MigrationPhase::kRestore;
 }
 
@@ -437,6 +443,8 @@ MigrationPhase Migration::Restore() {
   const int64_t between_answers = clock_.NowMs() - checkpoint_answered_ms_;
   restore_ = *restored;
   AddCriuWarnings(request_.destination.name(), "restore", restore_.criu_warnings());
+  report_.mutable_timings_ms()->set_criu_restore(restore_.criu_stats().restore_time() / 1000);
+  report_.mutable_timings_ms()->set_criu_forking(restore_.criu_stats().forking_time() / 1000);
   proto::ReportCgroupsMode& modes = *report_.mutable_cgroups_mode();
   modes.set_restore_effective(CgroupModeName(restore_.restore_mode().effective()));
   modes.set_restore_evidence(restore_.restore_mode().evidence());

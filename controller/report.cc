@@ -93,6 +93,11 @@ std::string ReportToText(const proto::Report& r) {
         << r.destination() << "; CRIU dump " << t.checkpoint() << " ms, transfer tail "
         << t.transfer_tail() << " ms)\n";
   }
+  if (t.criu_frozen() != 0 || t.criu_restore() != 0) {
+    out << "  CRIU's account (ms): freezing " << t.criu_freezing() << ", frozen " << t.criu_frozen()
+        << " (memory dump " << t.criu_memdump() << ", write " << t.criu_memwrite()
+        << "); restore " << t.criu_restore() << " (forking " << t.criu_forking() << ")\n";
+  }
   const proto::ReportBytes& b = r.bytes();
   if (b.raw() > 0 || b.wire() > 0) {
     out << "  bytes: raw " << HumanBytes(b.raw()) << ", wire " << HumanBytes(b.wire());

@@ -12,6 +12,7 @@
 
 #include "agent/runtime/criu.h"
 #include "agent/runtime/criu_log.h"
+#include "agent/runtime/criu_stats.h"
 #include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
 #include "agent/runtime/loopback.h"
@@ -171,6 +172,16 @@ TEST_P(RuntimeModeTest, CheckpointRestoreCountContinuesInTheRequestedMode) {
   EXPECT_TRUE(restored->loopback.has_ipv4) << restored->loopback.detail;
   ExpectAllIn(restored->cgroups, sandbox_->CgroupPath(id));
   ExpectCountContinues(bundle, *at_checkpoint);
+  // CRIU's own account, as the agent reports it: real CRIU writes both stats images into its
+  // work directory.
+  Result<criu::StatsEntry> dump_stats = ReadCriuStats(sandbox_->dir() + "/work-1", "stats-dump");
+  ASSERT_TRUE(dump_stats.ok()) << dump_stats.status().ToString();
+  EXPECT_GT(dump_stats->dump().frozen_time(), 0u);
+  EXPECT_GT(dump_stats->dump().pages_written(), 0u);
+  Result<criu::StatsEntry> restore_stats =
+      ReadCriuStats(sandbox_->dir() + "/restore-work-1", "stats-restore");
+  ASSERT_TRUE(restore_stats.ok()) << restore_stats.status().ToString();
+  EXPECT_GT(restore_stats->restore().restore_time(), 0u);
   std::cout << "[ " << CgroupModeName(mode) << " ] dump " << dump->checkpoint_duration.count()
             << " ms, restore " << restored->restore_duration.count()
             << " ms; dump: " << dump->dump_mode.evidence
