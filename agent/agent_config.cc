@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "agent/runtime/oci_policy.h"
 #include "transfer/log.h"
 
 namespace migrate::agent {
@@ -73,6 +74,8 @@ Status ValidateAgentConfig(const proto::AgentConfig& config) {
   if (config.state_dir().empty() || config.state_dir()[0] != '/') {
     return Status::InvalidArgument("state_dir must be an absolute path");
   }
+  MIGRATE_RETURN_IF_ERROR(
+      runtime::ValidateOciPolicy(config.received_containers()).WithContext("received_containers"));
   LogLevel level;
   if (!ParseLogLevel(config.log_level(), &level)) {
     return Status::InvalidArgument("log_level must be debug, info, warn or error, not '" +

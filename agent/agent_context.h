@@ -33,6 +33,8 @@ struct AgentDeps {
   // How long a rollback or recovery waits for a dump or restore that outlived an earlier run
   // of the agent (runc and CRIU are not its children) before it gives up, changing nothing.
   std::chrono::milliseconds orphan_wait{std::chrono::seconds(60)};
+  // How long a commit or rollback waits for a step of the same migration to end.
+  std::chrono::milliseconds step_lock_wait{std::chrono::seconds(30)};
   // Ended migrations' journals and images are removed this long after they ended.
   std::chrono::milliseconds retention{std::chrono::hours(72)};
 };

@@ -90,6 +90,9 @@ void AgentService::Handle(ApiRequest request, Respond respond) {
   if (get && target.rfind(kMigrations, 0) == 0) {
     return respond(Encode(GetStatus(target.substr(kMigrations.size()))));
   }
+  if (get && target == "/v1/migrations") {
+    return respond(Encode(Result<proto::MigrationList>(ListMigrations(ctx_))));
+  }
 
   // Everything else may run runc, CRIU or a transfer: off the I/O thread.
   auto run = [this, respond](auto work) {
@@ -97,6 +100,7 @@ void AgentService::Handle(ApiRequest request, Respond respond) {
   };
   auto body = std::make_shared<std::string>(std::move(request.body));
   if (get && target == "/v1/capabilities") return run([this] { return Encode(Capabilities()); });
+  if (get && target == "/v1/containers") return run([this] { return Encode(ListContainers(ctx_)); });
   if (!post) {
     return respond(ErrorResponse(Status::NotFound(request.method + " " + target +
                                                   " is not part of the agent API")));
@@ -172,7 +176,7 @@ Status AgentService::Dispatch(Migration& m, Event event) {
 
 Result<proto::MigrationStatus> AgentService::Commit(const proto::CommitRequest& request) {
   MIGRATE_ASSIGN_OR_RETURN(MigrationPtr m, ctx_.store().Find(request.migration_id()));
-  std::lock_guard<std::mutex> lock(m->mutex);
+  MIGRATE_ASSIGN_OR_RETURN(StepLock lock, LockForEnding(*m, ctx_.deps().step_lock_wait));
   if (m->record.phase() != proto::PHASE_COMMITTED) {
     MIGRATE_RETURN_IF_ERROR(CheckEvent(m->record, Event::kCommitBegin));
     m->record.set_keep_images(request.keep_images());
@@ -197,7 +201,7 @@ Result<proto::MigrationStatus> AgentService::Rollback(const proto::RollbackReque
                                       request.peer_node() + ": nothing changed");
   }
   m->cancel.Cancel();  // stops a running stream before we wait for the step holding the lock
-  std::lock_guard<std::mutex> lock(m->mutex);
+  MIGRATE_ASSIGN_OR_RETURN(StepLock lock, LockForEnding(*m, ctx_.deps().step_lock_wait));
   MIGRATE_LOG(kWarn, request.migration_id()) << "rollback requested: " << request.reason();
   if (m->record.phase() != proto::PHASE_ROLLED_BACK) {
     MIGRATE_RETURN_IF_ERROR(CheckEvent(m->record, Event::kRollbackBegin));
@@ -211,7 +215,7 @@ Result<proto::MigrationStatus> AgentService::Rollback(const proto::RollbackReque
 // Restart
 
 Status AgentService::RecoverOne(Migration& m) {
-  std::lock_guard<std::mutex> lock(m.mutex);
+  StepLock lock(m.mutex);
   const proto::MigrationRecord& r = m.record;
   const RestartAction action = OnRestart(r.role(), r.phase());
   MIGRATE_LOG(kInfo, r.migration_id())

@@ -2,22 +2,29 @@
 
 #include <utility>  // before asio: g++ 12 + Boost 1.74
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <optional>
-#include <set>
+#include <map>
 #include <thread>
 
+#include "agent/connection_limiter.h"
+#include "transfer/fd_reserve.h"
 #include "transfer/log.h"
 
 namespace migrate::agent {
@@ -38,25 +45,32 @@ bool IsOrdinaryClose(const ErrorCode& ec) {
 
 class Session;
 
-// Shared between the listener and its sessions: lets Stop() close live connections.
+using Stage = ConnectionLimiter::Stage;
+
+// Shared between the listener and its sessions: which connections are open (so that Stop()
+// and the limiter can close them) and at which stage each is.
 struct SessionRegistry {
+  SessionRegistry(int max_handshakes, int max_connections)
+      : limiter(max_handshakes, max_connections) {}
   std::mutex mutex;
-  std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;
+  std::map<uint64_t, std::weak_ptr<Session>> sessions;  // by id
+  ConnectionLimiter limiter;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, asio::ssl::context& ctx, const ApiServerOptions& options,
-          RequestHandler handler, std::shared_ptr<SessionRegistry> registry)
+          RequestHandler handler, std::shared_ptr<SessionRegistry> registry, uint64_t id)
       : stream_(std::move(socket), ctx),
         options_(options),
         handler_(std::move(handler)),
-        registry_(std::move(registry)) {}
+        registry_(std::move(registry)),
+        id_(id) {}
 
   void Run() {
     {
       std::lock_guard<std::mutex> lock(registry_->mutex);
-      registry_->sessions.insert(weak_from_this());
+      registry_->sessions[id_] = weak_from_this();
     }
     // Start on the session's strand: every handler of this session runs there.
     asio::dispatch(stream_.get_executor(),
@@ -74,8 +88,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ~Session() {
+    registry_->limiter.Remove(id_);
     std::lock_guard<std::mutex> lock(registry_->mutex);
-    registry_->sessions.erase(weak_from_this());
+    registry_->sessions.erase(id_);
   }
 
  private:
@@ -111,6 +126,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void DoRead() {
+    registry_->limiter.SetStage(id_, Stage::kIdle);  // may give way to a newcomer from now on
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(options_.read_timeout_s));
@@ -124,6 +140,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return SendError(413, "body too large", /*keep_alive=*/false);
     }
     if (ec) return Fail(ec, "read");
+    registry_->limiter.SetStage(id_, Stage::kBusy);
     auto request = parser_->release();
     keep_alive_ = request.keep_alive();
     ApiRequest api_request;
@@ -196,6 +213,7 @@ class Session : public std::enable_shared_from_this<Session> {
   tls::PeerIdentity peer_;
   std::string remote_;
   bool keep_alive_ = true;
+  const uint64_t id_;
 };
 
 class BeastApiServer final : public ApiServer {
@@ -205,7 +223,9 @@ class BeastApiServer final : public ApiServer {
         tls_context_(std::move(tls_context)),
         handler_(std::move(handler)),
         acceptor_(asio::make_strand(ioc_)),
-        registry_(std::make_shared<SessionRegistry>()) {}
+        backoff_(acceptor_.get_executor()),
+        registry_(std::make_shared<SessionRegistry>(options_.max_handshakes,
+                                                    options_.max_connections)) {}
 
   ~BeastApiServer() override { Stop(); }
 
@@ -218,12 +238,17 @@ class BeastApiServer final : public ApiServer {
     std::string where = options_.address + ":" + std::to_string(options_.port);
     acceptor_.open(endpoint.protocol(), ec);
     if (ec) return Status::IoError("open " + where + ": " + ec.message());
+    // Asio opens sockets without close-on-exec: never let runc or CRIU inherit the listener.
+    ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
     acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (ec) return Status::IoError("SO_REUSEADDR " + where + ": " + ec.message());
     acceptor_.bind(endpoint, ec);
     if (ec) return Status::Unavailable("bind " + where + ": " + ec.message());
     acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Status::IoError("listen " + where + ": " + ec.message());
+    acceptor_.non_blocking(true, ec);
+    if (ec) return Status::IoError("non-blocking " + where + ": " + ec.message());
+    protocol_ = endpoint.protocol();
     port_ = acceptor_.local_endpoint().port();
     DoAccept();
     thread_ = std::thread([this] { ioc_.run(); });
@@ -232,16 +257,19 @@ class BeastApiServer final : public ApiServer {
 
   uint16_t port() const override { return port_; }
 
+  void Post(std::function<void()> work) override { asio::post(ioc_, std::move(work)); }
+
   void Stop() override {
     if (stopped_.exchange(true)) return;
     asio::post(acceptor_.get_executor(), [this] {
       ErrorCode ignored;
       acceptor_.close(ignored);
+      backoff_.cancel();
     });
     std::vector<std::shared_ptr<Session>> live;
     {
       std::lock_guard<std::mutex> lock(registry_->mutex);
-      for (auto& weak : registry_->sessions) {
+      for (auto& [id, weak] : registry_->sessions) {
         if (auto session = weak.lock()) live.push_back(std::move(session));
       }
     }
@@ -257,20 +285,72 @@ class BeastApiServer final : public ApiServer {
   }
 
  private:
+  // Accepts with accept4 (SOCK_CLOEXEC, atomically) when the listener is readable, rather
+  // than async_accept: Asio's accepted sockets would be inherited by every spawned program,
+  // and its loop cannot shed connections when the process is out of descriptors.
   void DoAccept() {
-    acceptor_.async_accept(asio::make_strand(ioc_),
-                           beast::bind_front_handler(&BeastApiServer::OnAccept, this));
+    acceptor_.async_wait(tcp::acceptor::wait_read,
+                         beast::bind_front_handler(&BeastApiServer::OnReadable, this));
   }
 
-  void OnAccept(ErrorCode ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (ec) {
-      MIGRATE_LOG(kWarn, "") << "api: accept: " << ec.message();
-    } else {
-      std::make_shared<Session>(std::move(socket), *tls_context_, options_, handler_, registry_)
-          ->Run();
+  void OnReadable(ErrorCode ec) {
+    if (ec == asio::error::operation_aborted || stopped_) return;
+    if (ec) MIGRATE_LOG(kWarn, "") << "api: accept: " << ec.message();
+    for (int i = 0; i < 64; ++i) {  // a burst, then other work gets its turn
+      int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr,
+                         transfer::kAcceptFlags | SOCK_NONBLOCK);
+      if (fd >= 0) {
+        Admit(fd);
+        continue;
+      }
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (transfer::FdReserve::IsExhaustion(errno)) {
+        if (reserve_.ShedOne(acceptor_.native_handle())) continue;
+        return BackOff();  // not even the reserve: wait instead of spinning
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        MIGRATE_LOG(kWarn, "") << "api: accept: " << std::strerror(errno);
+      }
+      break;
     }
-    if (!stopped_) DoAccept();
+    DoAccept();
+  }
+
+  void BackOff() {
+    backoff_.expires_after(std::chrono::milliseconds(100));
+    backoff_.async_wait([this](ErrorCode ec) {
+      if (!ec && !stopped_) DoAccept();
+    });
+  }
+
+  void Admit(int fd) {
+    tcp::socket socket(asio::make_strand(ioc_));
+    ErrorCode ec;
+    socket.assign(protocol_, fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    const uint64_t id = next_id_++;
+    ConnectionLimiter::Admission admission = registry_->limiter.Admit(id);
+    if (admission.evict) CloseSession(*admission.evict);
+    if (!admission.admitted) {
+      MIGRATE_LOG(kWarn, "") << "api: " << options_.max_connections
+                             << " connections busy with requests: refusing one more";
+      return;  // the socket closes as it goes out of scope
+    }
+    std::make_shared<Session>(std::move(socket), *tls_context_, options_, handler_, registry_, id)
+        ->Run();
+  }
+
+  void CloseSession(uint64_t id) {
+    std::shared_ptr<Session> session;
+    {
+      std::lock_guard<std::mutex> lock(registry_->mutex);
+      auto it = registry_->sessions.find(id);
+      if (it != registry_->sessions.end()) session = it->second.lock();
+    }
+    if (session) session->Close();
   }
 
   ApiServerOptions options_;
@@ -278,9 +358,13 @@ class BeastApiServer final : public ApiServer {
   RequestHandler handler_;
   asio::io_context ioc_{1};
   tcp::acceptor acceptor_;
+  asio::steady_timer backoff_;
   std::shared_ptr<SessionRegistry> registry_;
+  transfer::FdReserve reserve_{"api"};
+  tcp protocol_ = tcp::v4();
   std::thread thread_;
   uint16_t port_ = 0;
+  uint64_t next_id_ = 1;
   std::atomic<bool> stopped_{false};
 };
 

@@ -6,6 +6,9 @@
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
 #include "agent/runtime/cgroup_paths.h"
+#include "agent/runtime/oci_config.h"
+#include "agent/runtime/oci_policy.h"
+#include "transfer/byte_budget.h"
 #include "transfer/log.h"
 
 namespace migrate::agent {
@@ -47,9 +50,10 @@ Result<proto::PrepareReceiveResponse> DestinationSteps::PrepareReceive(
   MIGRATE_ASSIGN_OR_RETURN(MigrationPtr m,
                            ctx_.store().Begin(request.migration_id(), request.container_id(),
                                               proto::ROLE_DESTINATION));
-  std::lock_guard<std::mutex> lock(m->mutex);
+  StepLock lock(m->mutex);
   proto::MigrationRecord& r = m->record;
   r.set_peer_node(request.source_node());
+  r.set_bytes_agreed(transfer::AgreedStreamBytes(request.bytes_needed()));
   r.set_bundle_dir(ctx_.BundleDir(request.container_id(), request.migration_id()));
   r.set_images_dir(ctx_.MigrationDir(request.migration_id()) + "/images");
   Status made = Status::Ok();
@@ -76,12 +80,16 @@ Result<proto::PrepareReceiveResponse> DestinationSteps::PrepareReceive(
 
 Result<proto::PrepareReceiveResponse> DestinationSteps::Expect(Migration& m) {
   const proto::MigrationRecord& r = m.record;
+  // Both streams share what the destination agreed to hold (preflight's free-space check).
+  auto budget = std::make_shared<transfer::ByteBudget>(r.bytes_agreed());
   transfer::ExpectedStream bundle = Expected(r, r.bundle_dir(), ctx_.StagingDir(), "bundle");
   bundle.symlinks = transfer::SymlinkPolicy::kContainerRoot;
+  bundle.budget = budget;
   MIGRATE_RETURN_IF_ERROR(
       ctx_.deps().streams->Expect(r.bundle_token(), bundle).WithContext("bundle stream"));
   transfer::ExpectedStream images = Expected(r, r.images_dir(), ctx_.StagingDir(), "images");
-  images.symlinks = transfer::SymlinkPolicy::kWithinTree;
+  images.symlinks = transfer::SymlinkPolicy::kNone;  // CRIU opens images by name, as root
+  images.budget = budget;
   // No fsync for the images: they serve only this migration's restore, and a destination
   // that restarts before RESTORED deletes them (the source keeps its copy until commit).
   // Syncing them added ~0.5 s per GiB to the downtime (docs/benchmarks.md, fsync runs).
@@ -128,7 +136,7 @@ Result<proto::RestoreResponse> DestinationSteps::Restore(const proto::RestoreReq
   MIGRATE_RETURN_IF_ERROR(CheckIds(request.migration_id(), request.container_id()));
   MIGRATE_ASSIGN_OR_RETURN(CgroupMode mode, runtime::CgroupModeFromProto(request.cgroup_mode()));
   MIGRATE_ASSIGN_OR_RETURN(MigrationPtr m, ctx_.store().Find(request.migration_id()));
-  std::lock_guard<std::mutex> lock(m->mutex);
+  StepLock lock(m->mutex);
   proto::MigrationRecord& r = m->record;
   if (r.role() != proto::ROLE_DESTINATION) {
     return Status::FailedPrecondition("restore: this agent is the source of migration " +
@@ -151,7 +159,18 @@ Result<proto::RestoreResponse> DestinationSteps::Restore(const proto::RestoreReq
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
   MIGRATE_RETURN_IF_ERROR(AwaitStreams(r).WithContext("restore"));
+  MIGRATE_RETURN_IF_ERROR(CheckReceived(r).WithContext("restore refused"));
   return RunRestore(*m, request, mode, cgroups_path);
+}
+
+// What did arrive must pass this node's policy, as what preflight was told would arrive did:
+// a source may send another config than it announced.
+Status DestinationSteps::CheckReceived(const proto::MigrationRecord& r) const {
+  MIGRATE_ASSIGN_OR_RETURN(runtime::OciConfig config,
+                           runtime::OciConfig::Load(r.bundle_dir() + "/config.json"));
+  MIGRATE_RETURN_IF_ERROR(
+      runtime::CheckOciConfigAgainstPolicy(config, ctx_.config().received_containers()));
+  return runtime::CheckReceivedBundle(r.bundle_dir(), config);
 }
 
 Result<proto::RestoreResponse> DestinationSteps::RunRestore(
@@ -179,6 +198,7 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
                                        state->status + ")");
   }
   if (!state.ok()) {
+    (void)KillOrphans(r.images_dir(), r.migration_id());  // a CRIU the failed restore left
     Status failed = state.status().WithContext("restore on " + ctx_.node());
     (void)ctx_.store().Advance(m, Event::kRestoreFailed, failed.message());
     return failed;

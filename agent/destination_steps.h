@@ -27,6 +27,7 @@ class DestinationSteps {
  private:
   Result<proto::PrepareReceiveResponse> Expect(Migration& m);
   Status AwaitStreams(const proto::MigrationRecord& r);
+  Status CheckReceived(const proto::MigrationRecord& r) const;
   Result<std::optional<std::string>> TargetCgroup(const proto::RestoreRequest& request,
                                                   runtime::CgroupMode mode) const;
   Result<proto::RestoreResponse> RunRestore(Migration& m, const proto::RestoreRequest& request,

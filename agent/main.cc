@@ -14,6 +14,7 @@
 #include "agent/runtime/posix_process_runner.h"
 #include "agent/runtime/runc_runtime.h"
 #include "agent/serve_command.h"
+#include "migrate/version.h"
 #include "proto/agent_api.pb.h"
 
 namespace {
@@ -21,8 +22,6 @@ namespace {
 using migrate::Result;
 using migrate::Status;
 namespace rt = migrate::runtime;
-
-constexpr const char* kAgentVersion = "0.1.0";
 
 // Options every local tool shares: which runc, which --root, where per-container CRIU
 // config files live.
@@ -114,8 +113,10 @@ int main(int argc, char** argv) {
       "migrate-agent: the node agent of migrate (live migration of runc containers with "
       "CRIU).\n"
       "`serve` runs the daemon; `probe`, `checkpoint` and `restore` are local tools over the "
-      "same runtime layer, which proves from CRIU's logs the cgroup mode CRIU really ran."};
+      "same runtime layer, which proves from CRIU's logs the cgroup mode CRIU really ran.",
+      "migrate-agent"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("migrate-agent ") + migrate::kVersion);
   int exit_code = 0;
   rt::PosixProcessRunner runner;
 
@@ -137,7 +138,7 @@ int main(int argc, char** argv) {
     rt::Criu criu(&runner);
     rt::NodeProbeOptions options;
     options.node_name = node_name;
-    options.agent_version = kAgentVersion;
+    options.agent_version = migrate::kVersion;
     Result<migrate::proto::Capabilities> caps = rt::ProbeNode(**runtime, criu, options);
     if (!caps.ok()) {
       exit_code = Fail(caps.status());

@@ -15,6 +15,23 @@ uint64_t NowUnixMillis() {
 
 }  // namespace
 
+Result<StepLock> LockForEnding(Migration& m, std::chrono::milliseconds wait) {
+  StepLock lock(m.mutex, std::try_to_lock);
+  if (lock.owns_lock()) return lock;
+  const std::string& id = m.Published().migration_id();
+  if (m.enders.fetch_add(1) > 0) {
+    m.enders.fetch_sub(1);
+    return Status::Unavailable("a commit or rollback of migration " + id +
+                               " is waiting already: retry later");
+  }
+  const bool taken = lock.try_lock_for(wait);
+  m.enders.fetch_sub(1);
+  if (!taken) {
+    return Status::Unavailable("migration " + id + " is busy (a step of it runs): retry later");
+  }
+  return lock;
+}
+
 proto::MigrationRecord Migration::Published() const {
   std::lock_guard<std::mutex> lock(published_mutex_);
   return published_;

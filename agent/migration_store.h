@@ -8,6 +8,8 @@
 // refused with AlreadyExists naming the holder, until that migration has ended.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,7 +24,8 @@
 namespace migrate::agent {
 
 struct Migration {
-  std::mutex mutex;  // serialises the migration's steps; guards `record`
+  std::timed_mutex mutex;  // serialises the migration's steps; guards `record`
+  std::atomic<int> enders{0};  // commit/rollback calls waiting for `mutex` (LockForEnding)
   proto::MigrationRecord record;
   // Live counters of this node's outgoing stream; `cancel` stops it (rollback, shutdown).
   transfer::TransferProgress send_progress;
@@ -38,6 +41,13 @@ struct Migration {
   proto::MigrationRecord published_;
 };
 using MigrationPtr = std::shared_ptr<Migration>;
+using StepLock = std::unique_lock<std::timed_mutex>;
+
+// The step lock of `m` for a commit or rollback, which may arrive while a step holds it for
+// minutes (an operator's `migrate rollback` during a freeze). One such caller waits, up to
+// `wait`; any other is told at once to retry: waiting callers must never fill the agent's
+// workers. Unavailable either way (the controller repeats those calls).
+Result<StepLock> LockForEnding(Migration& m, std::chrono::milliseconds wait);
 
 class MigrationStore {
  public:

@@ -1,6 +1,7 @@
 #include "agent/node_queries.h"
 
 #include "agent/request_checks.h"
+#include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
 #include "agent/runtime/node_probe.h"
 #include "agent/runtime/oci_config.h"
@@ -36,7 +37,9 @@ Result<proto::ContainerInfo> InspectContainer(AgentContext& ctx, const std::stri
   info.set_status(state->status);
   info.set_init_pid(state->init_pid);
   info.set_bundle(state->bundle);
-  auto config = runtime::OciConfig::Load(state->bundle + "/config.json");
+  auto text = runtime::ReadFileNoFollow(state->bundle + "/config.json");
+  if (text.ok()) info.set_config_json(*text);
+  auto config = text.ok() ? runtime::OciConfig::Parse(*text) : Result<runtime::OciConfig>(text.status());
   if (config.ok()) {
     info.set_cgroups_path(config->cgroups_path().value_or(""));
     info.set_cgroup_namespace(config->creates_namespace("cgroup"));
@@ -57,6 +60,8 @@ proto::MigrationStatus MigrationStatusOf(AgentContext& ctx, Migration& m) {
   status.set_phase(record.phase());
   status.set_message(record.message());
   status.set_peer_node(record.peer_node());
+  status.set_created_unix_ms(record.created_unix_ms());
+  status.set_updated_unix_ms(record.updated_unix_ms());
   if (record.role() == proto::ROLE_SOURCE) {
     status.set_bytes_raw(m.send_progress.raw_bytes.load());
     status.set_bytes_wire(m.send_progress.wire_bytes.load());
@@ -72,6 +77,26 @@ proto::MigrationStatus MigrationStatusOf(AgentContext& ctx, Migration& m) {
     }
   }
   return status;
+}
+
+Result<proto::ContainerList> ListContainers(AgentContext& ctx) {
+  MIGRATE_ASSIGN_OR_RETURN(std::vector<runtime::ContainerState> states, ctx.runtime().List());
+  proto::ContainerList list;
+  for (const runtime::ContainerState& state : states) {
+    if (!IsValidContainerId(state.id)) continue;  // not one migrate could move anyway
+    auto info = InspectContainer(ctx, state.id);
+    if (info.ok() && info->exists()) *list.add_containers() = *info;  // gone meanwhile: skip
+  }
+  return list;
+}
+
+proto::MigrationList ListMigrations(AgentContext& ctx) {
+  proto::MigrationList list;
+  for (const MigrationPtr& m : ctx.store().All()) {
+    if (m->Published().phase() == proto::PHASE_UNSPECIFIED) continue;  // being refused
+    *list.add_migrations() = MigrationStatusOf(ctx, *m);
+  }
+  return list;
 }
 
 }  // namespace migrate::agent

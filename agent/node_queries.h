@@ -20,4 +20,9 @@ Result<proto::ContainerInfo> InspectContainer(AgentContext& ctx, const std::stri
 // the migration's step lock.
 proto::MigrationStatus MigrationStatusOf(AgentContext& ctx, Migration& m);
 
+// Every container the runtime knows here, inspected; and every migration this agent knows
+// (unfinished, and ended ones still within the retention time).
+Result<proto::ContainerList> ListContainers(AgentContext& ctx);
+proto::MigrationList ListMigrations(AgentContext& ctx);
+
 }  // namespace migrate::agent

@@ -17,4 +17,10 @@ namespace migrate::agent {
 Status WaitForOrphans(const std::string& dir, std::chrono::milliseconds wait,
                       const std::string& migration_id);
 
+// After a runtime call of this agent on `dir` failed or ran past its deadline: kills
+// (SIGKILL) every process that still uses it. The runner kills runc's process group, but
+// CRIU runs in one of its own and would otherwise hold the container's tasks seized. Waits up
+// to 5 s for them to go; Unavailable naming the pids that remain.
+Status KillOrphans(const std::string& dir, const std::string& migration_id);
+
 }  // namespace migrate::agent

@@ -10,7 +10,10 @@
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
 #include "agent/runtime/host_stats.h"
+#include "agent/runtime/oci_config.h"
+#include "agent/runtime/oci_policy.h"
 #include "agent/runtime/version.h"
+#include "transfer/byte_budget.h"
 #include "transfer/log.h"
 
 namespace migrate::agent {
@@ -39,6 +42,7 @@ class Checks {
                    const std::string& why, std::string remedy);
   void Destination(const proto::Capabilities& caps, const proto::ContainerInfo& info);
   void DestinationSpace();
+  void ReceivedConfigPolicy();
   void LogChecks() const;
 
   AgentContext& ctx_;
@@ -219,13 +223,35 @@ void Checks::Destination(const proto::Capabilities& caps, const proto::Container
         "migrate between hosts with compatible CPUs (same CPU features)");
   }
   DestinationSpace();
+  ReceivedConfigPolicy();
+}
+
+// The destination restores what the source sends as root: its config's host-touching parts
+// (hooks, host mounts, namespaces by path, devices, ...) must pass this node's own policy
+// (docs/agent.md, "Policy for received containers"), decided here, before the freeze. The
+// restore checks the config that did arrive again.
+void Checks::ReceivedConfigPolicy() {
+  if (request_.source_config_json().empty()) {
+    Add("container-policy", false, "the source sent no config.json to judge",
+        "upgrade the source agent: a destination restores only a config it has checked");
+    return;
+  }
+  auto config = runtime::OciConfig::Parse(request_.source_config_json());
+  Status allowed = config.ok() ? runtime::CheckOciConfigAgainstPolicy(
+                                     *config, ctx_.config().received_containers())
+                               : config.status();
+  Add("container-policy", allowed.ok(),
+      allowed.ok() ? "the container's config passes this node's policy for received containers"
+                   : allowed.message(),
+      "allow what the container needs in received_containers of this agent's configuration "
+      "(docs/agent.md), or migrate it elsewhere");
 }
 
 void Checks::DestinationSpace() {
   const std::string& state_dir = ctx_.config().state_dir();
   (void)ctx_.files().MakeDirs(state_dir);
   auto free_bytes = runtime::FreeBytes(state_dir);
-  const uint64_t needed = request_.bytes_needed() + request_.bytes_needed() / 10 + (64ull << 20);
+  const uint64_t needed = transfer::AgreedStreamBytes(request_.bytes_needed());
   Add("free-space", free_bytes.ok() && *free_bytes >= needed,
       free_bytes.ok() ? std::to_string(*free_bytes >> 20) + " MiB free in " + state_dir + ", " +
                             std::to_string(needed >> 20) + " MiB needed"

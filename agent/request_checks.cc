@@ -3,26 +3,17 @@
 #include <filesystem>
 
 #include "agent/journal.h"
+#include "agent/runtime/ids.h"
 
 namespace migrate::agent {
 
-bool IsValidContainerId(const std::string& id) {
-  if (id.empty() || id.size() > 128 || id[0] == '-') return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == '+';
-    if (!ok) return false;
-  }
-  return id != "." && id != "..";
-}
+bool IsValidContainerId(const std::string& id) { return runtime::IsValidContainerId(id); }
 
 Status CheckIds(const std::string& migration_id, const std::string& container_id) {
   if (!IsValidMigrationId(migration_id)) {
     return Status::InvalidArgument("invalid migration id '" + migration_id + "'");
   }
-  if (!IsValidContainerId(container_id)) {
-    return Status::InvalidArgument("invalid container id '" + container_id + "'");
-  }
+  MIGRATE_RETURN_IF_ERROR(runtime::ValidateContainerId(container_id));
   return Status::Ok();
 }
 

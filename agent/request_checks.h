@@ -8,8 +8,8 @@
 
 namespace migrate::agent {
 
-// Container ids become file names and runtime arguments: runc's alphabet, 1-128 characters,
-// never "." or "..", and never starting with "-" (it would read as an option).
+// Container ids become file names and runtime arguments: runtime::IsValidContainerId (runc's
+// alphabet, never starting with "-").
 bool IsValidContainerId(const std::string& id);
 
 // InvalidArgument naming the bad one.

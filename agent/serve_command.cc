@@ -16,6 +16,8 @@
 #include "agent/runtime/criu.h"
 #include "agent/runtime/posix_process_runner.h"
 #include "agent/runtime/runc_runtime.h"
+#include "agent/systemd_notify.h"
+#include "migrate/version.h"
 #include "transfer/log.h"
 #include "transfer/stream_server.h"
 #include "transfer/tls.h"
@@ -23,12 +25,10 @@
 namespace migrate::agent {
 namespace {
 
-constexpr const char* kAgentVersion = "0.1.0";
-
 struct ServeFlags {
   std::string config_file;
-  std::optional<std::string> node_name, listen_address, ca_file, cert_file, key_file, state_dir,
-      runc_root, runtime_path, criu_path, cgroup_parent, log_level;
+  std::optional<std::string> node_name, listen_address, ca_file, cert_file, key_file, crl_file,
+      state_dir, runc_root, runtime_path, criu_path, cgroup_parent, log_level;
   std::optional<uint32_t> api_port, data_port;
 };
 
@@ -78,6 +78,7 @@ Status Serve(const ServeFlags& flags) {
   if (flags.ca_file) config.set_ca_file(*flags.ca_file);
   if (flags.cert_file) config.set_cert_file(*flags.cert_file);
   if (flags.key_file) config.set_key_file(*flags.key_file);
+  if (flags.crl_file) config.set_crl_file(*flags.crl_file);
   if (flags.state_dir) config.set_state_dir(*flags.state_dir);
   if (flags.runc_root) config.set_runc_root(*flags.runc_root);
   if (flags.runtime_path) config.set_runtime_path(*flags.runtime_path);
@@ -91,7 +92,7 @@ Status Serve(const ServeFlags& flags) {
   SetLogThreshold(level);
   MIGRATE_RETURN_IF_ERROR(CheckOwnCertificate(config.cert_file(), config.node_name()));
 
-  tls::TlsFiles files{config.ca_file(), config.cert_file(), config.key_file()};
+  tls::TlsFiles files{config.ca_file(), config.cert_file(), config.key_file(), config.crl_file()};
   MIGRATE_ASSIGN_OR_RETURN(auto server_tls, tls::MakeServerContext(files));
   MIGRATE_ASSIGN_OR_RETURN(auto client_tls, tls::MakeClientContext(files));
 
@@ -118,11 +119,13 @@ Status Serve(const ServeFlags& flags) {
   deps.runner = &runner;
   deps.streams = streams.get();
   deps.client_tls = client_tls;
-  deps.agent_version = kAgentVersion;
+  deps.agent_version = kVersion;
   deps.failpoints = Failpoints::FromEnvironment(config.state_dir());
   deps.orphan_wait = std::chrono::seconds(config.orphan_wait_seconds());
   deps.retention = std::chrono::hours(config.retention_hours());
   auto service = std::make_unique<AgentService>(deps);
+  SystemdNotifier systemd;
+  systemd.Status("recovering journaled migrations");
   MIGRATE_RETURN_IF_ERROR(service->Recover().WithContext("recover journaled migrations"));
 
   ApiServerOptions api_options;
@@ -133,15 +136,18 @@ Status Serve(const ServeFlags& flags) {
                                  [&service](ApiRequest request, Respond respond) {
                                    service->Handle(std::move(request), std::move(respond));
                                  }));
-  MIGRATE_LOG(kInfo, "") << "migrate-agent " << kAgentVersion << " node " << config.node_name()
+  MIGRATE_LOG(kInfo, "") << "migrate-agent " << kVersion << " node " << config.node_name()
                          << ": API on " << config.listen_address() << ":" << api->port()
                          << ", data on port " << streams->port() << ", runtime "
                          << runc->info().name << " " << runc->info().version.ToString()
                          << ", state " << config.state_dir();
+  systemd.Ready("serving: API on port " + std::to_string(api->port()),
+                [&api](std::function<void()> ran) { api->Post(std::move(ran)); });
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   MIGRATE_LOG(kInfo, "") << "signal " << signal_number << ": shutting down";
+  systemd.Stopping();
   api->Stop();
   service.reset();
   streams.reset();
@@ -171,6 +177,8 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
   serve->add_option("--ca", flags->ca_file, "cluster CA certificate (PEM)");
   serve->add_option("--cert", flags->cert_file, "this node's certificate (PEM)");
   serve->add_option("--key", flags->key_file, "this node's private key (PEM)");
+  serve->add_option("--crl", flags->crl_file,
+                    "the CA's revocation list (default: crl.pem beside the CA file, if any)");
   serve->add_option("--state-dir", flags->state_dir,
                     "journal, received bundles and images (default /var/lib/migrate)");
   serve->add_option("--runc-root", flags->runc_root, "runc --root of this node (default /run/runc)");

@@ -46,7 +46,7 @@ Result<proto::CheckpointSendResponse> SourceSteps::CheckpointSend(
   MIGRATE_ASSIGN_OR_RETURN(
       MigrationPtr m,
       ctx_.store().Begin(request.migration_id(), request.container_id(), proto::ROLE_SOURCE));
-  std::lock_guard<std::mutex> lock(m->mutex);
+  StepLock lock(m->mutex);
   Result<CgroupMode> mode = PrepareFreeze(*m, request);
   // Journaled before the freeze: a restart finds the images or the running container.
   Status journaled = mode.ok() ? ctx_.store().Advance(*m, Event::kCheckpointBegin) : mode.status();
@@ -130,6 +130,8 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
 // A dump that failed (or ran past its deadline and was killed) may leave the container
 // frozen: its tasks are whole, so it is thawed at once, never left waiting for a rollback.
 std::string SourceSteps::AfterFailedDump(const proto::MigrationRecord& r) {
+  Status killed = KillOrphans(r.images_dir(), r.migration_id());
+  if (!killed.ok()) return "the failed dump still runs: " + killed.message();
   auto after = ctx_.runtime().State(r.container_id());
   if (after.ok() && after->status == "paused" && runtime::SameBundle(after->bundle, r.source_bundle())) {
     Status thawed = ctx_.runtime().Resume(r.container_id());

@@ -37,6 +37,8 @@ class AgentClient {
   virtual Result<proto::MigrationStatus> Rollback(const proto::RollbackRequest& req) = 0;
   // GET /v1/migrations/<id>
   virtual Result<proto::MigrationStatus> GetMigration(const std::string& migration_id) = 0;
+  virtual Result<proto::MigrationList> ListMigrations() = 0;  // GET /v1/migrations
+  virtual Result<proto::ContainerList> ListContainers() = 0;  // GET /v1/containers
 };
 
 // Makes clients for inventory hosts (connections are opened lazily, per call).

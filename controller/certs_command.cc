@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "transfer/certs.h"
+#include "transfer/crl.h"
 
 namespace migrate::controller {
 namespace {
@@ -23,7 +24,12 @@ Example, for a controller and two nodes:
   migrate certs issue --ca-dir /etc/migrate/ca --role controller --name controller --out ctl
 Copy each output directory (ca.pem, cert.pem, key.pem) to its host; keep ca-key.pem
 offline. Keys are EC P-256 and written with mode 0600; the CA is valid 10 years,
-certificates 1 year. Existing files are never overwritten.)";
+certificates 1 year. Existing files are never overwritten.
+
+A decommissioned node's or controller's certificate is revoked with
+  migrate certs revoke --ca-dir /etc/migrate/ca --cert host-a/cert.pem   (or --serial HEX)
+which updates ca-dir/crl.pem; copy it beside ca.pem on every host (agents and controller
+pick it up at their next handshake, no restart).)";
 
 struct CaArgs {
   std::string out;
@@ -41,10 +47,42 @@ struct IssueArgs {
   int days = 365;
 };
 
+struct RevokeArgs {
+  std::string ca_dir;
+  std::string cert;
+  std::string serial;
+};
+
 int ExitFor(const Status& st) {
   if (st.ok()) return 0;
   return st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kAlreadyExists ? 2
                                                                                               : 1;
+}
+
+void RegisterRevoke(CLI::App& certs, int* exit_code) {
+  auto args = std::make_shared<RevokeArgs>();
+  CLI::App* revoke = certs.add_subcommand(
+      "revoke", "revoke a certificate: add it to the CA's revocation list, ca-dir/crl.pem");
+  revoke->add_option("--ca-dir", args->ca_dir, "directory made by `migrate certs ca`")->required();
+  CLI::Option* cert = revoke->add_option("--cert", args->cert, "the certificate (PEM) to revoke");
+  CLI::Option* serial =
+      revoke->add_option("--serial", args->serial, "or its serial number, in hex (a:b:c or abc)");
+  cert->excludes(serial);
+  revoke->callback([args, cert, serial, exit_code] {
+    Status st = cert->count() > 0 ? certs::RevokeCertificate(args->ca_dir, args->cert)
+                : serial->count() > 0
+                    ? certs::RevokeSerial(args->ca_dir, args->serial)
+                    : Status::InvalidArgument("give --cert FILE or --serial HEX");
+    auto listed = st.ok() ? certs::RevokedSerials(args->ca_dir) : Result<std::vector<std::string>>(st);
+    *exit_code = ExitFor(listed.status());
+    if (!listed.ok()) {
+      std::cerr << "migrate certs revoke: " << listed.status().message() << "\n";
+      return;
+    }
+    std::cout << "updated " << args->ca_dir << "/" << certs::kCrlFile << ": " << listed->size()
+              << " certificate(s) revoked\n"
+              << "next: copy it beside ca.pem on every node and on the controller\n";
+  });
 }
 
 }  // namespace
@@ -119,6 +157,8 @@ void RegisterCertsCommand(CLI::App& app, int* exit_code) {
               << ":\n  ca:   " << files->ca_file << "\n  cert: " << files->cert_file
               << "\n  key:  " << files->key_file << " (mode 0600)\n";
   });
+
+  RegisterRevoke(*certs, exit_code);
 }
 
 }  // namespace migrate::controller

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -12,12 +13,14 @@
 
 #include "controller/certs_command.h"
 #include "controller/cgroup_mode_names.h"
+#include "controller/fleet_view.h"
 #include "controller/hosts_check.h"
 #include "controller/inventory.h"
 #include "controller/migration.h"
 #include "controller/report.h"
 #include "controller/rollback.h"
 #include "controller/terminal_progress.h"
+#include "migrate/version.h"
 #include "transfer/log.h"
 
 namespace migrate::controller {
@@ -197,40 +200,116 @@ int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
   return ExitCodeForReport(report);
 }
 
-int RunHostsCheck(const HostsCheckArgs& args, CliEnvironment& env) {
-  auto fail = [&](const Status& status) {
-    *env.err << "migrate: " << status.message() << "\n";
-    return kExitUsage;
-  };
-  const std::string path = ChooseInventoryPath(args.hosts_file, env.hosts_env);
-  Result<proto::Inventory> inventory = LoadInventory(path);
-  if (!inventory.ok()) return fail(inventory.status());
+// The named inventory hosts (every host of the inventory when `names` is empty), and a
+// factory of clients for them.
+struct ResolvedHosts {
   std::vector<proto::InventoryHost> hosts;
-  for (const std::string& name : args.hosts) {
-    Result<proto::InventoryHost> host = FindHost(*inventory, name);
-    if (!host.ok()) return fail(host.status());
-    hosts.push_back(*host);
+  std::unique_ptr<AgentClientFactory> factory;
+};
+Result<ResolvedHosts> ResolveHosts(const std::vector<std::string>& names,
+                                   const std::string& hosts_file, int timeout_s,
+                                   CliEnvironment& env) {
+  const std::string path = ChooseInventoryPath(hosts_file, env.hosts_env);
+  MIGRATE_ASSIGN_OR_RETURN(proto::Inventory inventory, LoadInventory(path));
+  ResolvedHosts resolved;
+  if (names.empty()) {
+    resolved.hosts.assign(inventory.hosts().begin(), inventory.hosts().end());
+  }
+  for (const std::string& name : names) {
+    MIGRATE_ASSIGN_OR_RETURN(proto::InventoryHost host, FindHost(inventory, name));
+    resolved.hosts.push_back(std::move(host));
   }
   Result<std::unique_ptr<AgentClientFactory>> factory =
-      env.make_factory(*inventory, ClientOptions(args.timeout_s, args.timeout_s));
-  if (!factory.ok()) return fail(factory.status().WithContext("controller certificate"));
+      env.make_factory(inventory, ClientOptions(timeout_s, timeout_s));
+  if (!factory.ok()) return factory.status().WithContext("controller certificate");
+  resolved.factory = std::move(factory).value();
+  return resolved;
+}
+
+int UsageError(const Status& status, CliEnvironment& env) {
+  *env.err << "migrate: " << status.message() << "\n";
+  return kExitUsage;
+}
+
+// The answer for a host that could not be connected to.
+template <typename Answer>
+Answer UnreachableHost(const std::string& host, const Status& status) {
+  Answer answer;
+  answer.set_host(host);
+  answer.set_error(status.ToString());
+  return answer;
+}
+
+// Asks every resolved host with `ask(client)`; a host that cannot be connected to gets
+// `unreachable(host, status)`.
+template <typename Answer, typename Ask, typename Unreachable>
+std::vector<Answer> AskEach(ResolvedHosts& resolved, Ask ask, Unreachable unreachable) {
+  std::vector<Answer> answers;
+  for (const proto::InventoryHost& host : resolved.hosts) {
+    Result<std::unique_ptr<AgentClient>> client = resolved.factory->Connect(host);
+    answers.push_back(client.ok() ? ask(**client) : unreachable(host.name(), client.status()));
+  }
+  return answers;
+}
+
+int RunHostsCheck(const HostsCheckArgs& args, CliEnvironment& env) {
+  Result<ResolvedHosts> resolved = ResolveHosts(args.hosts, args.hosts_file, args.timeout_s, env);
+  if (!resolved.ok()) return UsageError(resolved.status(), env);
   proto::HostsCheckReport report;
   report.set_status("ok");
-  for (const proto::InventoryHost& host : hosts) {
-    Result<std::unique_ptr<AgentClient>> client = (*factory)->Connect(host);
-    proto::HostCheckResult result;
-    if (!client.ok()) {
-      result.set_host(host.name());
-      result.set_error(client.status().ToString());
-    } else {
-      result = CheckHost(**client);
-    }
+  for (proto::HostCheckResult& result : AskEach<proto::HostCheckResult>(
+           *resolved, [](AgentClient& agent) { return CheckHost(agent); },
+           UnreachableHost<proto::HostCheckResult>)) {
     if (!result.ok()) report.set_status("failed");
-    *report.add_hosts() = result;
+    *report.add_hosts() = std::move(result);
   }
   *env.out << (args.output == "json" ? HostsCheckToJson(report) : HostsCheckToText(report));
   env.out->flush();
   return report.status() == "ok" ? 0 : kExitFailed;
+}
+
+uint64_t NowUnixMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// `migrate list [<host>...]`: containers and migrations of each host.
+int RunList(const HostsCheckArgs& args, CliEnvironment& env) {
+  Result<ResolvedHosts> resolved = ResolveHosts(args.hosts, args.hosts_file, args.timeout_s, env);
+  if (!resolved.ok()) return UsageError(resolved.status(), env);
+  proto::ListReport report;
+  bool all_answered = true;
+  for (proto::HostListing& listing : AskEach<proto::HostListing>(
+           *resolved, [](AgentClient& agent) { return ListHost(agent); },
+           UnreachableHost<proto::HostListing>)) {
+    all_answered = all_answered && listing.error().empty();
+    *report.add_hosts() = std::move(listing);
+  }
+  *env.out << (args.output == "json" ? MessageToJsonLine(report)
+                                     : ListReportToText(report, NowUnixMs()));
+  env.out->flush();
+  return all_answered ? 0 : kExitFailed;
+}
+
+// `migrate status <migration-id> [<host>...]`: the migration on every host that knows it.
+int RunStatus(const std::string& migration_id, const HostsCheckArgs& args, CliEnvironment& env) {
+  Result<ResolvedHosts> resolved = ResolveHosts(args.hosts, args.hosts_file, args.timeout_s, env);
+  if (!resolved.ok()) return UsageError(resolved.status(), env);
+  proto::StatusReport report;
+  report.set_migration_id(migration_id);
+  bool known = false;
+  for (proto::HostMigration& answer : AskEach<proto::HostMigration>(
+           *resolved,
+           [&](AgentClient& agent) { return MigrationOnHost(agent, migration_id); },
+           UnreachableHost<proto::HostMigration>)) {
+    known = known || answer.has_status();
+    *report.add_hosts() = std::move(answer);
+  }
+  *env.out << (args.output == "json" ? MessageToJsonLine(report)
+                                     : StatusReportToText(report, NowUnixMs()));
+  env.out->flush();
+  return known ? 0 : kExitFailed;
 }
 
 // The source never journaled the migration, so it never froze the container for it: what
@@ -390,6 +469,7 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
                "migrate"};
   app.footer(kFooter);
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("migrate ") + kVersion);
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "debug|info|warn|error (logs go to stderr)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
@@ -459,14 +539,6 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
       "Check hosts on their own: agent reachable and authenticated, runtime, CRIU "
       "(criu check), cgroup layout and the cgroup modes each can honour");
   check_cmd->add_option("host", hosts_check.hosts, "inventory names")->required();
-  check_cmd->add_option("--output", hosts_check.output, "text|json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  check_cmd->add_option("--hosts", hosts_check.hosts_file,
-                        "inventory file (default: $MIGRATE_HOSTS, else /etc/migrate/hosts.json)");
-  check_cmd->add_option("--timeout", hosts_check.timeout_s, "seconds per agent call")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
 
   RollbackArgs rollback;
   CLI::App* rollback_cmd = app.add_subcommand(
@@ -500,6 +572,34 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
       "does not know the migration, 2 bad input or hosts that are not the migration's,\n"
       "4 the destination did not confirm (the source is left alone) or the source could not\n"
       "restore the container.");
+
+  HostsCheckArgs list;
+  CLI::App* list_cmd = app.add_subcommand(
+      "list", "What runs where: the containers of each host (state, memory, root file system "
+              "size, cgroup) and the migrations each agent knows (role, phase, when it changed)");
+  list_cmd->add_option("host", list.hosts, "inventory names (default: every host)");
+  std::string status_id;
+  HostsCheckArgs status;
+  CLI::App* status_cmd = app.add_subcommand(
+      "status", "A migration as every host that knows it sees it (role, phase, message)");
+  status_cmd->add_option("migration-id", status_id, "from the report or `migrate list`")
+      ->required();
+  status_cmd->add_option("host", status.hosts, "inventory names (default: every host)");
+  for (auto [cmd, args] : {std::pair{check_cmd, &hosts_check}, std::pair{list_cmd, &list},
+                           std::pair{status_cmd, &status}}) {
+    cmd->add_option("--output", args->output, "text|json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    cmd->add_option("--hosts", args->hosts_file,
+                    "inventory file (default: $MIGRATE_HOSTS, else /etc/migrate/hosts.json)");
+    cmd->add_option("--timeout", args->timeout_s, "seconds per agent call")
+        ->check(CLI::Range(1, 86400))
+        ->capture_default_str();
+  }
+  list_cmd->footer("Examples:\n  migrate list\n  migrate list host-a --output json | jq .\n"
+                   "Exit status: 0 every host answered, 1 one could not be asked, 2 bad input.");
+  status_cmd->footer("Example:\n  migrate status 5f057e28e97d6646\n"
+                     "Exit status: 0 a host knows it, 1 none does, 2 bad input.");
 
   int certs_exit_code = 0;
   RegisterCertsCommand(app, &certs_exit_code);
@@ -540,6 +640,8 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
   if (container_cmd->parsed()) return RunContainer(container, env);
   if (check_cmd->parsed()) return RunHostsCheck(hosts_check, env);
   if (rollback_cmd->parsed()) return RunRollback(rollback, env);
+  if (list_cmd->parsed()) return RunList(list, env);
+  if (status_cmd->parsed()) return RunStatus(status_id, status, env);
   return certs_exit_code;
 }
 

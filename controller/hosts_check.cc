@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "controller/cgroup_mode_names.h"
+#include "controller/report.h"
+#include "controller/text_table.h"
 
 namespace migrate::controller {
 namespace {
@@ -86,19 +88,8 @@ std::string HostsCheckToText(const proto::HostsCheckReport& report) {
         have_caps ? Join(h.restore_modes()) : "-",
     });
   }
-  std::vector<size_t> widths(header.size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
   std::ostringstream out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    out << line << "\n";
-  }
+  out << FormatTable(rows);
   for (const proto::HostCheckResult& h : report.hosts()) {
     if (!h.error().empty()) out << h.host() << ": " << h.error() << "\n";
     for (const proto::QuarantinedMigration& q : h.capabilities().quarantined()) {
@@ -127,14 +118,7 @@ std::string HostsCheckToText(const proto::HostsCheckReport& report) {
 }
 
 std::string HostsCheckToJson(const proto::HostsCheckReport& report) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(report, &json, options).ok()) {
-    return "{\"status\":\"failed\"}\n";
-  }
-  return json + "\n";
+  return MessageToJsonLine(report);
 }
 
 }  // namespace migrate::controller

@@ -86,10 +86,13 @@ Result<std::string> HttpsAgentClient::Call(bool post, const std::string& target,
       ioc, [&](auto handler) { stream.async_handshake(net::ssl::stream_base::client, handler); });
   if (ec) {
     if (ec.category() == net::error::get_ssl_category()) {
-      return Status::PermissionDenied(where + ": TLS handshake refused: " + ec.message() +
-                                      " (is the agent's certificate issued by the cluster CA "
+      long verify = SSL_get_verify_result(stream.native_handle());
+      std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : "";
+      return Status::PermissionDenied(where + ": TLS handshake refused: " + ec.message() + " (" +
+                                      (why.empty() ? "" : why + "; ") +
+                                      "is the agent's certificate issued by the cluster CA "
                                       "for the name \"" +
-                                      host_.name() + "\"?)");
+                                      host_.name() + "\" and not revoked?)");
     }
     return TransportError(where + ": TLS handshake", ec);
   }
@@ -213,9 +216,17 @@ Result<proto::MigrationStatus> HttpsAgentClient::GetMigration(const std::string&
   return Get<proto::MigrationStatus>("/v1/migrations/" + migration_id, options_.poll_timeout);
 }
 
+Result<proto::MigrationList> HttpsAgentClient::ListMigrations() {
+  return Get<proto::MigrationList>("/v1/migrations", options_.request_timeout);
+}
+
+Result<proto::ContainerList> HttpsAgentClient::ListContainers() {
+  return Get<proto::ContainerList>("/v1/containers", options_.request_timeout);
+}
+
 Result<std::unique_ptr<HttpsAgentClientFactory>> HttpsAgentClientFactory::Create(
     const proto::ControllerTlsFiles& files, HttpsClientOptions options) {
-  tls::TlsFiles tls_files{files.ca(), files.cert(), files.key()};
+  tls::TlsFiles tls_files{files.ca(), files.cert(), files.key(), files.crl()};
   MIGRATE_ASSIGN_OR_RETURN(tls::ContextPtr context, tls::MakeClientContext(tls_files));
   return std::unique_ptr<HttpsAgentClientFactory>(
       new HttpsAgentClientFactory(std::move(context), options));

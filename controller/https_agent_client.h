@@ -40,6 +40,8 @@ class HttpsAgentClient final : public AgentClient {
   Result<proto::MigrationStatus> Commit(const proto::CommitRequest& req) override;
   Result<proto::MigrationStatus> Rollback(const proto::RollbackRequest& req) override;
   Result<proto::MigrationStatus> GetMigration(const std::string& migration_id) override;
+  Result<proto::MigrationList> ListMigrations() override;
+  Result<proto::ContainerList> ListContainers() override;
 
  private:
   // One request/response on a fresh connection. `body` is null for GET. Returns the 2xx body,

@@ -82,6 +82,7 @@ Result<proto::Inventory> ParseInventory(std::string_view json, const std::string
   tls.set_ca(Resolve(base_dir, tls.ca()));
   tls.set_cert(Resolve(base_dir, tls.cert()));
   tls.set_key(Resolve(base_dir, tls.key()));
+  if (!tls.crl().empty()) tls.set_crl(Resolve(base_dir, tls.crl()));
   return inventory;
 }
 

@@ -294,11 +294,11 @@ MigrationPhase Migration::Preflight() {
   destination_request.set_cgroup_mode(request_.cgroup_mode);
   destination_request.set_cgroup_path(request_.cgroup_path);
   SetCriuOptions(destination_request);
-  destination_request.set_bytes_needed(source_preflight_.container().rootfs_bytes() +
-                                       source_preflight_.container().memory_bytes());
+  destination_request.set_bytes_needed(BytesNeeded());
   destination_request.set_source_cpuinfo(source_preflight_.cpuinfo());
   destination_request.set_source_criu_version(source_preflight_.capabilities().criu_version());
   destination_request.set_cgroup_namespace(source_preflight_.container().cgroup_namespace());
+  destination_request.set_source_config_json(source_preflight_.container().config_json());
   Result<proto::PreflightResponse> destination_answer = destination_.Preflight(destination_request);
   if (!destination_answer.ok()) {
     proto::PreflightCheck check;
@@ -353,11 +353,18 @@ MigrationPhase Migration::Preflight() {
   return request_.dry_run ? MigrationPhase::kDone : MigrationPhase::kPrepare;
 }
 
+// What the destination must hold: the root file system and, at most, the memory as images.
+uint64_t Migration::BytesNeeded() const {
+  return source_preflight_.container().rootfs_bytes() +
+         source_preflight_.container().memory_bytes();
+}
+
 MigrationPhase Migration::Prepare() {
   proto::PrepareReceiveRequest prepare;
   prepare.set_migration_id(request_.migration_id);
   prepare.set_container_id(request_.container_id);
   prepare.set_source_node(request_.source.name());
+  prepare.set_bytes_needed(BytesNeeded());
   destination_touched_ = true;  // even a failed call may have left state there
   Result<proto::PrepareReceiveResponse> receive = destination_.PrepareReceive(prepare);
   if (!receive.ok()) {

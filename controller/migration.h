@@ -124,6 +124,7 @@ class Migration {
                           const std::string& remedy);
   bool AllChecksOk() const;
   void SetPhaseTime(MigrationPhase phase, uint32_t ms);
+  uint64_t BytesNeeded() const;
 
   // Runs `call` while a second thread reports progress every progress_interval_ms: it polls
   // the source agent's transfer counters when `poll_source`, else it only ticks the clock.

@@ -18,13 +18,13 @@ int ExitCodeForReport(const proto::Report& report) {
   return report.frozen() ? kExitNeedsOperator : kExitFailed;
 }
 
-std::string ReportToJson(const proto::Report& report) {
+std::string MessageToJsonLine(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
   options.add_whitespace = false;
   std::string json;
-  const auto status = google::protobuf::util::MessageToJsonString(report, &json, options);
+  const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
     // Cannot happen for a well-formed message; still print one JSON object.
     return "{\"status\":\"failed\",\"error\":\"cannot print the report\"}\n";
@@ -32,6 +32,8 @@ std::string ReportToJson(const proto::Report& report) {
   json += '\n';
   return json;
 }
+
+std::string ReportToJson(const proto::Report& report) { return MessageToJsonLine(report); }
 
 std::string HumanBytes(double bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};

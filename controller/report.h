@@ -18,6 +18,7 @@ inline constexpr int kExitNeedsOperator = 4;  // failed after the freeze and the
 int ExitCodeForReport(const proto::Report& report);
 
 // One JSON object on one line (protobuf field names kept, zero values printed), with "\n".
+std::string MessageToJsonLine(const google::protobuf::Message& message);
 std::string ReportToJson(const proto::Report& report);
 
 // A human-readable report: outcome, per-phase timings, downtime, bytes, cgroup modes with

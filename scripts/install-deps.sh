@@ -2,7 +2,8 @@
 # Installs every build and run-time dependency of migrate on Debian 12 (bookworm).
 # Idempotent: re-running it changes nothing on a machine that already has everything.
 #
-# - C++ build dependencies and test tools from bookworm's packages;
+# - C++ build dependencies and test tools from bookworm's packages (help2man makes the man
+#   pages of the Debian packages, man-db's man checks them);
 # - runc (without Debian's recommended criu, which fails on recent kernels), iptables
 #   (CRIU locks the network with iptables-restore), busybox-static (test root file systems);
 # - a CRIU that passes `criu check` on the running kernel and can dump inet sockets there.
@@ -34,7 +35,8 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libprotobuf-dev protobuf-compiler libzstd-dev libcli11-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev jq
+  libsystemd-dev help2man
+  libgtest-dev libgmock-dev libbenchmark-dev jq man-db
 )
 RUN_PKGS=(runc iptables busybox-static iproute2 util-linux procps zstd openssl curl)
 CRIU_BUILD_PKGS=(

@@ -17,22 +17,10 @@
 #include <memory>
 #include <string>
 
+#include "transfer/pem_file.h"
+
 namespace migrate::certs {
 namespace {
-
-struct Deleter {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(BIO* p) const { BIO_free(p); }
-  void operator()(BIGNUM* p) const { BN_free(p); }
-  void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter>;
-using X509Ptr = std::unique_ptr<X509, Deleter>;
-using BioPtr = std::unique_ptr<BIO, Deleter>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter>;
-
 
 std::string Join(const std::string& dir, const char* name) { return dir + "/" + name; }
 
@@ -49,37 +37,6 @@ Status MakeDir(const std::string& dir) {
     return Status::AlreadyExists(dir + " exists and is not a directory");
   }
   return Status::FromErrno("create directory " + dir, errno);
-}
-
-// Writes a PEM blob produced by `write` to `path` with `mode`, refusing to overwrite.
-template <typename Fn>
-Status WritePem(const std::string& path, mode_t mode, Fn encode) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || encode(bio.get()) != 1) return Status::Internal(tls::OpenSslErrorText("encode " + path));
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) return Status::AlreadyExists(path + " exists; not overwriting it");
-    return Status::FromErrno("create " + path, errno);
-  }
-  // The umask may have cleared bits; set exactly what was asked.
-  Status status;
-  if (fchmod(fd, mode) != 0) status = Status::FromErrno("chmod " + path, errno);
-  long off = 0;
-  while (status.ok() && off < len) {
-    ssize_t n = ::write(fd, data + off, static_cast<size_t>(len - off));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      status = Status::FromErrno("write " + path, errno);
-      break;
-    }
-    off += n;
-  }
-  if (status.ok() && fsync(fd) != 0) status = Status::FromErrno("fsync " + path, errno);
-  close(fd);
-  if (!status.ok()) unlink(path.c_str());
-  return status;
 }
 
 Result<PkeyPtr> NewKey() {
@@ -127,20 +84,12 @@ Result<X509Ptr> NewCert(const std::string& common_name, int days, EVP_PKEY* key)
   return cert;
 }
 
-Result<X509Ptr> ReadCert(const std::string& path) {
-  BioPtr bio(BIO_new_file(path.c_str(), "r"));
-  if (!bio) return Status::NotFound(tls::OpenSslErrorText("open " + path));
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) return Status::InvalidArgument(tls::OpenSslErrorText("read certificate " + path));
-  return cert;
-}
-
-Result<PkeyPtr> ReadKey(const std::string& path) {
-  BioPtr bio(BIO_new_file(path.c_str(), "r"));
-  if (!bio) return Status::NotFound(tls::OpenSslErrorText("open " + path));
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) return Status::InvalidArgument(tls::OpenSslErrorText("read key " + path));
-  return key;
+// The CA's current revocation list, if it has one, goes with every certificate it issues.
+Status CopyCrl(const std::string& ca_dir, const std::string& out_dir) {
+  if (!Exists(Join(ca_dir, kCrlFile))) return Status::Ok();
+  MIGRATE_ASSIGN_OR_RETURN(CrlPtr crl, ReadCrlFile(Join(ca_dir, kCrlFile)));
+  return WritePemFile(Join(out_dir, kCrlFile), 0644, Overwrite::kNever,
+                      [&](BIO* b) { return PEM_write_bio_X509_CRL(b, crl.get()); });
 }
 
 bool ValidDnsName(const std::string& name) {
@@ -176,10 +125,11 @@ Status CreateCa(const std::string& out_dir, const CaOptions& options) {
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
     return Status::Internal(tls::OpenSslErrorText("sign CA certificate"));
   }
-  MIGRATE_RETURN_IF_ERROR(WritePem(key_path, 0600, [&](BIO* b) {
+  MIGRATE_RETURN_IF_ERROR(WritePemFile(key_path, 0600, Overwrite::kNever, [&](BIO* b) {
     return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   }));
-  Status st = WritePem(cert_path, 0644, [&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
+  Status st = WritePemFile(cert_path, 0644, Overwrite::kNever,
+                           [&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
   if (!st.ok()) unlink(key_path.c_str());
   return st;
 }
@@ -209,8 +159,8 @@ Result<tls::TlsFiles> IssueCertificate(const std::string& ca_dir, const std::str
   san += ",URI:" + std::string(options.role == tls::Role::kNode ? tls::kRoleUriNode
                                                                 : tls::kRoleUriController);
 
-  MIGRATE_ASSIGN_OR_RETURN(X509Ptr ca_cert, ReadCert(Join(ca_dir, kCaCertFile)));
-  MIGRATE_ASSIGN_OR_RETURN(PkeyPtr ca_key, ReadKey(Join(ca_dir, kCaKeyFile)));
+  MIGRATE_ASSIGN_OR_RETURN(X509Ptr ca_cert, ReadCertFile(Join(ca_dir, kCaCertFile)));
+  MIGRATE_ASSIGN_OR_RETURN(PkeyPtr ca_key, ReadKeyFile(Join(ca_dir, kCaKeyFile)));
   if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
     return Status::InvalidArgument(
         tls::OpenSslErrorText("CA key does not match CA certificate in " + ca_dir));
@@ -239,18 +189,21 @@ Result<tls::TlsFiles> IssueCertificate(const std::string& ca_dir, const std::str
   if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) {
     return Status::Internal(tls::OpenSslErrorText("sign certificate"));
   }
-  MIGRATE_RETURN_IF_ERROR(WritePem(files.key_file, 0600, [&](BIO* b) {
+  MIGRATE_RETURN_IF_ERROR(WritePemFile(files.key_file, 0600, Overwrite::kNever, [&](BIO* b) {
     return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   }));
   Status st =
-      WritePem(files.cert_file, 0644, [&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
+      WritePemFile(files.cert_file, 0644, Overwrite::kNever,
+                   [&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
   if (st.ok()) {
-    st =
-        WritePem(files.ca_file, 0644, [&](BIO* b) { return PEM_write_bio_X509(b, ca_cert.get()); });
+    st = WritePemFile(files.ca_file, 0644, Overwrite::kNever,
+                      [&](BIO* b) { return PEM_write_bio_X509(b, ca_cert.get()); });
   }
+  if (st.ok()) st = CopyCrl(ca_dir, out_dir);
   if (!st.ok()) {
     unlink(files.key_file.c_str());
     unlink(files.cert_file.c_str());
+    unlink(files.ca_file.c_str());
     return st;
   }
   return files;

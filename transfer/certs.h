@@ -21,6 +21,7 @@ inline constexpr const char* kCaCertFile = "ca.pem";     // CA certificate (publ
 inline constexpr const char* kCaKeyFile = "ca-key.pem";  // CA private key (0600)
 inline constexpr const char* kCertFile = "cert.pem";     // leaf certificate
 inline constexpr const char* kKeyFile = "key.pem";       // leaf private key (0600)
+inline constexpr const char* kCrlFile = "crl.pem";       // the CA's revocation list
 
 struct CaOptions {
   std::string common_name = "migrate cluster CA";
@@ -40,8 +41,9 @@ struct IssueOptions {
 };
 
 // Issues a certificate signed by the CA in `ca_dir` into `out_dir` (created, mode 0700):
-// cert.pem, key.pem (0600) and a copy of the CA's ca.pem, and returns those paths ready for
-// tls::MakeServerContext / MakeClientContext. Fails with kAlreadyExists rather than overwrite.
+// cert.pem, key.pem (0600) and a copy of the CA's ca.pem (and of its crl.pem when there is
+// one), and returns those paths ready for tls::MakeServerContext / MakeClientContext. Fails
+// with kAlreadyExists rather than overwrite.
 Result<tls::TlsFiles> IssueCertificate(const std::string& ca_dir, const std::string& out_dir,
                                        const IssueOptions& options);
 

@@ -151,8 +151,8 @@ std::string MessageFrame(proto::stream::FrameType type, const google::protobuf::
   return out;
 }
 
-FrameReader::FrameReader(TlsConnection* conn, uint32_t max_frame_bytes)
-    : conn_(conn), max_frame_bytes_(max_frame_bytes), buf_(kReadBuffer, '\0') {}
+FrameReader::FrameReader(ByteSource* source, uint32_t max_frame_bytes)
+    : source_(source), max_frame_bytes_(max_frame_bytes), buf_(kReadBuffer, '\0') {}
 
 Status FrameReader::Fill(size_t need) {
   if (end_ - begin_ >= need) return Status::Ok();
@@ -162,7 +162,8 @@ Status FrameReader::Fill(size_t need) {
     begin_ = 0;
   }
   while (end_ < need) {
-    MIGRATE_ASSIGN_OR_RETURN(size_t got, conn_->ReadSome(buf_.data() + end_, buf_.size() - end_));
+    MIGRATE_ASSIGN_OR_RETURN(
+        size_t got, source_->ReadSome(buf_.data() + end_, buf_.size() - end_, frame_deadline_));
     if (got == 0) {
       return Status::DataLoss(end_ == 0 ? "stream ended (peer closed)"
                                         : "stream truncated inside a frame");
@@ -173,6 +174,9 @@ Status FrameReader::Fill(size_t need) {
 }
 
 Result<FrameHeader> FrameReader::Next(std::string* payload) {
+  // One deadline for the whole frame, not one per read: a peer that sends a byte now and then
+  // cannot keep a frame (and the connection) alive for ever.
+  frame_deadline_ = Clock::now() + source_->io_timeout();
   MIGRATE_RETURN_IF_ERROR(Fill(kFrameHeaderBytes));
   MIGRATE_ASSIGN_OR_RETURN(FrameHeader h,
                            DecodeFrameHeader(buf_.data() + begin_, max_frame_bytes_));
@@ -183,13 +187,14 @@ Result<FrameHeader> FrameReader::Next(std::string* payload) {
   begin_ += have;
   if (have < h.length) {
     // The rest straight into the payload (large DATA frames skip the buffer).
-    Status st = conn_->ReadExact(payload->data() + have, h.length - have);
-    if (!st.ok()) {
-      if (st.code() == StatusCode::kDataLoss) {
+    for (size_t at = have; at < h.length;) {
+      MIGRATE_ASSIGN_OR_RETURN(size_t got,
+                               source_->ReadSome(payload->data() + at, h.length - at, frame_deadline_));
+      if (got == 0) {
         return Status::DataLoss("stream truncated inside a " + std::string(FrameTypeName(h.type)) +
                                 " frame");
       }
-      return st;
+      at += got;
     }
   }
   bytes_ += kFrameHeaderBytes + h.length;

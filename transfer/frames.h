@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "proto/stream.pb.h"
+#include "transfer/byte_source.h"
 #include "transfer/chunk_codec.h"
 #include "transfer/status.h"
 #include "transfer/tls_connection.h"
@@ -75,24 +76,26 @@ std::string MessageFrame(proto::stream::FrameType type, const google::protobuf::
 
 std::string_view FrameTypeName(uint8_t type);
 
-// Reads frames from a TLS connection through a buffer (few large TLS reads).
+// Reads frames from a connection through a buffer (few large TLS reads).
 class FrameReader {
  public:
-  FrameReader(TlsConnection* conn, uint32_t max_frame_bytes);
-  // Reads the next frame into `payload` (resized). A clean close exactly between frames
-  // returns kDataLoss "stream ended before ..." via `end_what`.
+  FrameReader(ByteSource* source, uint32_t max_frame_bytes);
+  // Reads the next frame into `payload` (resized). The whole frame, header and payload, must
+  // arrive within the source's io_timeout (kDeadlineExceeded otherwise). A clean close
+  // exactly between frames is kDataLoss "stream ended (peer closed)".
   Result<FrameHeader> Next(std::string* payload);
   // Bytes consumed so far (frame headers + payloads).
   uint64_t bytes() const { return bytes_; }
 
  private:
   Status Fill(size_t need);
-  TlsConnection* conn_;
+  ByteSource* source_;
   uint32_t max_frame_bytes_;
   std::string buf_;
   size_t begin_ = 0;
   size_t end_ = 0;
   uint64_t bytes_ = 0;
+  Clock::time_point frame_deadline_{};
 };
 
 // Writes frames through a buffer: small frames are coalesced, large ones go out directly.

@@ -2,46 +2,20 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
-#include <linux/openat2.h>
-#include <stdio.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "transfer/open_beneath.h"
+#include "transfer/quote.h"
 
 namespace migrate::transfer {
 namespace {
 
 using proto::stream::Entry;
 using proto::stream::EntryType;
-
-int OpenBeneath(int dirfd, const std::string& path, uint64_t flags) {
-  open_how how{};
-  how.flags = flags | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  for (;;) {
-    long fd = syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof(how));
-    if (fd >= 0 || errno != EINTR) return static_cast<int>(fd);
-  }
-}
-
-std::string Quote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      char buf[8];
-      snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += "'";
-  return out;
-}
 
 bool RemoveAt(int parent_fd, const char* name, int depth) {
   if (depth > 4096) return false;
@@ -105,80 +79,22 @@ Status ValidateRelativePath(std::string_view path, uint32_t max_bytes) {
 
 Status ValidateSymlinkTarget(std::string_view link_path, std::string_view target,
                              SymlinkPolicy policy) {
+  if (policy == SymlinkPolicy::kNone) {
+    return Status::InvalidArgument("symlink " + Quote(link_path) + " -> " + Quote(target) +
+                                   ": no symlinks in this stream (checkpoint images hold none)");
+  }
   if (target.empty())
     return Status::InvalidArgument("symlink " + Quote(link_path) + ": empty target");
   if (target.size() > 4095 || target.find('\0') != std::string_view::npos) {
     return Status::InvalidArgument("symlink " + Quote(link_path) + ": invalid target");
   }
-  if (target.front() == '/') {
-    if (policy == SymlinkPolicy::kContainerRoot) return Status::Ok();
-    return Status::InvalidArgument("symlink " + Quote(link_path) + " -> " + Quote(target) +
-                                   " points outside the tree (absolute target)");
-  }
-  // Depth of the link's directory below the root.
-  long depth = 0;
-  for (char c : link_path) depth += (c == '/');
-  size_t start = 0;
-  while (start <= target.size()) {
-    size_t end = target.find('/', start);
-    if (end == std::string_view::npos) end = target.size();
-    std::string_view comp = target.substr(start, end - start);
-    if (comp == "..") {
-      if (--depth < 0) {
-        return Status::InvalidArgument("symlink " + Quote(link_path) + " -> " + Quote(target) +
-                                       " escapes the tree");
-      }
-    } else if (!comp.empty() && comp != ".") {
-      ++depth;
-    }
-    start = end + 1;
-  }
   return Status::Ok();
 }
 
-StagedFile::~StagedFile() {
-  if (fd_ >= 0) close(fd_);
-}
-
-Status StagedFile::WriteAt(const char* data, size_t size, uint64_t offset) {
-  while (size > 0) {
-    ssize_t n = pwrite(fd_, data, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("write " + path_, errno);
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return Status::Ok();
-}
-
-Status StagedFile::Reserve(uint64_t offset, uint64_t length) {
-  if (reserve_unsupported_.load(std::memory_order_relaxed)) return Status::Ok();
-  for (;;) {
-    if (fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-                  static_cast<off_t>(length)) == 0) {
-      return Status::Ok();
-    }
-    if (errno == EINTR) continue;
-    if (errno == EOPNOTSUPP || errno == ENOSYS) {
-      reserve_unsupported_.store(true, std::memory_order_relaxed);
-      return Status::Ok();
-    }
-    return Status::FromErrno("allocate " + std::to_string(length) + " bytes at offset " +
-                                 std::to_string(offset) + " of " + path_,
-                             errno);
-  }
-}
-
-StagingTree::StagingTree(std::string path, int root_fd, bool preserve_ownership, bool fsync,
-                         FaultHook fault_hook)
+StagingTree::StagingTree(std::string path, int root_fd, StagingOptions options)
     : path_(std::move(path)),
       root_fd_(root_fd),
-      preserve_ownership_(preserve_ownership),
-      fsync_(fsync),
-      fault_hook_(std::move(fault_hook)) {}
+      shared_(std::make_shared<StagingShared>(std::move(options))) {}
 
 StagingTree::~StagingTree() {
   if (!committed_) Remove();
@@ -186,10 +102,9 @@ StagingTree::~StagingTree() {
 }
 
 Result<std::unique_ptr<StagingTree>> StagingTree::Create(const std::string& staging_dir,
-                                                         bool preserve_ownership, bool fsync,
-                                                         FaultHook fault_hook) {
+                                                         StagingOptions options) {
   std::string templ = staging_dir + "/.migrate-stream-XXXXXX";
-  if (fault_hook) MIGRATE_RETURN_IF_ERROR(fault_hook("mkdtemp", 0));
+  if (options.fault_hook) MIGRATE_RETURN_IF_ERROR(options.fault_hook("mkdtemp", 0));
   if (mkdtemp(templ.data()) == nullptr) {
     return Status::FromErrno("create staging directory in " + staging_dir, errno);
   }
@@ -199,14 +114,7 @@ Result<std::unique_ptr<StagingTree>> StagingTree::Create(const std::string& stag
     rmdir(templ.c_str());
     return Status::FromErrno("open staging directory " + templ, e);
   }
-  return std::unique_ptr<StagingTree>(
-      new StagingTree(templ, fd, preserve_ownership, fsync, std::move(fault_hook)));
-}
-
-Status StagingTree::Step(std::string_view name) {
-  uint64_t index = steps_++;
-  if (fault_hook_) return fault_hook_(name, index);
-  return Status::Ok();
+  return std::unique_ptr<StagingTree>(new StagingTree(templ, fd, std::move(options)));
 }
 
 Result<int> StagingTree::OpenParent(std::string_view path, std::string* name) {
@@ -219,90 +127,108 @@ Result<int> StagingTree::OpenParent(std::string_view path, std::string* name) {
   }
   std::string parent(path.substr(0, slash));
   *name = std::string(path.substr(slash + 1));
-  auto it = types_.find(parent);
-  if (it == types_.end()) {
+  int fd = OpenBeneath(root_fd_, parent, O_PATH | O_DIRECTORY);
+  if (fd >= 0) return fd;
+  if (errno == ENOENT) {
     return Status::InvalidArgument("parent of " + Quote(path) + " was not sent before it");
   }
-  if (it->second != proto::stream::ENTRY_TYPE_DIRECTORY) {
+  if (errno == ENOTDIR || errno == ELOOP) {
     return Status::InvalidArgument("parent of " + Quote(path) + " is not a directory");
   }
-  int fd = OpenBeneath(root_fd_, parent, O_PATH | O_DIRECTORY);
-  if (fd < 0) return Status::FromErrno("open staged directory " + Quote(parent), errno);
-  return fd;
+  return Status::FromErrno("open staged directory " + Quote(parent), errno);
 }
 
-Status StagingTree::Register(const Entry& e) {
-  auto [it, inserted] = types_.emplace(e.path(), e.type());
-  if (!inserted) return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
-  return Status::Ok();
+Status StagingTree::CreateError(const char* what, const std::string& path, int err) {
+  if (err == EEXIST) return Status::InvalidArgument("duplicate entry " + Quote(path));
+  return Status::FromErrno(std::string(what) + " " + Quote(path), err);
 }
 
 Status StagingTree::AddDirectory(const Entry& e) {
-  if (types_.count(e.path()) != 0)
-    return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
+  const uint64_t cost = sizeof(DirRecord) + e.path().size();
+  if (kept_bytes_ + cost > shared_->options().max_kept_bytes) {
+    return Status::InvalidArgument("more than " + std::to_string(dirs_.size()) +
+                                   " directories: over the limit of " +
+                                   std::to_string(shared_->options().max_kept_bytes) +
+                                   " bytes kept for their metadata");
+  }
   std::string name;
   MIGRATE_ASSIGN_OR_RETURN(int parent, OpenParent(e.path(), &name));
   Status st = Step("mkdir");
   // Owner-only until the metadata pass: nobody else sees a half-filled tree anyway.
   if (st.ok() && mkdirat(parent, name.c_str(), 0700) != 0) {
-    st = Status::FromErrno("create directory " + Quote(e.path()), errno);
+    st = CreateError("create directory", e.path(), errno);
   }
   close(parent);
   MIGRATE_RETURN_IF_ERROR(st);
-  entries_.push_back(e);
-  return Register(e);
+  dirs_.push_back(DirRecord{e.path(), e.mode(), e.uid(), e.gid(), e.mtime_sec(), e.mtime_nsec()});
+  kept_bytes_ += cost;
+  return Status::Ok();
+}
+
+Status StagingTree::ApplySymlink(int parent, const std::string& name, const Entry& e) {
+  MIGRATE_RETURN_IF_ERROR(Step("metadata"));
+  if (shared_->options().preserve_ownership &&
+      fchownat(parent, name.c_str(), e.uid(), e.gid(), AT_SYMLINK_NOFOLLOW) != 0) {
+    return Status::FromErrno("chown " + Quote(e.path()), errno);
+  }
+  timespec times[2];
+  EntryTimes(e.mtime_sec(), e.mtime_nsec(), times);
+  if (utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Status::FromErrno("set times of " + Quote(e.path()), errno);
+  }
+  return Status::Ok();
 }
 
 Status StagingTree::AddSymlink(const Entry& e, SymlinkPolicy policy) {
-  if (types_.count(e.path()) != 0)
-    return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
   MIGRATE_RETURN_IF_ERROR(ValidateSymlinkTarget(e.path(), e.link_target(), policy));
   std::string name;
   MIGRATE_ASSIGN_OR_RETURN(int parent, OpenParent(e.path(), &name));
   Status st = Step("symlink");
   if (st.ok() && symlinkat(e.link_target().c_str(), parent, name.c_str()) != 0) {
-    st = Status::FromErrno("create symlink " + Quote(e.path()), errno);
+    st = CreateError("create symlink", e.path(), errno);
   }
+  // A symlink is complete at once: nothing of it is kept for the end.
+  if (st.ok()) st = ApplySymlink(parent, name, e);
   close(parent);
-  MIGRATE_RETURN_IF_ERROR(st);
-  entries_.push_back(e);
-  return Register(e);
+  return st;
 }
 
-Status StagingTree::AddHardlink(const Entry& e) {
-  if (types_.count(e.path()) != 0)
-    return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
+Status StagingTree::AddHardlink(const Entry& e, SymlinkPolicy policy) {
+  if (policy == SymlinkPolicy::kNone) {
+    return Status::InvalidArgument("hard link " + Quote(e.path()) +
+                                   ": no hard links in this stream (checkpoint images hold none)");
+  }
   MIGRATE_RETURN_IF_ERROR(ValidateRelativePath(e.link_target(), 4096)
                               .WithContext("hard link " + Quote(e.path()) + " target"));
-  auto it = types_.find(e.link_target());
-  if (it == types_.end() || it->second != proto::stream::ENTRY_TYPE_REGULAR) {
-    return Status::InvalidArgument("hard link " + Quote(e.path()) + " -> " +
-                                   Quote(e.link_target()) +
-                                   " does not name a regular file received earlier");
-  }
+  const Status not_a_file = Status::InvalidArgument(
+      "hard link " + Quote(e.path()) + " -> " + Quote(e.link_target()) +
+      " does not name a regular file received earlier");
   std::string target_name;
-  MIGRATE_ASSIGN_OR_RETURN(int target_parent, OpenParent(e.link_target(), &target_name));
+  auto target_parent = OpenParent(e.link_target(), &target_name);
+  if (!target_parent.ok()) return not_a_file;
+  struct stat st_target;
+  if (fstatat(*target_parent, target_name.c_str(), &st_target, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(st_target.st_mode)) {
+    close(*target_parent);
+    return not_a_file;
+  }
   std::string name;
   auto parent = OpenParent(e.path(), &name);
   if (!parent.ok()) {
-    close(target_parent);
+    close(*target_parent);
     return parent.status();
   }
   Status st = Step("link");
   // No AT_SYMLINK_FOLLOW and AT_EMPTY_PATH: links exactly the staged regular file.
-  if (st.ok() && linkat(target_parent, target_name.c_str(), *parent, name.c_str(), 0) != 0) {
-    st = Status::FromErrno("create hard link " + Quote(e.path()), errno);
+  if (st.ok() && linkat(*target_parent, target_name.c_str(), *parent, name.c_str(), 0) != 0) {
+    st = CreateError("create hard link", e.path(), errno);
   }
-  close(target_parent);
+  close(*target_parent);
   close(*parent);
-  MIGRATE_RETURN_IF_ERROR(st);
-  entries_.push_back(e);
-  return Register(e);
+  return st;
 }
 
 Result<std::shared_ptr<StagedFile>> StagingTree::AddRegular(const Entry& e) {
-  if (types_.count(e.path()) != 0)
-    return Status::InvalidArgument("duplicate entry " + Quote(e.path()));
   std::string name;
   MIGRATE_ASSIGN_OR_RETURN(int parent, OpenParent(e.path(), &name));
   Status st = Step("create");
@@ -310,14 +236,11 @@ Result<std::shared_ptr<StagedFile>> StagingTree::AddRegular(const Entry& e) {
   if (st.ok()) {
     // O_EXCL + O_NOFOLLOW: never opens anything that already exists.
     fd = openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) st = Status::FromErrno("create file " + Quote(e.path()), errno);
+    if (fd < 0) st = CreateError("create file", e.path(), errno);
   }
   close(parent);
   MIGRATE_RETURN_IF_ERROR(st);
-  auto file = std::make_shared<StagedFile>(fd, e.path(), entries_.size());  // owns fd
-  entries_.push_back(e);
-  MIGRATE_RETURN_IF_ERROR(Register(e));
-  return file;
+  return std::make_shared<StagedFile>(fd, e.path(), e, shared_);  // owns fd
 }
 
 Status StagingTree::SetSize(StagedFile& file, uint64_t size) {
@@ -328,55 +251,35 @@ Status StagingTree::SetSize(StagedFile& file, uint64_t size) {
   return Status::Ok();
 }
 
-void StagingTree::SetMtime(const StagedFile& file, int64_t sec, uint32_t nsec) {
-  Entry& e = entries_.at(file.entry_index_);
-  e.set_mtime_sec(sec);
-  e.set_mtime_nsec(nsec);
+Status StagingTree::ApplyDirectory(const DirRecord& d) {
+  MIGRATE_RETURN_IF_ERROR(Step("metadata"));
+  int fd = OpenBeneath(root_fd_, d.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (fd < 0) return Status::FromErrno("open " + Quote(d.path), errno);
+  Status st;
+  timespec times[2];
+  EntryTimes(d.mtime_sec, d.mtime_nsec, times);
+  // Ownership first: chown clears set-id bits, the mode puts them back.
+  if (shared_->options().preserve_ownership && fchown(fd, d.uid, d.gid) != 0) {
+    st = Status::FromErrno("chown " + Quote(d.path), errno);
+  } else if (fchmod(fd, d.mode & 07777) != 0) {
+    st = Status::FromErrno("chmod " + Quote(d.path), errno);
+  } else if (futimens(fd, times) != 0) {
+    st = Status::FromErrno("set times of " + Quote(d.path), errno);
+  } else if (shared_->options().fsync && (st = Step("sync")).ok() && fsync(fd) != 0) {
+    st = Status::FromErrno("sync " + Quote(d.path), errno);
+  }
+  close(fd);
+  return st;
 }
 
 Status StagingTree::ApplyMetadata() {
+  MIGRATE_RETURN_IF_ERROR(FilesError());
   // Reverse stream order: children before their directory (a directory's mtime changes
   // when entries are created in it; a read-only directory must get its mode last).
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
-    const Entry& e = *it;
-    if (e.type() == proto::stream::ENTRY_TYPE_HARDLINK) continue;  // same inode as its target
-    std::string name;
-    MIGRATE_ASSIGN_OR_RETURN(int parent, OpenParent(e.path(), &name));
-    Status st = Step("metadata");
-    if (st.ok() && preserve_ownership_ &&
-        fchownat(parent, name.c_str(), e.uid(), e.gid(), AT_SYMLINK_NOFOLLOW) != 0) {
-      st = Status::FromErrno("chown " + Quote(e.path()), errno);
-    }
-    if (st.ok() && e.type() != proto::stream::ENTRY_TYPE_SYMLINK) {
-      // Via an O_PATH-free descriptor opened beneath the root (never through a symlink).
-      int fd = OpenBeneath(root_fd_, e.path(),
-                           e.type() == proto::stream::ENTRY_TYPE_DIRECTORY
-                               ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                               : O_RDONLY | O_NOFOLLOW);
-      if (fd < 0) {
-        st = Status::FromErrno("open " + Quote(e.path()), errno);
-      } else {
-        if (fchmod(fd, e.mode() & 07777) != 0)
-          st = Status::FromErrno("chmod " + Quote(e.path()), errno);
-        if (st.ok() && fsync_ &&
-            (e.type() == proto::stream::ENTRY_TYPE_DIRECTORY ? fsync(fd) : fdatasync(fd)) != 0) {
-          st = Status::FromErrno("sync " + Quote(e.path()), errno);
-        }
-        close(fd);
-      }
-    }
-    if (st.ok()) {
-      timespec times[2];
-      times[0].tv_sec = times[1].tv_sec = e.mtime_sec();
-      times[0].tv_nsec = times[1].tv_nsec = e.mtime_nsec() < 1'000'000'000 ? e.mtime_nsec() : 0;
-      if (utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
-        st = Status::FromErrno("set times of " + Quote(e.path()), errno);
-      }
-    }
-    close(parent);
-    MIGRATE_RETURN_IF_ERROR(st);
+  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+    MIGRATE_RETURN_IF_ERROR(ApplyDirectory(*it));
   }
-  if (fsync_) {
+  if (shared_->options().fsync) {
     MIGRATE_RETURN_IF_ERROR(Step("sync"));
     if (fsync(root_fd_) != 0) return Status::FromErrno("sync " + path_, errno);
   }
@@ -391,7 +294,7 @@ Status StagingTree::Commit(const std::string& final_dir) {
   committed_ = true;
   std::string parent = final_dir.substr(0, final_dir.rfind('/'));
   if (parent.empty()) parent = "/";
-  if (fsync_) {
+  if (shared_->options().fsync) {
     int fd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
       fsync(fd);
@@ -404,6 +307,7 @@ Status StagingTree::Commit(const std::string& final_dir) {
 void StagingTree::Remove() {
   if (removed_ || committed_) return;
   removed_ = true;
+  Abandon();
   RemoveTreeNoFollow(path_);
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "transfer/byte_budget.h"
 #include "transfer/status.h"
 #include "transfer/stream_types.h"
 #include "transfer/tls.h"
@@ -26,7 +27,10 @@ struct ExpectedStream {
   std::string expected_peer_node_name;  // must be a SAN DNS name of the sender (role node)
   std::string label;                    // for logs: migration id
   StreamLimits limits;
-  SymlinkPolicy symlinks = SymlinkPolicy::kWithinTree;
+  // Bytes agreed in preflight, shared by the migration's streams (AgreedStreamBytes); null:
+  // only `limits`.
+  std::shared_ptr<ByteBudget> budget;
+  SymlinkPolicy symlinks = SymlinkPolicy::kNone;  // kContainerRoot for a bundle
   bool preserve_ownership = true;  // chown entries to the sender's uid/gid (needs root)
   bool fsync = true;               // fdatasync files and directories before the commit
   FaultHook fault_hook;            // tests only
@@ -36,8 +40,13 @@ struct StreamServerOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t port = 0;                                    // 0: any free port; see port()
   tls::ContextPtr tls;                                  // from tls::MakeServerContext (required)
-  int max_connections = 16;                             // concurrent; more are refused
-  std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake + hello
+  // Streams received at once (after HELLO named an expected token); one more is refused
+  // with kUnavailable, its token left unused.
+  int max_connections = 16;
+  // Connections still in their TLS handshake or HELLO, counted apart from the streams; when
+  // full, the oldest of them is dropped for the newcomer.
+  int max_handshakes = 64;
+  std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake + HELLO, as a whole
   int decompress_threads = 2;  // chunk writers per connection, besides the network reader
 };
 

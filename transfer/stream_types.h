@@ -56,18 +56,28 @@ struct StreamLimits {
   uint32_t max_path_bytes = 4096;           // one relative path
   uint32_t max_frame_bytes = 8u << 20;      // one frame's payload (chunks are <= 1 MiB raw)
   uint32_t max_chunk_raw_bytes = 4u << 20;  // one chunk's decompressed size
+  // What the receiver keeps until the end of a stream: a record per directory (about 64
+  // bytes plus its path), for the metadata it applies after the directory's children. Files,
+  // symlinks and hard links cost nothing once received.
+  uint64_t max_kept_bytes = 64ull << 20;
   // How long one network read or write may block before the stream fails.
   std::chrono::milliseconds io_timeout{30'000};
 };
 
-// How the receiver judges symlink targets. It never follows a symlink itself, whatever the
-// policy; the policy is about what the restored tree may contain.
+// Which links a received tree may hold. The receiver never follows a symlink itself,
+// whatever the policy (every path is resolved with OpenBeneath), nor does the agent in a
+// received tree; the policy is about what the tree may contain for the programs that use it.
 enum class SymlinkPolicy {
-  // Relative targets that stay inside the tree only (checkpoint images).
-  kWithinTree,
-  // Also absolute targets: they mean the container's own root (a bundle's rootfs).
-  // Relative targets must still stay inside the tree.
+  // No symlinks and no hard links at all: checkpoint images (CRIU, as root, opens them by
+  // name; CRIU writes none).
+  kNone,
+  // A container's root file system (a bundle): symlinks with any well-formed target (relative
+  // or absolute, they mean the container's own root) and hard links to a regular file
+  // received earlier. A check of where a target "stays" would mean nothing: the kernel
+  // resolves a chain of links only where it is followed, and nothing on the host follows them.
   kContainerRoot,
+  // The old name of kNone (a lexical within-tree check that chains of links defeated).
+  kWithinTree [[deprecated("use kNone: images hold no links at all")]] = kNone,
 };
 
 // Test seam, like leveldb's SpecialEnv: called before each step of a transfer with the step

@@ -13,6 +13,8 @@
 #include <string>
 #include <utility>  // g++ 12 + Boost 1.74: asio needs it first.
 
+#include "transfer/crl_watcher.h"
+
 namespace migrate::tls {
 namespace {
 
@@ -24,6 +26,32 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// The context owns its CrlWatcher (freed with the SSL_CTX); OpenSSL calls Verify() instead of
+// X509_verify_cert for every peer chain.
+int CrlIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr,
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+        delete static_cast<CrlWatcher*>(ptr);
+      });
+  return index;
+}
+
+Status InstallRevocation(SSL_CTX* ctx, const TlsFiles& files) {
+  MIGRATE_ASSIGN_OR_RETURN(
+      std::unique_ptr<CrlWatcher> watcher,
+      CrlWatcher::Create(CrlPathFor(files), files.ca_file, !files.crl_file.empty()));
+  CrlWatcher* raw = watcher.get();
+  if (SSL_CTX_set_ex_data(ctx, CrlIndex(), raw) != 1) {
+    return Status::Internal(OpenSslErrorText("attach the revocation list"));
+  }
+  watcher.release();  // owned by the context now
+  SSL_CTX_set_cert_verify_callback(
+      ctx, [](X509_STORE_CTX* store, void* arg) { return static_cast<CrlWatcher*>(arg)->Verify(store); },
+      raw);
+  return Status::Ok();
+}
 
 Result<ContextPtr> MakeContext(const TlsFiles& files, bool server) {
   if (files.ca_file.empty() || files.cert_file.empty() || files.key_file.empty()) {
@@ -78,6 +106,7 @@ Result<ContextPtr> MakeContext(const TlsFiles& files, bool server) {
   if (SSL_CTX_set_purpose(raw, server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER) != 1) {
     return Status::Internal(OpenSslErrorText("set certificate purpose"));
   }
+  MIGRATE_RETURN_IF_ERROR(InstallRevocation(raw, files));
   return ctx;
 }
 
@@ -89,6 +118,13 @@ bool LooksLikeIp(const std::string& host) {
 }
 
 }  // namespace
+
+std::string CrlPathFor(const TlsFiles& files) {
+  if (!files.crl_file.empty()) return files.crl_file;
+  size_t slash = files.ca_file.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : files.ca_file.substr(0, slash)) +
+         "/crl.pem";
+}
 
 std::string_view RoleName(Role role) {
   switch (role) {

@@ -25,7 +25,14 @@ struct TlsFiles {
   std::string ca_file;    // PEM: the cluster CA; the only trust anchor.
   std::string cert_file;  // PEM: this process's certificate (chain).
   std::string key_file;   // PEM: its private key.
+  // PEM: the CA's revocation list (`migrate certs revoke`), which must exist. Empty: crl.pem
+  // beside ca_file, if and when it exists. Peers it lists are refused at the handshake; the
+  // file is re-read whenever it changes (no restart).
+  std::string crl_file;
 };
+
+// Where a context looks for the revocation list of `files`.
+std::string CrlPathFor(const TlsFiles& files);
 
 enum class Role { kUnknown = 0, kNode, kController };
 std::string_view RoleName(Role role);
@@ -41,7 +48,8 @@ struct PeerIdentity {
 using ContextPtr = std::shared_ptr<boost::asio::ssl::context>;
 
 // A server context: TLS >= 1.2 (1.3 preferred), requires and verifies a client certificate
-// chaining to files.ca_file, no session tickets. Errors name the file that failed.
+// chaining to files.ca_file and not revoked (files.crl_file), no session tickets. Errors
+// name the file that failed.
 Result<ContextPtr> MakeServerContext(const TlsFiles& files);
 
 // A client context: same trust rules; presents files.cert_file.

@@ -280,8 +280,11 @@ Status TlsConnection::WriteAll(const void* data, size_t size) {
 }
 
 Result<size_t> TlsConnection::ReadSome(void* buf, size_t size) {
+  return ReadSome(buf, size, Clock::now() + io_timeout_);
+}
+
+Result<size_t> TlsConnection::ReadSome(void* buf, size_t size, Clock::time_point deadline) {
   size_t got = 0;
-  auto deadline = Clock::now() + io_timeout_;
   auto r = Drive([&] { return SSL_read_ex(ssl_, buf, size, &got); }, deadline, "TLS read");
   if (!r.ok()) return r.status();
   if (*r == 0) return size_t{0};
@@ -290,14 +293,7 @@ Result<size_t> TlsConnection::ReadSome(void* buf, size_t size) {
 }
 
 Status TlsConnection::ReadExact(void* buf, size_t size) {
-  char* p = static_cast<char*>(buf);
-  while (size > 0) {
-    MIGRATE_ASSIGN_OR_RETURN(size_t got, ReadSome(p, size));
-    if (got == 0) return Status::DataLoss("stream truncated: peer closed before the end");
-    p += got;
-    size -= got;
-  }
-  return Status::Ok();
+  return transfer::ReadExact(*this, buf, size, Clock::now() + io_timeout_);
 }
 
 bool TlsConnection::ReadableNow() {

@@ -10,13 +10,14 @@
 #include <memory>
 #include <string>
 
+#include "transfer/byte_source.h"
 #include "transfer/status.h"
 #include "transfer/stream_types.h"
 #include "transfer/tls.h"
 
 namespace migrate::transfer {
 
-class TlsConnection {
+class TlsConnection final : public ByteSource {
  public:
   // TCP connect to host:port (first address that answers), then the TLS handshake as a
   // client, verifying the server's certificate against `server_name` (tls::ExpectServerName).
@@ -35,15 +36,17 @@ class TlsConnection {
   TlsConnection(const TlsConnection&) = delete;
   TlsConnection& operator=(const TlsConnection&) = delete;
 
-  // Each blocking call below fails with kDeadlineExceeded after io_timeout without
-  // progress, or kAborted once `cancel` is set.
+  // Each blocking call below fails with kDeadlineExceeded after io_timeout (or at the
+  // deadline it is given), or kAborted once `cancel` is set.
   void set_io_timeout(std::chrono::milliseconds timeout) { io_timeout_ = timeout; }
+  std::chrono::milliseconds io_timeout() const override { return io_timeout_; }
   void set_cancel(const CancelFlag* cancel) { cancel_ = cancel; }
 
   Status WriteAll(const void* data, size_t size);
   // Reads 1..size bytes; 0 means the peer closed cleanly (close_notify).
   Result<size_t> ReadSome(void* buf, size_t size);
-  // Reads exactly `size` bytes; a clean close before that is kDataLoss ("truncated").
+  Result<size_t> ReadSome(void* buf, size_t size, Clock::time_point deadline) override;
+  // Reads exactly `size` bytes within io_timeout; a clean close before that is kDataLoss.
   Status ReadExact(void* buf, size_t size);
   // True when a read would not block (decrypted bytes pending or the socket is readable).
   bool ReadableNow();

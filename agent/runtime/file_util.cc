@@ -9,13 +9,9 @@
 
 namespace migrate::runtime {
 
-Result<std::string> ReadFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) return Status::NotFound("no such file: " + path);
-    return Status::FromErrno("open " + path, err);
-  }
+namespace {
+
+Result<std::string> ReadOpened(int fd, const std::string& path) {
   std::string out;
   char buf[65536];
   while (true) {
@@ -34,9 +30,48 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
+Status OpenError(const std::string& what, const std::string& path, int err) {
+  if (err == ENOENT) return Status::NotFound("no such file: " + path);
+  return Status::FromErrno(what + " " + path, err);
+}
+
+// A new file at `path` that nothing else can have prepared: exclusive, not through a link.
+int CreateFresh(const std::string& path, int mode) {
+  const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::open(path.c_str(), flags, mode);
+  if (fd < 0 && errno == EEXIST && ::unlink(path.c_str()) == 0) {
+    fd = ::open(path.c_str(), flags, mode);
+  }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::string> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return OpenError("open", path, errno);
+  return ReadOpened(fd, path);
+}
+
+Result<std::string> ReadFileNoFollow(const std::string& path) {
+  // O_NONBLOCK: a FIFO planted under the name must not block the open.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP) {
+    return Status::InvalidArgument(path + " is a symlink: refused (links in a received tree are "
+                                   "never followed)");
+  }
+  if (fd < 0) return OpenError("open", path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(path + " is not a regular file");
+  }
+  return ReadOpened(fd, path);
+}
+
 Status WriteFileAtomic(const std::string& path, const std::string& contents, int mode) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  int fd = CreateFresh(tmp, mode);
   if (fd < 0) return Status::FromErrno("create " + tmp, errno);
   size_t done = 0;
   while (done < contents.size()) {

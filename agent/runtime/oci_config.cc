@@ -1,5 +1,7 @@
 #include "agent/runtime/oci_config.h"
 
+#include <algorithm>
+
 #include "agent/runtime/file_util.h"
 
 namespace migrate::runtime {
@@ -20,7 +22,7 @@ Result<OciConfig> OciConfig::Parse(std::string_view text) {
 }
 
 Result<OciConfig> OciConfig::Load(const std::string& path) {
-  Result<std::string> text = ReadFile(path);
+  Result<std::string> text = ReadFileNoFollow(path);
   if (!text.ok()) return text.status();
   Result<OciConfig> config = Parse(*text);
   if (!config.ok()) return config.status().WithContext(path);
@@ -81,8 +83,6 @@ bool OciConfig::creates_namespace(std::string_view wanted) const {
   return false;
 }
 
-namespace {
-
 bool HookHasMarker(const json::Value& hook, std::string_view marker) {
   const json::Value* args = hook.Find("args");
   if (args == nullptr || !args->is_array()) return false;
@@ -91,6 +91,8 @@ bool HookHasMarker(const json::Value& hook, std::string_view marker) {
   }
   return false;
 }
+
+namespace {
 
 json::Value Strings(std::vector<std::string> items) {
   json::Value out = json::Value::Array();
@@ -128,6 +130,18 @@ int OciConfig::CountHooks(std::string_view stage, std::string_view marker) const
   int n = 0;
   for (const json::Value& hook : list->array()) n += HookHasMarker(hook, marker) ? 1 : 0;
   return n;
+}
+
+int OciConfig::RemoveHooks(std::string_view stage, std::string_view marker) {
+  json::Value* hooks = doc_.Find("hooks");
+  json::Value* list = hooks != nullptr ? hooks->Find(stage) : nullptr;
+  if (list == nullptr || !list->is_array()) return 0;
+  std::vector<json::Value>& items = list->array();
+  auto end = std::remove_if(items.begin(), items.end(),
+                            [&](const json::Value& hook) { return HookHasMarker(hook, marker); });
+  int removed = static_cast<int>(items.end() - end);
+  items.erase(end, items.end());
+  return removed;
 }
 
 }  // namespace migrate::runtime

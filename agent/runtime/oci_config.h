@@ -14,13 +14,20 @@ namespace migrate::runtime {
 
 // The annotation runc reads to pick a CRIU configuration file (empty value: none).
 inline constexpr std::string_view kCriuConfigAnnotation = "org.criu.config";
+// Marks migrate's loopback hook (prestart) in a bundle's hooks, so that a restore replaces it
+// rather than adding it again.
+inline constexpr std::string_view kLoopbackHookMarker = "migrate: loopback up during restore";
+
+// True when one of the hook's args contains `marker`.
+bool HookHasMarker(const json::Value& hook, std::string_view marker);
 
 class OciConfig {
  public:
   // InvalidArgument when not JSON or not an object.
   static Result<OciConfig> Parse(std::string_view text);
+  // Never through a symlink (a received bundle may hold one at config.json): kInvalidArgument.
   static Result<OciConfig> Load(const std::string& path);
-  // Writes atomically (temp file + rename), pretty-printed.
+  // Writes atomically (temp file + rename, neither through a symlink), pretty-printed.
   Status Save(const std::string& path) const;
   std::string ToString() const;
 
@@ -44,6 +51,8 @@ class OciConfig {
                std::vector<std::string> args, std::vector<std::string> env);
   // Number of hooks of `stage` whose args contain `marker`.
   int CountHooks(std::string_view stage, std::string_view marker) const;
+  // Removes them; how many there were.
+  int RemoveHooks(std::string_view stage, std::string_view marker);
 
   const json::Value& document() const { return doc_; }
 

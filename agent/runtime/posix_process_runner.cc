@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
@@ -66,6 +67,23 @@ struct SpawnSetup {
   }
 };
 
+// After stdio and the extra fds are in place, the child closes every other descriptor: the
+// agent's sockets, pipes and files must never reach runc or CRIU, whatever their
+// close-on-exec flag (a socket accepted without SOCK_CLOEXEC, one opened by a library, one
+// caught between creation and fcntl by a concurrent spawn). A close of a number that is not
+// open is ignored by posix_spawn; closefrom uses close_range(2).
+void CloseAllButPassed(posix_spawn_file_actions_t* actions,
+                       const std::vector<std::pair<int, int>>& extra_fds) {
+  int highest = 2;
+  for (const auto& [child_fd, parent_fd] : extra_fds) highest = std::max(highest, child_fd);
+  for (int fd = 3; fd < highest; ++fd) {
+    bool passed = std::any_of(extra_fds.begin(), extra_fds.end(),
+                              [fd](const auto& extra) { return extra.first == fd; });
+    if (!passed) posix_spawn_file_actions_addclose(actions, fd);
+  }
+  posix_spawn_file_actions_addclosefrom_np(actions, highest + 1);
+}
+
 }  // namespace
 
 Result<ProcessResult> PosixProcessRunner::Run(const ProcessSpec& spec) {
@@ -109,6 +127,7 @@ Result<ProcessResult> PosixProcessRunner::Run(const ProcessSpec& spec) {
     posix_spawn_file_actions_adddup2(&setup.actions, extra_copies[i].get(),
                                      spec.extra_fds[i].first);
   }
+  CloseAllButPassed(&setup.actions, spec.extra_fds);
   if (!spec.cwd.empty()) {
     posix_spawn_file_actions_addchdir_np(&setup.actions, spec.cwd.c_str());
   }

@@ -19,8 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kGlobalRuncCriuConfig = "/etc/criu/runc.conf";
-// Marks migrate's loopback hook in a bundle's hooks (so it is replaced, not added again).
-constexpr std::string_view kLoopbackHookMarker = "migrate: loopback up during restore";
 
 std::chrono::milliseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
@@ -65,6 +63,13 @@ Status WithLog(Status status, const std::string& log_path) {
   std::string context = "log " + log_path;
   if (!first_error.empty()) context += ", first error: " + first_error;
   return Status(status.code(), status.message() + " (" + context + ")");
+}
+
+// Ends runc's options and names the container: an id can never be read as an option
+// (every runc command accepts "--"; checked on 1.1 to 1.5).
+void AppendId(std::vector<std::string>* argv, std::string_view container_id) {
+  argv->push_back("--");
+  argv->emplace_back(container_id);
 }
 
 Status EmptyDir(const std::string& path) {
@@ -209,7 +214,8 @@ ModePlan RuncRuntime::PlanRestore(CgroupMode mode) const {
 Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
   ProcessSpec spec;
   spec.argv = Base();
-  spec.argv.insert(spec.argv.end(), {"state", std::string(container_id)});
+  spec.argv.push_back("state");
+  AppendId(&spec.argv, container_id);
   spec.timeout = std::chrono::seconds(30);
   MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, runner_->Run(spec));
   if (!r.Succeeded()) {
@@ -225,6 +231,11 @@ Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
                                       r.stderr_text);
   }
   MIGRATE_ASSIGN_OR_RETURN(json::Value doc, json::Parse(r.stdout_text));
+  return StateFromJson(doc);
+}
+
+// `state` and `list --format json` describe a container with the same keys (runc and crun).
+ContainerState RuncRuntime::StateFromJson(const json::Value& doc) {
   ContainerState state;
   auto str = [&](std::string_view key) {
     const json::Value* v = doc.Find(key);
@@ -239,10 +250,25 @@ Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
   return state;
 }
 
+Result<std::vector<ContainerState>> RuncRuntime::List() {
+  ProcessSpec spec;
+  spec.argv = Base();
+  spec.argv.insert(spec.argv.end(), {"list", "--format", "json"});
+  spec.timeout = std::chrono::seconds(30);
+  MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, RunChecked(*runner_, spec));
+  MIGRATE_ASSIGN_OR_RETURN(json::Value doc, json::Parse(r.stdout_text));
+  std::vector<ContainerState> containers;
+  if (doc.is_array()) {  // runc prints null when there is none
+    for (const json::Value& entry : doc.array()) containers.push_back(StateFromJson(entry));
+  }
+  return containers;
+}
+
 Result<std::vector<int>> RuncRuntime::Pids(std::string_view container_id) {
   ProcessSpec spec;
   spec.argv = Base();
-  spec.argv.insert(spec.argv.end(), {"ps", "--format", "json", std::string(container_id)});
+  spec.argv.insert(spec.argv.end(), {"ps", "--format", "json"});
+  AppendId(&spec.argv, container_id);
   spec.timeout = std::chrono::seconds(30);
   MIGRATE_ASSIGN_OR_RETURN(ProcessResult r, RunChecked(*runner_, spec));
   MIGRATE_ASSIGN_OR_RETURN(json::Value doc, json::Parse(r.stdout_text));
@@ -288,7 +314,7 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
   if (options.leave_running) spec.argv.push_back("--leave-running");
   spec.argv.insert(spec.argv.end(), plan.runtime_args.begin(), plan.runtime_args.end());
   spec.argv.insert(spec.argv.end(), options.extra_args.begin(), options.extra_args.end());
-  spec.argv.push_back(id);
+  AppendId(&spec.argv, id);
   spec.extra_fds = options.extra_fds;
   spec.timeout = options_.timeout;
 
@@ -370,6 +396,9 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   if (options.cgroups_path) config.set_cgroups_path(*options.cgroups_path);
   std::string owned = OwnedConfigPath(id);
   config.set_annotation(kCriuConfigAnnotation, owned);
+  // A marked hook in a received bundle is the source's (from its own restore, or forged):
+  // never run here. This node adds its own below where it is needed.
+  config.RemoveHooks("prestart", kLoopbackHookMarker);
   if (options.bring_up_loopback && config.creates_network_namespace()) {
     // The hook reads the container state (JSON) on stdin; best effort: the check after the
     // restore reports a loopback that is still down.
@@ -398,7 +427,7 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   for (const std::string& arg : options.criu.RuntimeArgs()) spec.argv.push_back(arg);
   spec.argv.insert(spec.argv.end(), plan.runtime_args.begin(), plan.runtime_args.end());
   spec.argv.insert(spec.argv.end(), options.extra_args.begin(), options.extra_args.end());
-  spec.argv.push_back(id);
+  AppendId(&spec.argv, id);
   spec.timeout = options_.timeout;
   // runc's output is captured for its error messages. The restored tasks get their stdio
   // from the images (a container must run with stdio on /dev/null or pipes, never on files
@@ -496,12 +525,15 @@ Status RuncRuntime::KillAndDelete(std::string_view container_id, std::string_vie
   }
   ProcessSpec kill;
   kill.argv = Base();
-  kill.argv.insert(kill.argv.end(), {"kill", std::string(container_id), "KILL"});
+  kill.argv.push_back("kill");
+  AppendId(&kill.argv, container_id);
+  kill.argv.push_back("KILL");
   kill.timeout = std::chrono::seconds(30);
   (void)runner_->Run(kill);  // "container not running" is fine
   ProcessSpec del;
   del.argv = Base();
-  del.argv.insert(del.argv.end(), {"delete", "--force", std::string(container_id)});
+  del.argv.insert(del.argv.end(), {"delete", "--force"});
+  AppendId(&del.argv, container_id);
   del.timeout = std::chrono::seconds(60);
   Result<ProcessResult> deleted = runner_->Run(del);
   if (!deleted.ok()) return deleted.status();
@@ -515,7 +547,8 @@ Status RuncRuntime::KillAndDelete(std::string_view container_id, std::string_vie
 Status RuncRuntime::Resume(std::string_view container_id) {
   ProcessSpec spec;
   spec.argv = Base();
-  spec.argv.insert(spec.argv.end(), {"resume", std::string(container_id)});
+  spec.argv.push_back("resume");
+  AppendId(&spec.argv, container_id);
   spec.timeout = std::chrono::seconds(30);
   return RunChecked(*runner_, spec).status();
 }

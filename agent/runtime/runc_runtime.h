@@ -6,6 +6,7 @@
 
 #include "agent/runtime/process_runner.h"
 #include "agent/runtime/runtime.h"
+#include "transfer/json.h"
 
 namespace migrate::runtime {
 
@@ -42,6 +43,7 @@ class RuncRuntime final : public Runtime {
   Result<ModePlan> PlanCheckpoint(std::string_view container_id, CgroupMode mode) override;
   ModePlan PlanRestore(CgroupMode mode) const override;
   Result<ContainerState> State(std::string_view container_id) override;
+  Result<std::vector<ContainerState>> List() override;
   Result<std::vector<int>> Pids(std::string_view container_id) override;
   Result<CheckpointResult> Checkpoint(const CheckpointOptions& options) override;
   Result<RestoreResult> Restore(const RestoreOptions& options) override;
@@ -56,6 +58,7 @@ class RuncRuntime final : public Runtime {
 
  private:
   std::vector<std::string> Base() const;  // {runc, --root, root}
+  static ContainerState StateFromJson(const json::Value& doc);
   ProcessRunner* runner_;
   RuncOptions options_;
   RuntimeInfo info_;

@@ -135,6 +135,8 @@ class Runtime {
 
   // NotFound when the runtime does not know the container.
   virtual Result<ContainerState> State(std::string_view container_id) = 0;
+  // Every container the runtime knows under its root.
+  virtual Result<std::vector<ContainerState>> List() = 0;
   virtual Result<std::vector<int>> Pids(std::string_view container_id) = 0;
 
   // Checkpoint a running container. FailedPrecondition (nothing frozen) when the plan is

@@ -14,6 +14,7 @@
 
 #include "controller/report.h"
 #include "tests/controller/fake_agent_client.h"
+#include "transfer/crl.h"
 
 namespace migrate::controller {
 namespace {
@@ -54,6 +55,8 @@ class ForwardingClient : public AgentClient {
   Result<proto::MigrationStatus> GetMigration(const std::string& id) override {
     return target_.GetMigration(id);
   }
+  Result<proto::MigrationList> ListMigrations() override { return target_.ListMigrations(); }
+  Result<proto::ContainerList> ListContainers() override { return target_.ListContainers(); }
 
  private:
   AgentClient& target_;
@@ -326,6 +329,25 @@ TEST_F(CliTest, CertsCommandIsRegistered) {
   ExpectNoAgentCalls();
 }
 
+TEST_F(CliTest, CertsRevokeWritesTheListBesideTheCa) {
+  ASSERT_EQ(Run({"certs", "ca", "--out", dir_ + "/ca"}), 0) << err_.str();
+  ASSERT_EQ(Run({"certs", "issue", "--ca-dir", dir_ + "/ca", "--role", "node", "--name", "old",
+                 "--out", dir_ + "/old"}),
+            0)
+      << err_.str();
+  EXPECT_EQ(Run({"certs", "revoke", "--ca-dir", dir_ + "/ca", "--cert", dir_ + "/old/cert.pem"}),
+            0)
+      << err_.str();
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/ca/crl.pem"));
+  EXPECT_EQ(certs::RevokedSerials(dir_ + "/ca")->size(), 1u);
+  EXPECT_EQ(Run({"certs", "revoke", "--ca-dir", dir_ + "/ca", "--serial", "0A:0B"}), 0);
+  EXPECT_THAT(*certs::RevokedSerials(dir_ + "/ca"), ::testing::Contains("0A0B"));
+  EXPECT_EQ(certs::RevokedSerials(dir_ + "/ca")->size(), 2u);
+  EXPECT_EQ(Run({"certs", "revoke", "--ca-dir", dir_ + "/ca"}), 2) << "--cert or --serial";
+  EXPECT_EQ(Run({"certs", "revoke", "--ca-dir", dir_ + "/ca", "--serial", "zz"}), 2);
+  ExpectNoAgentCalls();
+}
+
 }  // namespace
 }  // namespace migrate::controller
 
@@ -437,6 +459,60 @@ TEST_F(CliTest, RollbackOnlyOnTheDestinationRefusesSwappedHosts) {
   EXPECT_EQ(Run({"rollback", "00112233445566ff", "host-a", "host-b"}), kExitUsage);
   EXPECT_THAT(err_.str(), HasSubstr("swap the hosts"));
   EXPECT_TRUE(pair_->destination->rollback_requests.empty());
+}
+
+}  // namespace
+}  // namespace migrate::controller
+
+namespace migrate::controller {
+namespace {
+
+TEST_F(CliTest, ListShowsEachHostsContainersAndMigrations) {
+  proto::ContainerInfo* web = pair_->source->containers.add_containers();
+  web->set_container_id("web");
+  web->set_status("running");
+  web->set_memory_bytes(64ull << 20);
+  web->set_rootfs_bytes(2ull << 20);
+  web->set_cgroups_path("/tenants/web");
+  proto::MigrationStatus* m = pair_->destination->migrations.add_migrations();
+  m->set_migration_id("00112233445566ff");
+  m->set_container_id("web");
+  m->set_role(proto::ROLE_DESTINATION);
+  m->set_phase(proto::PHASE_COMMITTED);
+  m->set_peer_node("host-a");
+  EXPECT_EQ(Run({"list", "host-a", "host-b"}), 0) << err_.str() << out_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("host-a  web"));
+  EXPECT_THAT(out_.str(), HasSubstr("64.0 MiB"));
+  EXPECT_THAT(out_.str(), HasSubstr("/tenants/web"));
+  EXPECT_THAT(out_.str(), HasSubstr("00112233445566ff"));
+  EXPECT_THAT(out_.str(), HasSubstr("COMMITTED"));
+  out_.str("");
+  EXPECT_EQ(Run({"list", "host-b", "--output", "json"}), 0);
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &parsed).ok()) << out_.str();
+  EXPECT_EQ(parsed.fields().at("hosts").list_value().values_size(), 1);
+}
+
+TEST_F(CliTest, ListSaysWhichHostCouldNotBeAsked) {
+  pair_->destination->errors["ListContainers"] = Status::Unavailable("connection refused");
+  EXPECT_EQ(Run({"list", "host-a", "host-b"}), kExitFailed);
+  EXPECT_THAT(out_.str(), HasSubstr("host-b: Unavailable: connection refused"));
+}
+
+TEST_F(CliTest, StatusShowsTheMigrationOnTheHostsThatKnowIt) {
+  pair_->source->migration.set_migration_id("00112233445566ff");
+  pair_->source->migration.set_role(proto::ROLE_SOURCE);
+  pair_->source->migration.set_phase(proto::PHASE_CHECKPOINTED);
+  pair_->source->migration.set_message("images kept");
+  pair_->destination->errors["GetMigration"] = Status::NotFound("unknown");
+  EXPECT_EQ(Run({"status", "00112233445566ff", "host-a", "host-b"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("CHECKPOINTED"));
+  EXPECT_THAT(out_.str(), HasSubstr("images kept"));
+  EXPECT_THAT(out_.str(), HasSubstr("host-b: NotFound: unknown"));
+  pair_->source->errors["GetMigration"] = Status::NotFound("unknown");
+  out_.str("");
+  EXPECT_EQ(Run({"status", "00112233445566ff", "host-a", "host-b"}), kExitFailed);
+  EXPECT_THAT(out_.str(), HasSubstr("no host knows migration 00112233445566ff"));
 }
 
 }  // namespace

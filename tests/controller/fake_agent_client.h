@@ -55,6 +55,8 @@ class FakeAgentClient : public AgentClient {
   proto::MigrationStatus commit;
   proto::MigrationStatus rollback;
   proto::MigrationStatus migration;
+  proto::MigrationList migrations;
+  proto::ContainerList containers;
   // Method name -> error returned instead of the canned answer.
   std::map<std::string, Status> errors;
   // Runs inside CheckpointSend before it answers (e.g. to wait for a progress poll).
@@ -119,6 +121,12 @@ class FakeAgentClient : public AgentClient {
     auto it = errors.find("GetMigration");
     if (it != errors.end()) return it->second;
     return migration;
+  }
+  Result<proto::MigrationList> ListMigrations() override {
+    return Answer("ListMigrations", migrations);
+  }
+  Result<proto::ContainerList> ListContainers() override {
+    return Answer("ListContainers", containers);
   }
 
  private:

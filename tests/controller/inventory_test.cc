@@ -46,6 +46,16 @@ TEST(InventoryTest, ParsesAndResolvesRelativePaths) {
   EXPECT_EQ(inv->controller().ca(), "/etc/migrate/pki/ca.pem");
   EXPECT_EQ(inv->controller().cert(), "/etc/migrate/pki/controller/cert.pem");
   EXPECT_EQ(inv->controller().key(), "/abs/key.pem");
+  EXPECT_EQ(inv->controller().crl(), "") << "unset: crl.pem beside ca, if any";
+}
+
+TEST(InventoryTest, RevocationListPathResolvesLikeTheOthers) {
+  Result<proto::Inventory> inv = ParseInventory(
+      R"({"hosts": [{"name": "h", "address": "a", "port": 1}],
+          "controller": {"ca": "c", "cert": "c", "key": "k", "crl": "pki/crl.pem"}})",
+      "/etc/migrate", "hosts.json");
+  ASSERT_TRUE(inv.ok()) << inv.status().ToString();
+  EXPECT_EQ(inv->controller().crl(), "/etc/migrate/pki/crl.pem");
 }
 
 TEST(InventoryTest, LoadsFromFileRelativeToItsFolder) {

@@ -31,6 +31,13 @@ Result<runtime::ContainerState> FakeRuntime::State(std::string_view id) {
   return it->second;
 }
 
+Result<std::vector<runtime::ContainerState>> FakeRuntime::List() {
+  std::lock_guard<std::mutex> lock(mutex);
+  std::vector<runtime::ContainerState> out;
+  for (const auto& [id, state] : containers) out.push_back(state);
+  return out;
+}
+
 Result<runtime::CheckpointResult> FakeRuntime::Checkpoint(const runtime::CheckpointOptions& o) {
   std::lock_guard<std::mutex> lock(mutex);
   checkpoints.push_back(o);

@@ -23,6 +23,7 @@ class FakeRuntime final : public runtime::Runtime {
   Result<runtime::ModePlan> PlanCheckpoint(std::string_view, runtime::CgroupMode mode) override;
   runtime::ModePlan PlanRestore(runtime::CgroupMode mode) const override;
   Result<runtime::ContainerState> State(std::string_view id) override;
+  Result<std::vector<runtime::ContainerState>> List() override;
   Result<std::vector<int>> Pids(std::string_view) override { return std::vector<int>{}; }
   Result<runtime::CheckpointResult> Checkpoint(const runtime::CheckpointOptions& o) override;
   Result<runtime::RestoreResult> Restore(const runtime::RestoreOptions& o) override;

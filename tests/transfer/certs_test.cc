@@ -8,8 +8,12 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include "tests/transfer/test_pki.h"
+#include "transfer/crl.h"
 
 namespace migrate::certs {
 namespace {
@@ -113,6 +117,68 @@ TEST(CertsTest, RejectsBadInput) {
   opt.ip_addresses = {};
   EXPECT_EQ(IssueCertificate(dir.Sub("missing-ca"), dir.Sub("x"), opt).status().code(),
             StatusCode::kNotFound);
+}
+
+std::string SerialOf(const std::string& cert_file) {
+  X509* cert = ReadCert(cert_file);
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+  char* hex = BN_bn2hex(bn);
+  std::string out = hex;
+  OPENSSL_free(hex);
+  BN_free(bn);
+  X509_free(cert);
+  return out;
+}
+
+TEST(CertsTest, RevokeWritesAListSignedByTheCa) {
+  TempDir dir;
+  ASSERT_TRUE(CreateCa(dir.Sub("ca"), {}).ok());
+  EXPECT_TRUE(RevokedSerials(dir.Sub("ca"))->empty());
+  IssueOptions opt;
+  opt.role = tls::Role::kNode;
+  opt.name = "node-a";
+  ASSERT_TRUE(IssueCertificate(dir.Sub("ca"), dir.Sub("a"), opt).ok());
+  opt.name = "node-b";
+  ASSERT_TRUE(IssueCertificate(dir.Sub("ca"), dir.Sub("b"), opt).ok());
+  ASSERT_TRUE(RevokeCertificate(dir.Sub("ca"), dir.Sub("a/cert.pem")).ok());
+  ASSERT_TRUE(RevokeCertificate(dir.Sub("ca"), dir.Sub("a/cert.pem")).ok());  // idempotent
+  EXPECT_EQ(*RevokedSerials(dir.Sub("ca")), std::vector<std::string>{SerialOf(dir.Sub("a/cert.pem"))});
+  ASSERT_TRUE(RevokeSerial(dir.Sub("ca"), SerialOf(dir.Sub("b/cert.pem"))).ok());
+  EXPECT_EQ(RevokedSerials(dir.Sub("ca"))->size(), 2u);
+  EXPECT_EQ(ModeOf(dir.Sub("ca/crl.pem")), 0644u);
+  // Signed by the CA, with a CRL number that grew with each change.
+  FILE* f = fopen(dir.Sub("ca/crl.pem").c_str(), "r");
+  X509_CRL* crl = PEM_read_X509_CRL(f, nullptr, nullptr, nullptr);
+  fclose(f);
+  ASSERT_NE(crl, nullptr);
+  X509* ca = ReadCert(dir.Sub("ca/ca.pem"));
+  EXPECT_EQ(X509_CRL_verify(crl, X509_get0_pubkey(ca)), 1);
+  auto* number = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
+  EXPECT_EQ(ASN1_INTEGER_get(number), 3);
+  EXPECT_LT(X509_cmp_current_time(X509_CRL_get0_lastUpdate(crl)), 0) << "valid already";
+  EXPECT_GT(X509_cmp_current_time(X509_CRL_get0_nextUpdate(crl)), 0);
+  ASN1_INTEGER_free(number);
+  X509_CRL_free(crl);
+  X509_free(ca);
+  // Certificates issued from now on carry the list.
+  opt.name = "node-c";
+  ASSERT_TRUE(IssueCertificate(dir.Sub("ca"), dir.Sub("c"), opt).ok());
+  EXPECT_TRUE(RevokedSerials(dir.Sub("c")).ok());
+  EXPECT_EQ(RevokedSerials(dir.Sub("c"))->size(), 2u);
+}
+
+TEST(CertsTest, RevokeRefusesForeignCertificatesAndBadSerials) {
+  TempDir dir;
+  ASSERT_TRUE(CreateCa(dir.Sub("ca"), {}).ok());
+  ASSERT_TRUE(CreateCa(dir.Sub("other"), {}).ok());
+  IssueOptions opt;
+  opt.role = tls::Role::kNode;
+  opt.name = "node-x";
+  ASSERT_TRUE(IssueCertificate(dir.Sub("other"), dir.Sub("x"), opt).ok());
+  EXPECT_EQ(RevokeCertificate(dir.Sub("ca"), dir.Sub("x/cert.pem")).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(RevokeSerial(dir.Sub("ca"), "not-hex").code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::ifstream(dir.Sub("ca/crl.pem")).good()) << "nothing written";
 }
 
 }  // namespace

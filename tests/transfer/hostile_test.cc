@@ -11,6 +11,7 @@
 
 #include "tests/transfer/raw_client.h"
 #include "tests/transfer/test_tree.h"
+#include "transfer/byte_budget.h"
 #include "transfer/file_source.h"
 #include "transfer/stream_sender.h"
 #include "transfer/stream_server.h"
@@ -33,7 +34,7 @@ class HostileTest : public ::testing::Test {
  protected:
   // Runs `body` on an accepted stream, then reads the verdict and waits for the receiver.
   Outcome Run(const std::function<void(RawClient&)>& body,
-              SymlinkPolicy policy = SymlinkPolicy::kWithinTree,
+              SymlinkPolicy policy = SymlinkPolicy::kNone,
               const std::function<void(ExpectedStream&)>& adjust = nullptr) {
     token_ = StreamFixture::NewToken();
     ExpectedStream e = fx_.Expected("out");
@@ -52,6 +53,12 @@ class HostileTest : public ::testing::Test {
     client.Abort();
     out.server = fx_.server().Wait(token_, Clock::now() + std::chrono::seconds(30)).status();
     return out;
+  }
+
+  // A bundle's stream (links allowed), for the checks that are about links.
+  static constexpr SymlinkPolicy kBundle = SymlinkPolicy::kContainerRoot;
+  Outcome Run(SymlinkPolicy policy, const std::function<void(RawClient&)>& body) {
+    return Run(body, policy);
   }
 
   // Nothing committed, nothing staged, nothing created beside the tree.
@@ -100,18 +107,54 @@ TEST_F(HostileTest, EmptyAndNulPathsAreRefused) {
   ExpectRefused(out2, StatusCode::kInvalidArgument, "empty component");
 }
 
-TEST_F(HostileTest, EscapingSymlinkIsRefused) {
-  auto out = Run([&](RawClient& c) {
-    (void)c.Entry(c.MakeEntry("link", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "../../../../etc"));
-  });
-  ExpectRefused(out, StatusCode::kInvalidArgument, "escapes the tree");
+Status OpenGrowingPages(RawClient& c);
+
+// Checkpoint images hold no links at all: CRIU, as root, opens them by name.
+TEST_F(HostileTest, ImagesRefuseEverySymlink) {
+  for (const char* target : {"../../../../etc", "/etc/passwd", "inventory.img", ".."}) {
+    auto out = Run([&](RawClient& c) {
+      (void)c.Entry(c.MakeEntry("link", ps::ENTRY_TYPE_SYMLINK, 0777, 0, target));
+    });
+    ExpectRefused(out, StatusCode::kInvalidArgument, "no symlinks");
+  }
 }
 
-TEST_F(HostileTest, AbsoluteSymlinkIsRefusedForImages) {
+// The chain a lexical check let through: each link stays inside the tree on paper, together
+// they resolve to ../../etc/shadow.
+TEST_F(HostileTest, ImagesRefuseASymlinkChainThatLooksLocal) {
   auto out = Run([&](RawClient& c) {
-    (void)c.Entry(c.MakeEntry("link", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "/etc/passwd"));
+    (void)c.Entry(c.MakeEntry("a", ps::ENTRY_TYPE_DIRECTORY, 0755));
+    (void)c.EntryEnd();
+    (void)c.Entry(c.MakeEntry("a/up", ps::ENTRY_TYPE_SYMLINK, 0777, 0, ".."));
+    (void)c.EntryEnd();
+    (void)c.Entry(c.MakeEntry("x", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "a/up/a/up/../../etc/shadow"));
+    (void)c.EntryEnd();
+    (void)c.Trailer();
   });
-  ExpectRefused(out, StatusCode::kInvalidArgument, "absolute target");
+  ExpectRefused(out, StatusCode::kInvalidArgument, "no symlinks");
+}
+
+TEST_F(HostileTest, ImagesRefuseHardLinks) {
+  auto out = Run([&](RawClient& c) {
+    (void)c.File("pages-1.img", "pages");
+    (void)c.Entry(c.MakeEntry("pages-2.img", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "pages-1.img"));
+  });
+  ExpectRefused(out, StatusCode::kInvalidArgument, "no hard links");
+}
+
+// A root file system keeps its links, whatever they point at (inside the container they
+// mean its own root); the receiver never resolves them.
+TEST_F(HostileTest, BundleKeepsLinksButNeverFollowsThem) {
+  auto out = Run(
+      [&](RawClient& c) {
+        (void)c.Entry(c.MakeEntry("a", ps::ENTRY_TYPE_DIRECTORY, 0755));
+        (void)c.EntryEnd();
+        (void)c.Entry(c.MakeEntry("a/up", ps::ENTRY_TYPE_SYMLINK, 0777, 0, ".."));
+        (void)c.EntryEnd();
+        (void)c.File("a/up/escaped", "through the link");
+      },
+      SymlinkPolicy::kContainerRoot);
+  ExpectRefused(out, StatusCode::kInvalidArgument, "is not a directory");
 }
 
 TEST_F(HostileTest, WritingThroughASymlinkIsRefused) {
@@ -128,7 +171,7 @@ TEST_F(HostileTest, WritingThroughASymlinkIsRefused) {
 }
 
 TEST_F(HostileTest, WritingThroughAnInnerSymlinkIsRefused) {
-  auto out = Run([&](RawClient& c) {
+  auto out = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("d", ps::ENTRY_TYPE_DIRECTORY, 0755));
     (void)c.EntryEnd();
     (void)c.Entry(c.MakeEntry("s", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "d"));
@@ -139,24 +182,24 @@ TEST_F(HostileTest, WritingThroughAnInnerSymlinkIsRefused) {
 }
 
 TEST_F(HostileTest, EscapingHardLinkIsRefused) {
-  auto out = Run([&](RawClient& c) {
+  auto out = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("h", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "../../../etc/passwd"));
   });
   ExpectRefused(out, StatusCode::kInvalidArgument, "'..' component");
-  auto out2 = Run([&](RawClient& c) {
+  auto out2 = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("h", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "/etc/passwd"));
   });
   ExpectRefused(out2, StatusCode::kInvalidArgument, "absolute path");
 }
 
 TEST_F(HostileTest, HardLinkToADirectoryOrUnknownFileIsRefused) {
-  auto out = Run([&](RawClient& c) {
+  auto out = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("d", ps::ENTRY_TYPE_DIRECTORY, 0755));
     (void)c.EntryEnd();
     (void)c.Entry(c.MakeEntry("h", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "d"));
   });
   ExpectRefused(out, StatusCode::kInvalidArgument, "does not name a regular file");
-  auto out2 = Run([&](RawClient& c) {
+  auto out2 = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("h", ps::ENTRY_TYPE_HARDLINK, 0644, 0, "later"));
   });
   ExpectRefused(out2, StatusCode::kInvalidArgument, "does not name a regular file");
@@ -187,7 +230,7 @@ TEST_F(HostileTest, DuplicateNamesAreRefused) {
     (void)c.File("same", "two");
   });
   ExpectRefused(out, StatusCode::kInvalidArgument, "duplicate entry");
-  auto out2 = Run([&](RawClient& c) {
+  auto out2 = Run(kBundle, [&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("same", ps::ENTRY_TYPE_DIRECTORY, 0755));
     (void)c.EntryEnd();
     (void)c.Entry(c.MakeEntry("same", ps::ENTRY_TYPE_SYMLINK, 0777, 0, "x"));
@@ -388,7 +431,7 @@ TEST_F(HostileTest, GrowingFileIsBoundedByTheLimits) {
         (void)c.Data(0, std::string(1 << 16, 'a'));
         (void)c.Data(1 << 16, std::string(4096, 'b'));  // past the per-file limit
       },
-      SymlinkPolicy::kWithinTree, limit_file);
+      SymlinkPolicy::kNone, limit_file);
   ExpectRefused(out, StatusCode::kInvalidArgument, "beyond the limit of 65536 bytes per file");
   auto limit_total = [](ExpectedStream& e) { e.limits.max_total_bytes = 1 << 16; };
   auto out2 = Run(
@@ -398,8 +441,55 @@ TEST_F(HostileTest, GrowingFileIsBoundedByTheLimits) {
         (void)c.Data(0, std::string(1 << 15, 'a'));
         (void)c.Data(1 << 15, std::string(4096, 'b'));  // 32 KiB declared + 36 KiB > 64 KiB
       },
-      SymlinkPolicy::kWithinTree, limit_total);
-  ExpectRefused(out2, StatusCode::kInvalidArgument, "stream carries more than 65536 bytes");
+      SymlinkPolicy::kNone, limit_total);
+  ExpectRefused(out2, StatusCode::kInvalidArgument, "declares or carries more than 65536 bytes");
+}
+
+// The destination agrees in preflight to receive so many bytes for a migration (its free
+// space was checked for that much); the migration's streams share that budget, whatever the
+// fixed limits would allow.
+TEST_F(HostileTest, StreamsMayNotWriteMoreThanTheDestinationAgreedTo) {
+  auto budget = std::make_shared<ByteBudget>(10'000);
+  auto shared = [&](ExpectedStream& e) { e.budget = budget; };
+  auto first = Run([&](RawClient& c) {
+    (void)c.File("config.json", std::string(6000, 'c'));
+    (void)c.Trailer();
+  }, SymlinkPolicy::kNone, shared);
+  EXPECT_TRUE(first.server.ok()) << first.server.ToString();
+  testing::RemoveTree(fx_.FinalDir("out"));
+  auto second = Run([&](RawClient& c) {
+    (void)c.File("pages-1.img", std::string(6000, 'p'));
+  }, SymlinkPolicy::kNone, shared);
+  ExpectRefused(second, StatusCode::kInvalidArgument, "more than the destination agreed to");
+  auto growing = Run([&](RawClient& c) {
+    (void)OpenGrowingPages(c);
+    (void)c.Data(0, std::string(8192, 'g'));  // no size declared: charged as it grows
+  }, SymlinkPolicy::kNone, [](ExpectedStream& e) { e.budget = std::make_shared<ByteBudget>(4096); });
+  ExpectRefused(growing, StatusCode::kInvalidArgument, "more than the destination agreed to");
+}
+
+TEST(ByteBudgetTest, AgreedBytesHaveTheMarginOfThePreflightSpaceCheck) {
+  EXPECT_EQ(AgreedStreamBytes(0), 64ull << 20);
+  EXPECT_EQ(AgreedStreamBytes(10ull << 30), (10ull << 30) + (1ull << 30) + (64ull << 20));
+  ByteBudget budget(100);
+  EXPECT_TRUE(budget.Take(60));
+  EXPECT_FALSE(budget.Take(41));
+  EXPECT_TRUE(budget.Take(40));
+  EXPECT_EQ(budget.remaining(), 0u);
+}
+
+TEST_F(HostileTest, DirectoriesBeyondTheKeptBytesLimitAreRefused) {
+  auto small = [](ExpectedStream& e) { e.limits.max_kept_bytes = 4096; };
+  auto out = Run(
+      [&](RawClient& c) {
+        for (int i = 0; i < 200; ++i) {
+          if (!c.Entry(c.MakeEntry("d" + std::to_string(i), ps::ENTRY_TYPE_DIRECTORY, 0755)).ok())
+            return;
+          (void)c.EntryEnd();
+        }
+      },
+      SymlinkPolicy::kNone, small);
+  ExpectRefused(out, StatusCode::kInvalidArgument, "bytes kept for their metadata");
 }
 
 TEST_F(HostileTest, BadZeroPageMapsAreRefused) {
@@ -480,14 +570,11 @@ TEST_F(HostileTest, ConnectionResetMidStreamIsRefused) {
 }
 
 TEST_F(HostileTest, SilentPeerTimesOut) {
-  token_ = StreamFixture::NewToken();
   ExpectedStream e = fx_.Expected("out");
   e.limits.io_timeout = std::chrono::milliseconds(300);
-  ASSERT_TRUE(fx_.server().Expect(token_, e).ok());
-  RawClient client(fx_);
-  ASSERT_TRUE(client.Connect().ok());
-  ASSERT_TRUE(client.Hello(token_).ok());
-  ASSERT_TRUE(client.File("a", "a").ok());
+  auto client = testing::OpenStream(fx_, e, &token_);
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->File("a", "a").ok());
   auto st = fx_.server().Wait(token_, Clock::now() + std::chrono::seconds(30)).status();
   EXPECT_EQ(st.code(), StatusCode::kDeadlineExceeded) << st.ToString();
   ExpectNothingExposed();
@@ -526,6 +613,28 @@ TEST_F(HostileTest, PlaintextClientIsDroppedAndServerKeepsServing) {
   DirectoryTreeSource source(src);
   auto sent = SendTree(fx_.Send(token), source);
   EXPECT_TRUE(sent.ok()) << sent.status().ToString();
+  testing::RemoveTree(src);
+}
+
+// The data port: a decommissioned node's certificate is refused at the handshake once the
+// CA's revocation list reaches this node, without restarting the receiver.
+TEST_F(HostileTest, RevokedNodeCannotSendAStream) {
+  std::string src = fx_.dir().Sub("src");
+  testing::MakeSampleTree(src, /*small=*/true);
+  std::string before = StreamFixture::NewToken();
+  ASSERT_TRUE(fx_.server().Expect(before, fx_.Expected("before")).ok());
+  DirectoryTreeSource first(src);
+  ASSERT_TRUE(SendTree(fx_.Send(before), first).ok());
+  ASSERT_TRUE(fx_.pki().Revoke("node-a").ok());
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx_.server().Expect(token, fx_.Expected("out")).ok());
+  DirectoryTreeSource source(src);
+  auto sent = SendTree(fx_.Send(token), source);
+  EXPECT_FALSE(sent.ok());
+  EXPECT_EQ(fx_.server().Wait(token, Clock::now() + std::chrono::milliseconds(50)).status().code(),
+            StatusCode::kDeadlineExceeded)
+      << "the token stays unclaimed";
+  EXPECT_EQ(CountEntries(fx_.staging()), 0u);
   testing::RemoveTree(src);
 }
 

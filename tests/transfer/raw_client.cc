@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "tests/transfer/stalled_peers.h"
+
 namespace migrate::testing {
 
 namespace ps = proto::stream;
@@ -43,6 +45,15 @@ Status RawClient::SendRaw(const std::string& bytes) {
   return conn_->WriteAll(bytes.data(), bytes.size());
 }
 
+size_t RawClient::Trickle(const std::string& bytes, std::chrono::milliseconds interval) {
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (!SendRaw(bytes.substr(i, 1)).ok() || testing::ReadableWithin(conn_->fd(), interval)) {
+      return i;
+    }
+  }
+  return bytes.size();
+}
+
 Status RawClient::SendFrame(ps::FrameType type, const std::string& payload) {
   std::string frame(transfer::kFrameHeaderBytes, '\0');
   transfer::EncodeFrameHeader(static_cast<uint8_t>(type), static_cast<uint32_t>(payload.size()),
@@ -66,12 +77,9 @@ ps::Entry RawClient::MakeEntry(const std::string& path, ps::EntryType type, uint
 
 Status RawClient::Entry(const ps::Entry& e) {
   std::string payload = e.SerializeAsString();
-  manifest_.UpdateU32(static_cast<uint32_t>(payload.size()));
-  manifest_.Update(payload.data(), payload.size());
+  sealer_.Entry(payload);
   open_ = e;
   has_open_ = true;
-  file_bytes_ = 0;
-  file_chunks_ = 0;
   ++next_id_;
   return SendFrame(ps::FRAME_TYPE_ENTRY, payload);
 }
@@ -85,10 +93,7 @@ Status RawClient::DataCustom(const transfer::ChunkHeader& h, const std::string& 
     MIGRATE_ASSIGN_OR_RETURN(tag, transfer::ChunkTagOf(*tagger_, h, payload));
   }
   transfer::SetChunkTag(*tag, payload.data());
-  file_.Update(tag->data(), tag->size());
-  file_bytes_ += h.raw_length;
-  data_bytes_ += h.raw_length;
-  ++file_chunks_;
+  sealer_.Chunk(*tag, h.raw_length);
   return SendFrame(ps::FRAME_TYPE_DATA, payload);
 }
 
@@ -123,25 +128,23 @@ Status RawClient::EntryEnd(std::optional<uint64_t> final_size) {
     end.set_mtime_sec(1700000001);
   }
   if (open_.type() == ps::ENTRY_TYPE_REGULAR) {
-    file_.UpdateU64(final_size ? *final_size : open_.size());
-    transfer::Digest d = file_.Final();
+    transfer::Digest d = sealer_.FileDigest(final_size ? *final_size : open_.size());
     end.set_digest(d.data(), d.size());
-    manifest_.Update(d.data(), d.size());
   }
-  end.set_data_bytes(file_bytes_);
-  end.set_chunks(file_chunks_);
+  end.set_data_bytes(sealer_.file_bytes());
+  end.set_chunks(sealer_.file_chunks());
   has_open_ = false;
-  ++entries_;
+  sealer_.EntryEnd();
   return SendFrame(ps::FRAME_TYPE_ENTRY_END, end.SerializeAsString());
 }
 
-transfer::Digest RawClient::manifest_digest() { return manifest_.Final(); }
+transfer::Digest RawClient::manifest_digest() { return sealer_.Manifest(); }
 
 Status RawClient::Trailer() {
   ps::Trailer t;
-  t.set_entries(entries_);
-  t.set_data_bytes(data_bytes_);
-  transfer::Digest d = manifest_.Final();
+  t.set_entries(sealer_.entries());
+  t.set_data_bytes(sealer_.data_bytes());
+  transfer::Digest d = sealer_.Manifest();
   t.set_manifest_digest(d.data(), d.size());
   return SendFrame(ps::FRAME_TYPE_TRAILER, t.SerializeAsString());
 }
@@ -163,5 +166,14 @@ Result<ps::Verdict> RawClient::ReadVerdict() {
 
 void RawClient::CloseNotify() { (void)conn_->Shutdown(std::chrono::seconds(2)); }
 void RawClient::Abort() { conn_->Abort(); }
+
+std::unique_ptr<RawClient> OpenStream(StreamFixture& fx, const transfer::ExpectedStream& expected,
+                                      std::string* token) {
+  *token = StreamFixture::NewToken();
+  if (!fx.server().Expect(*token, expected).ok()) return nullptr;
+  auto client = std::make_unique<RawClient>(fx);
+  if (!client->Connect().ok() || !client->Hello(*token).ok()) return nullptr;
+  return client;
+}
 
 }  // namespace migrate::testing

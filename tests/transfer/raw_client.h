@@ -3,11 +3,13 @@
 // the real sender's unless the test overrides them).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "proto/stream.pb.h"
+#include "tests/transfer/stream_sealer.h"
 #include "tests/transfer/test_tree.h"
 #include "transfer/chunk_codec.h"
 #include "transfer/frames.h"
@@ -25,6 +27,9 @@ class RawClient {
 
   // Low level.
   Status SendRaw(const std::string& bytes);
+  // Sends `bytes` one at a time, waiting up to `interval` between two for the server to
+  // answer (a verdict) or close. Returns how many bytes went out before it did (all: never).
+  size_t Trickle(const std::string& bytes, std::chrono::milliseconds interval);
   Status SendFrame(proto::stream::FrameType type, const std::string& payload);
 
   // Well-formed pieces (digests tracked as the real sender does).
@@ -61,15 +66,14 @@ class RawClient {
   std::unique_ptr<transfer::TlsConnection> conn_;
   std::unique_ptr<transfer::FrameReader> reader_;
   std::unique_ptr<transfer::ChunkTagger> tagger_;
-  transfer::Sha256 manifest_;
-  transfer::Sha256 file_;
+  StreamSealer sealer_;
   proto::stream::Entry open_;
   bool has_open_ = false;
   uint32_t next_id_ = 1;
-  uint64_t entries_ = 0;
-  uint64_t data_bytes_ = 0;
-  uint64_t file_bytes_ = 0;
-  uint32_t file_chunks_ = 0;
 };
+
+// A client past HELLO/ACCEPT on `expected`, registered under a new *token; null on failure.
+std::unique_ptr<RawClient> OpenStream(StreamFixture& fx, const transfer::ExpectedStream& expected,
+                                      std::string* token);
 
 }  // namespace migrate::testing

@@ -7,8 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
+
+#include "transfer/crl.h"
 
 namespace migrate::testing {
 namespace {
@@ -62,7 +67,24 @@ tls::TlsFiles TestPki::Issue(const std::string& name, tls::Role role,
   options.ip_addresses = std::move(ips);
   auto issued = certs::IssueCertificate(ca_dir_, out, options);
   if (!issued.ok()) throw std::runtime_error("IssueCertificate: " + issued.status().ToString());
+  issued_.push_back(out);
   return *issued;
+}
+
+Status TestPki::Revoke(const std::string& name) {
+  MIGRATE_RETURN_IF_ERROR(
+      certs::RevokeCertificate(ca_dir_, dir_ + "/" + name + "/" + certs::kCertFile));
+  std::ifstream in(ca_dir_ + "/" + certs::kCrlFile, std::ios::binary);
+  std::stringstream crl;
+  crl << in.rdbuf();
+  for (const std::string& out : issued_) {
+    std::string tmp = out + "/crl.pem.tmp";
+    std::ofstream(tmp, std::ios::binary) << crl.str();
+    if (rename(tmp.c_str(), (out + "/" + certs::kCrlFile).c_str()) != 0) {
+      return Status::FromErrno("hand out the CRL", errno);
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace migrate::testing

@@ -33,11 +33,15 @@ class TestPki {
   // Issues (once) and returns the files of a certificate for `name`.
   tls::TlsFiles Issue(const std::string& name, tls::Role role = tls::Role::kNode,
                       std::vector<std::string> ips = {"127.0.0.1"});
+  // Revokes `name`'s certificate and hands the CA's new crl.pem to every certificate issued
+  // so far (beside its ca.pem), as an operator would.
+  Status Revoke(const std::string& name);
   const std::string& ca_dir() const { return ca_dir_; }
 
  private:
   std::string dir_;
   std::string ca_dir_;
+  std::vector<std::string> issued_;
 };
 
 }  // namespace migrate::testing

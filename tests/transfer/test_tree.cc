@@ -198,7 +198,8 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-StreamFixture::StreamFixture() {
+StreamFixture::StreamFixture(
+    const std::function<void(transfer::StreamServerOptions&)>& adjust) {
   pki_ = std::make_unique<TestPki>(dir_.Sub("pki"));
   staging_ = dir_.Sub("staging");
   Check(mkdir(staging_.c_str(), 0700) == 0, "mkdir staging");
@@ -211,6 +212,7 @@ StreamFixture::StreamFixture() {
   options.bind_address = "127.0.0.1";
   options.tls = *server_ctx;
   options.handshake_timeout = std::chrono::seconds(5);
+  if (adjust) adjust(options);
   auto server = transfer::StreamServer::Start(options);
   if (!server.ok()) throw std::runtime_error("server: " + server.status().ToString());
   server_ = std::move(*server);
@@ -236,6 +238,7 @@ transfer::ExpectedStream StreamFixture::Expected(const std::string& name) const 
   e.staging_dir = staging_;
   e.expected_peer_node_name = "node-a";
   e.label = "test-" + name;
+  e.symlinks = transfer::SymlinkPolicy::kContainerRoot;  // the sample tree has links
   e.fsync = false;  // tests need no durability; the option is exercised in StreamTest.Fsync
   e.limits.io_timeout = std::chrono::seconds(10);
   return e;

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,7 +40,9 @@ bool Exists(const std::string& path);
 // from a CA made at run time, plus staging/ and a parent for final directories.
 class StreamFixture {
  public:
-  StreamFixture();
+  StreamFixture() : StreamFixture(nullptr) {}
+  // `adjust` may change the server's options before it starts.
+  explicit StreamFixture(const std::function<void(transfer::StreamServerOptions&)>& adjust);
   ~StreamFixture();
 
   transfer::StreamServer& server() { return *server_; }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/transfer/test_pki.h"
+#include "tests/transfer/test_tree.h"
 #include "transfer/frames.h"
 #include "transfer/tls_connection.h"
 
@@ -53,11 +54,10 @@ struct HandshakeResult {
   transfer::TagKey client_key{};
 };
 
-HandshakeResult Handshake(const tls::TlsFiles& server_files, const tls::TlsFiles& client_files,
-                          const std::string& expected_name) {
+HandshakeResult HandshakeWith(const Result<tls::ContextPtr>& server_ctx,
+                              const Result<tls::ContextPtr>& client_ctx,
+                              const std::string& expected_name) {
   HandshakeResult out;
-  auto server_ctx = tls::MakeServerContext(server_files);
-  auto client_ctx = tls::MakeClientContext(client_files);
   EXPECT_TRUE(server_ctx.ok()) << server_ctx.status().ToString();
   EXPECT_TRUE(client_ctx.ok()) << client_ctx.status().ToString();
   Listener listener;
@@ -97,6 +97,12 @@ HandshakeResult Handshake(const tls::TlsFiles& server_files, const tls::TlsFiles
   }
   out.server = server.get();
   return out;
+}
+
+HandshakeResult Handshake(const tls::TlsFiles& server_files, const tls::TlsFiles& client_files,
+                          const std::string& expected_name) {
+  return HandshakeWith(tls::MakeServerContext(server_files), tls::MakeClientContext(client_files),
+                       expected_name);
 }
 
 // The chunk tag key: the same on both ends of a connection, never sent, new per connection.
@@ -245,6 +251,82 @@ TEST(TlsTest, MissingFilesNameTheFile) {
   auto ctx = tls::MakeServerContext({"/nonexistent/ca.pem", "/nonexistent/c.pem", "/x/k.pem"});
   ASSERT_FALSE(ctx.ok());
   EXPECT_NE(ctx.status().message().find("/nonexistent/ca.pem"), std::string::npos);
+}
+
+// Revocation: contexts made before a certificate is revoked refuse it at their next
+// handshake, on either side, once the CA's new crl.pem is beside their ca.pem.
+TEST(TlsTest, RevokedClientIsRefusedWithoutRestartingTheServer) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  auto server_ctx = tls::MakeServerContext(pki.Issue("node-b"));
+  auto client_ctx = tls::MakeClientContext(pki.Issue("node-a"));
+  ASSERT_TRUE(HandshakeWith(server_ctx, client_ctx, "node-b").server.ok());
+  ASSERT_TRUE(pki.Revoke("node-a").ok());
+  auto r = HandshakeWith(server_ctx, client_ctx, "node-b");
+  EXPECT_FALSE(r.server.ok());
+  EXPECT_NE(r.server.message().find("certificate revoked"), std::string::npos)
+      << r.server.ToString();
+  EXPECT_FALSE(r.client.ok());
+  // Another node is not concerned.
+  EXPECT_TRUE(Handshake(pki.Issue("node-b"), pki.Issue("node-c"), "node-b").server.ok());
+}
+
+TEST(TlsTest, RevokedServerIsRefusedByItsClient) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  auto client_ctx = tls::MakeClientContext(pki.Issue("node-a"));
+  pki.Issue("node-b");
+  ASSERT_TRUE(pki.Revoke("node-b").ok());
+  auto r = HandshakeWith(tls::MakeServerContext(pki.Issue("node-b")), client_ctx, "node-b");
+  EXPECT_EQ(r.client.code(), StatusCode::kPermissionDenied) << r.client.ToString();
+  EXPECT_NE(r.client.message().find("certificate revoked"), std::string::npos)
+      << r.client.ToString();
+}
+
+// A server context for node-b, made before anything is revoked.
+class RevocationTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  TestPki pki{dir.path()};
+  tls::TlsFiles server = pki.Issue("node-b");
+  Result<tls::ContextPtr> server_ctx = tls::MakeServerContext(server);
+};
+
+TEST_F(RevocationTest, ABrokenOrForeignListNeverLiftsARevocation) {
+  auto revoked = tls::MakeClientContext(pki.Issue("node-a"));
+  auto other = tls::MakeClientContext(pki.Issue("node-c"));
+  ASSERT_TRUE(pki.Revoke("node-a").ok());
+  ASSERT_FALSE(HandshakeWith(server_ctx, revoked, "node-b").server.ok());
+  // A half-copied list: the last good one stays in force, for everyone.
+  std::string crl = tls::CrlPathFor(server);
+  testing::WriteTextFile(crl, "-----BEGIN X509 CRL-----\nMIIB");
+  EXPECT_FALSE(HandshakeWith(server_ctx, revoked, "node-b").server.ok());
+  EXPECT_TRUE(HandshakeWith(server_ctx, other, "node-b").server.ok());
+  // A list from another CA does not count either, and stops a context from starting.
+  TestPki rogue(dir.Sub("rogue"), "rogue CA");
+  rogue.Issue("x");
+  ASSERT_TRUE(rogue.Revoke("x").ok());
+  ASSERT_EQ(::rename(dir.Sub("rogue/ca/crl.pem").c_str(), crl.c_str()), 0);
+  EXPECT_FALSE(HandshakeWith(server_ctx, revoked, "node-b").server.ok());
+  EXPECT_EQ(tls::MakeServerContext(server).status().code(), StatusCode::kFailedPrecondition);
+  // A list that is named must exist.
+  tls::TlsFiles named = server;
+  named.crl_file = dir.Sub("missing.pem");
+  EXPECT_EQ(tls::MakeServerContext(named).status().code(), StatusCode::kNotFound);
+}
+
+// A context that never had a good list and then finds a broken one refuses every peer until
+// the list is whole: what it cannot read might revoke anyone.
+TEST_F(RevocationTest, ABrokenFirstListRefusesEveryone) {
+  auto client_ctx = tls::MakeClientContext(pki.Issue("node-c"));
+  testing::WriteTextFile(tls::CrlPathFor(server), "not a list");
+  auto r = HandshakeWith(server_ctx, client_ctx, "node-b");
+  EXPECT_FALSE(r.server.ok());
+  EXPECT_NE(r.server.message().find("unable to get certificate CRL"), std::string::npos)
+      << r.server.ToString();
+  pki.Issue("node-a");
+  ASSERT_TRUE(pki.Revoke("node-a").ok());  // a whole list again
+  EXPECT_TRUE(HandshakeWith(server_ctx, client_ctx, "node-b").server.ok());
 }
 
 }  // namespace

@@ -279,7 +279,7 @@ TEST_F(AgentServiceTest, SourceAndDestinationMigrateOverRealStreams) {
 
   const std::string bundle = dir_.path() + "/user-bundle";
   fs::create_directories(bundle + "/rootfs/bin");
-  std::ofstream(bundle + "/config.json") << "{\"ociVersion\": \"1.0.2\"}";
+  std::ofstream(bundle + "/config.json") << testing::kRuncSpec;
   std::ofstream(bundle + "/rootfs/bin/app") << std::string(50000, 'x');
   AddRunning("web", bundle);
 

@@ -17,6 +17,7 @@
 
 #include "agent/agent_service.h"
 #include "tests/support/fake_runtime.h"
+#include "tests/support/oci_spec.h"
 #include "tests/transfer/test_pki.h"
 
 namespace migrate::agent::test {
@@ -150,7 +151,7 @@ class AgentTest : public ::testing::Test {
   std::string MakeBundle(const std::string& name) {
     const std::string bundle = dir_.path() + "/" + name;
     fs::create_directories(bundle + "/rootfs/bin");
-    std::ofstream(bundle + "/config.json") << "{\"ociVersion\": \"1.0.2\"}";
+    std::ofstream(bundle + "/config.json") << testing::kRuncSpec;
     std::ofstream(bundle + "/rootfs/bin/app") << std::string(50000, 'x');
     return bundle;
   }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "agent/orphans.h"
 #include "tests/agent/daemon/agent_test_fixture.h"
 
 namespace migrate::agent::test {
@@ -182,6 +183,33 @@ TEST_F(RecoveryTest, HousekeepingRemovesEndedMigrationsPastTheRetentionTime) {
   EXPECT_TRUE(fs::exists(journal.MigrationDir("recent")));
   EXPECT_TRUE(fs::exists(journal.MigrationDir("unfinished")));
   EXPECT_EQ(service->GetStatus("old-committed").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace migrate::agent::test
+
+namespace migrate::agent::test {
+namespace {
+
+using OrphansTest = AgentTest;
+
+// What a failed runtime call leaves using a migration's folder is killed, nothing else.
+TEST_F(OrphansTest, KillOrphansKillsWhatUsesTheFolderOnly) {
+  const std::string mine = dir_.path() + "/images";
+  const std::string other = dir_.path() + "/images-other";
+  fs::create_directories(mine);
+  fs::create_directories(other);
+  pid_t orphan = HoldOpen(mine, "30");
+  pid_t bystander = HoldOpen(other, "30");
+  ASSERT_GT(orphan, 0);
+  ASSERT_GT(bystander, 0);
+  ASSERT_TRUE(KillOrphans(mine, "m1").ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(orphan, &status, 0), orphan);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_EQ(waitpid(bystander, &status, WNOHANG), 0) << "a process of another folder was killed";
+  kill(bystander, SIGKILL);
+  waitpid(bystander, &status, 0);
 }
 
 }  // namespace

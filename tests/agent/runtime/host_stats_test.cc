@@ -50,8 +50,12 @@ pid_t Hold(const std::string& dir, const std::string& what) {
     if (what == "file" && open((dir + "/sub/pages-1.img").c_str(), O_WRONLY) < 0) _exit(126);
     if (what == "cwd" && chdir((dir + "/sub").c_str()) != 0) _exit(126);
     if (what == "argv") {  // like runc checkpoint --image-path DIR: named, not opened
-      // As argv[0] of sleep itself: a shell would fork a child that shares its arguments.
-      execl("/bin/sleep", (dir + "/sub").c_str(), "30", static_cast<char*>(nullptr));
+      // `read` is a builtin: no forked child that shows the same command line while it
+      // execs. It blocks for ever on a pipe whose write end the shell itself holds.
+      int fds[2];
+      if (pipe(fds) != 0 || dup2(fds[0], 0) < 0) _exit(126);
+      execl("/bin/sh", "sh", "-c", "read x", (dir + "/sub").c_str(),
+            static_cast<char*>(nullptr));
     }
     execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
     _exit(127);

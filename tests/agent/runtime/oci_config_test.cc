@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "agent/runtime/file_util.h"
@@ -97,6 +100,41 @@ TEST(OciConfigTest, SaveAndLoad) {
   EXPECT_EQ(OciConfig::Load(std::string(tmpl) + "/missing.json").status().code(),
             StatusCode::kNotFound);
   ASSERT_TRUE(RemoveTree(tmpl).ok());
+}
+
+// A received bundle is the source's: a config.json that is a symlink would make the agent
+// read a host file as the container's config.
+TEST(OciConfigTest, LoadRefusesASymlinkedConfig) {
+  char tmpl[] = "/tmp/oci-config-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_TRUE(WriteFileAtomic(dir + "/host-file.json", R"({"host":"secret"})").ok());
+  ASSERT_EQ(::symlink((dir + "/host-file.json").c_str(), (dir + "/config.json").c_str()), 0);
+  Result<OciConfig> loaded = OciConfig::Load(dir + "/config.json");
+  EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument) << loaded.status().ToString();
+  EXPECT_NE(loaded.status().message().find("symlink"), std::string::npos)
+      << loaded.status().ToString();
+  ASSERT_TRUE(RemoveTree(dir).ok());
+}
+
+// ... and a `config.json.tmp.<pid>` symlink planted in it would make the agent write the
+// edited config through it into any host file.
+TEST(OciConfigTest, SaveNeverWritesThroughAPlantedTempFile) {
+  char tmpl[] = "/tmp/oci-config-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string canary = dir + "/canary";
+  ASSERT_TRUE(WriteFileAtomic(canary, "host file, untouched\n").ok());
+  const std::string tmp = dir + "/config.json.tmp." + std::to_string(::getpid());
+  ASSERT_EQ(::symlink(canary.c_str(), tmp.c_str()), 0);
+  Result<OciConfig> config = OciConfig::Parse(kSpec);
+  ASSERT_TRUE(config.ok());
+  ASSERT_TRUE(config->Save(dir + "/config.json").ok());
+  EXPECT_EQ(*ReadFile(canary), "host file, untouched\n");
+  EXPECT_TRUE(OciConfig::Load(dir + "/config.json").ok());
+  struct stat st;
+  EXPECT_NE(::lstat(tmp.c_str(), &st), 0) << "the planted link is gone, not followed";
+  ASSERT_TRUE(RemoveTree(dir).ok());
 }
 
 }  // namespace

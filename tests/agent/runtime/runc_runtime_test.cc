@@ -155,6 +155,26 @@ TEST_F(RuncRuntimeTest, IgnoreOnRunc115UsesTheConfigFileAndProvesIt) {
   EXPECT_TRUE(r->loopback.has_ipv4);
 }
 
+// A received bundle may carry a hook marked as migrate's (from an earlier restore, or forged):
+// it is the source's, never run here. The restore removes every marked prestart hook and adds
+// this node's own only where it is needed.
+TEST_F(RuncRuntimeTest, ReceivedLoopbackHookIsNeverKept) {
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/bundle/config.json",
+                              R"({"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},)"
+                              R"({"type":"network","path":"/run/netns/x"}]},"hooks":{"prestart":[)"
+                              R"({"path":"/bin/sh","args":["sh","-c","# migrate: loopback up )"
+                              R"(during restore\ncp /etc/shadow /tmp/x"]}]}})")
+                  .ok());
+  ScriptRestore(Data("restore-soft-configfile.log"));
+  RuncRuntime runtime = Make("1.1.5");
+  RestoreOptions options = Restore(CgroupMode::kSoft);
+  ASSERT_TRUE(runtime.Restore(options).ok());
+  Result<OciConfig> config = OciConfig::Load(dir_ + "/bundle/config.json");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->CountHooks("prestart", kLoopbackHookMarker), 0);
+  EXPECT_EQ(config->ToString().find("/etc/shadow"), std::string::npos);
+}
+
 TEST_F(RuncRuntimeTest, EffectiveModeDifferentFromRequestedIsAnErrorNamingTheLine) {
   // The whitespace trap's real log: CRIU ran soft although ignore was asked.
   ScriptRestore(Data("restore-ignore-whitespace-trap.log"));
@@ -272,6 +292,42 @@ TEST_F(RuncCheckpointTest, RefusesWhatIsNotRunningBeforeTheFreeze) {
   Result<CheckpointResult> r = runtime.Checkpoint(Checkpoint(CgroupMode::kSoft));
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_TRUE(runner_.CallsWith("checkpoint").empty());
+}
+
+// Every runc call that names the container passes the id after "--": an id that starts with
+// '-' can never reach runc as an option (runc's CLI accepts "--" on every command).
+void ExpectIdAfterDoubleDash(const std::vector<ProcessSpec>& calls) {
+  int named = 0;
+  for (const ProcessSpec& spec : calls) {
+    if (spec.argv.empty() || spec.argv[0] != "runc" || !Has(spec.argv, "c1")) continue;
+    ++named;
+    auto dash = std::find(spec.argv.begin(), spec.argv.end(), "--");
+    auto id = std::find(spec.argv.begin(), spec.argv.end(), "c1");
+    EXPECT_TRUE(dash != spec.argv.end() && dash + 1 == id) << FormatCommand(spec.argv);
+  }
+  EXPECT_GT(named, 0);
+}
+
+TEST_F(RuncRuntimeTest, RestoreKillDeleteAndResumePassTheIdAfterDoubleDash) {
+  ScriptRestore(Data("restore-soft-configfile.log"));
+  runner_.OnExit({"resume"}, 0);
+  RuncRuntime runtime = Make("1.1.5");
+  ASSERT_TRUE(runtime.Restore(Restore(CgroupMode::kSoft)).ok());
+  ASSERT_TRUE(runtime.Resume("c1").ok());
+  ASSERT_TRUE(runtime.KillAndDelete("c1", dir_ + "/bundle").ok());
+  ExpectIdAfterDoubleDash(runner_.calls());
+  std::vector<ProcessSpec> kills = runner_.CallsWith("kill");
+  ASSERT_EQ(kills.size(), 1u);
+  EXPECT_EQ(kills[0].argv.back(), "KILL") << "the signal follows the id";
+}
+
+TEST_F(RuncCheckpointTest, CheckpointAndPsPassTheIdAfterDoubleDash) {
+  ScriptCheckpoint("\"bundle=/b\"", Data("dump-soft-default.log"), Data("cgroup-soft.img"));
+  runner_.OnExit({"ps", "c1"}, 0, "[77]");
+  RuncRuntime runtime = Make("1.1.5");
+  ASSERT_TRUE(runtime.Checkpoint(Checkpoint(CgroupMode::kSoft)).ok());
+  ASSERT_TRUE(runtime.Pids("c1").ok());
+  ExpectIdAfterDoubleDash(runner_.calls());
 }
 
 TEST_F(RuncRuntimeTest, SupportTableForRunc115) {
