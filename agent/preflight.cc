@@ -144,6 +144,11 @@ void Checks::UndumpableTasks(const std::vector<int>& pids) {
               "are in another time namespace than the one their children get",
               "CRIU cannot dump that (\"Can't make timens id\")",
               "fork into the new time namespace before migrating, or do not unshare it");
+  RefuseTasks("notify-events", runtime::TasksWithQueuedNotifyEvents(pids),
+              "have inotify or fanotify events queued and not yet read",
+              "CRIU dumps the watches but drops the queued events: the restored application "
+              "would never get them",
+              "migrate once the application has read its events");
   auto resource = runtime::HasEffectiveCapability(CAP_SYS_RESOURCE);
   if (resource.ok() && !*resource) {
     RefuseTasks("task-credentials", runtime::TasksWithOtherIds(pids, ::getuid(), ::getgid()),

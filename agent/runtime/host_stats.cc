@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -330,6 +332,35 @@ Result<std::vector<int>> TasksWithChildTimeNamespace(const std::vector<int>& pid
            ::stat((task + "/ns/time_for_children").c_str(), &children) == 0 &&
            (own.st_ino != children.st_ino || own.st_dev != children.st_dev);
   });
+}
+
+Result<std::vector<int>> TasksWithQueuedNotifyEvents(const std::vector<int>& pids,
+                                                     const std::string& proc_root) {
+  std::vector<int> found;
+  for (int pid : pids) {
+    const std::string fd_dir = proc_root + "/" + std::to_string(pid) + "/fd";
+    int pidfd = -1;
+    for (const std::string& name : ListNames(fd_dir)) {
+      char target[64];
+      const ssize_t n = ::readlink((fd_dir + "/" + name).c_str(), target, sizeof target - 1);
+      if (n <= 0) continue;
+      const std::string_view link(target, static_cast<size_t>(n));
+      if (link != "anon_inode:inotify" && link != "anon_inode:[fanotify]") continue;
+      if (pidfd < 0) pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+      if (pidfd < 0) break;
+      const int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, std::atoi(name.c_str()), 0));
+      if (fd < 0) continue;
+      int queued = 0;
+      const bool has = ::ioctl(fd, FIONREAD, &queued) == 0 && queued > 0;
+      ::close(fd);
+      if (has) {
+        found.push_back(pid);
+        break;
+      }
+    }
+    if (pidfd >= 0) ::close(pidfd);
+  }
+  return found;
 }
 
 Result<bool> HasEffectiveCapability(int cap, const std::string& proc_root) {

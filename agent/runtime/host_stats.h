@@ -61,6 +61,13 @@ Result<std::vector<int>> TasksWithOtherIds(const std::vector<int>& pids, unsigne
 Result<std::vector<int>> TasksWithChildTimeNamespace(const std::vector<int>& pids,
                                                      const std::string& proc_root = "/proc");
 
+// Processes of `pids` holding an inotify or fanotify descriptor with events queued and not yet
+// read (FIONREAD on a copy of the descriptor taken with pidfd_getfd). CRIU dumps the watches and
+// marks but not the queue ("The ... inotify events will be dropped"): the restored application
+// never gets those events. Processes or descriptors that vanish meanwhile are skipped.
+Result<std::vector<int>> TasksWithQueuedNotifyEvents(const std::vector<int>& pids,
+                                                     const std::string& proc_root = "/proc");
+
 // True when this process has capability `cap` (e.g. CAP_SYS_RESOURCE) in its effective set.
 Result<bool> HasEffectiveCapability(int cap, const std::string& proc_root = "/proc");
 

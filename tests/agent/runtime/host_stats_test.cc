@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sched.h>
@@ -270,6 +271,32 @@ TEST(HostStatsTest, TasksWithChildTimeNamespaceOfRealProcesses) {
   if (child < 0) GTEST_SKIP() << "unshare(CLONE_NEWTIME) not allowed here";
   EXPECT_EQ(*TasksWithChildTimeNamespace({child}), std::vector<int>{child});
   KillGroup(child);
+}
+
+TEST(HostStatsTest, QueuedNotifyEventsOfRealProcesses) {
+  const std::string dir = (fs::temp_directory_path() / ("migrate-inotify-" + std::to_string(getpid()))).string();
+  fs::create_directories(dir);
+  // A child watching a folder of its own: with an event queued (a file created after the
+  // watch) or without.
+  auto watcher = [&](bool queue) {
+    const std::string watched = dir + (queue ? "/queued" : "/idle");
+    fs::create_directories(watched);
+    return ChildAfter([&, watched, queue](int) {
+      const int fd = inotify_init1(IN_NONBLOCK);
+      if (fd < 0 || inotify_add_watch(fd, watched.c_str(), IN_CREATE) < 0) return false;
+      return !queue || std::ofstream(watched + "/created").good();
+    });
+  };
+  pid_t idle = watcher(false);
+  ASSERT_GT(idle, 0);
+  pid_t queued = watcher(true);
+  ASSERT_GT(queued, 0);
+  EXPECT_EQ(*TasksWithQueuedNotifyEvents({idle, queued}), std::vector<int>{queued});
+  EXPECT_TRUE(TasksWithQueuedNotifyEvents(kSelf)->empty());
+  EXPECT_TRUE(TasksWithQueuedNotifyEvents({999999999})->empty());  // vanished
+  KillGroup(idle);
+  KillGroup(queued);
+  fs::remove_all(dir);
 }
 
 TEST(HostStatsTest, EffectiveCapabilitiesFromStatus) {
