@@ -18,7 +18,7 @@ uint64_t NowUnixMillis() {
 Result<StepLock> LockForEnding(Migration& m, std::chrono::milliseconds wait) {
   StepLock lock(m.mutex, std::try_to_lock);
   if (lock.owns_lock()) return lock;
-  const std::string& id = m.Published().migration_id();
+  const std::string id = m.Published().migration_id();  // a copy: Published() is a temporary
   if (m.enders.fetch_add(1) > 0) {
     m.enders.fetch_sub(1);
     return Status::Unavailable("a commit or rollback of migration " + id +

@@ -3,19 +3,19 @@
 # at once (issue 10, "Exhaustion"):
 #   - 1,000 stalled TCP connections on host-b's API port (reopened as host-b drops them),
 #   - 100 on its data port (more than its 16 stream slots and 64 handshake slots),
-#   - 5 mutual-TLS peers with host-a's valid certificate trickling their HELLO a byte a second.
+#   - 5 mutual-TLS peers with host-a's valid certificate trickling their HELLO a byte a second,
+#   - 3 rollbacks of a second migration whose restore on host-b is held (runc SIGSTOPped), so
+#     that they would wait on that migration's lock.
 # Checks: the migration succeeds; GET /v1/health on host-b answers within 1 s, again and
 # again; host-b's agent uses under 20 % of a core under attack (before the migration starts);
 # its log shows no EMFILE spin; no process host-b's agent spawns (runc, CRIU) holds one of
-# the agent's own sockets; every trickling peer is cut.
+# the agent's own sockets; every trickling peer is cut; at most one of the rollbacks waits (the
+# others are refused at once), and the held migration ends with its container on one host.
 # Bounded: the attackers stop after ATTACK_SECONDS (default 90) whatever happens and are
 # killed by pid at exit; everything talks only to the test hosts.
-#
-# Not yet covered here (needs the agent service's share of issue 10): three rollbacks blocked
-# on one migration's lock while this migration runs. ROLLBACK_BLOCKERS=1 starts them against
-# a second, frozen migration once that exists.
 source "$(dirname "$0")/lib.sh"
 ID=exhaust-$$
+HELD_ID=exhaust-held-$$
 ATTACK_SECONDS=${ATTACK_SECONDS:-90}
 PKI=$(dirname "$MIGRATE_HOSTS")/pki
 PEERS=(python3 "$(dirname "$0")/exhaustion_peers.py")
@@ -28,7 +28,7 @@ stop_attackers() {
   for pid in "${ATTACKERS[@]}"; do wait "$pid" 2>/dev/null || true; done
   ATTACKERS=()
 }
-trap 'stop_attackers; cleanup_containers; rm -rf "$TEST_TMP"' EXIT
+trap 'held_continue; stop_attackers; cleanup_containers; rm -rf "$TEST_TMP"' EXIT
 
 # The pid of the agent listening on host-b's API port.
 agent_pid() {
@@ -92,6 +92,24 @@ share=$(awk -v t="$used" -v hz="$(getconf CLK_TCK)" -v ns="$(( $(date +%s%N) - s
 log "host-b's agent under attack: $used ticks = $share of a core"
 awk -v s="$share" 'BEGIN { exit !(s < 0.20) }' || fail "the agent used $share of a core under attack (limit 0.20)"
 
+# A second migration held in its restore on host-b, and three rollbacks of it at once.
+start_counter host-a "$HELD_ID"
+held_before=$(count_of host-a "$HELD_ID")
+known=$(migration_dirs host-b)
+( migrate_json "$HELD_ID" host-a host-b --cgroups-mode soft; echo "$RC" >"$TEST_TMP/held.rc" ) &
+HELD_MIGRATION=$!
+hold "restore --detach .*$HELD_ID\$"
+held_mid=$(comm -13 <(sort <<<"$known") <(migration_dirs host-b | sort) | head -n 1)
+[ -n "$held_mid" ] || fail "no migration folder of $HELD_ID on host-b"
+ROLLBACKS=()
+for n in 1 2 3; do
+  ( TEST_TMP=$TEST_TMP/rollback-$n; mkdir -p "$TEST_TMP"
+    api host-b /v1/rollback RollbackRequest "migration_id: \"$held_mid\"" MigrationStatus
+    echo "$API_STATUS" >"$TEST_TMP/status" ) &
+  ROLLBACKS+=($!)
+done
+sleep 1
+
 # The migration itself, with the attack going on; children checked while it runs.
 before=$(count_of host-a "$ID")
 ( while :; do check_children_hold_no_agent_socket "$AGENT_B"; sleep 0.02; done ) &
@@ -105,6 +123,17 @@ wait "$WATCHER" 2>/dev/null || true
 expect_absent host-a "$ID"
 expect_counting host-b "$ID" "$before"
 health_within_1s
+
+# The held migration: at most one rollback waited for its lock, and it ends on one host.
+refused=$(cat "$TEST_TMP"/rollback-*/status 2>/dev/null | grep -c '^503$' || true)
+[ "$refused" -ge 2 ] || fail "$refused of the 3 rollbacks were refused at once (expected 2 or 3)"
+held_continue
+for pid in "${ROLLBACKS[@]}"; do wait "$pid" || true; done
+wait "$HELD_MIGRATION" || true
+log "held migration: exit $(cat "$TEST_TMP/held.rc"), rollbacks answered $(cat "$TEST_TMP"/rollback-*/status | tr '\n' ' ')"
+held_on=$(running_host "$HELD_ID")
+case "$held_on" in host-a | host-b) expect_counting "$held_on" "$HELD_ID" "$held_before" ;;
+  *) fail "the held container runs on '$held_on'" ;; esac
 
 stop_attackers
 cat "$TEST_TMP/api.out" "$TEST_TMP/data.out" "$TEST_TMP/trickle.out" >&2

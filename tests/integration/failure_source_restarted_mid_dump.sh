@@ -12,9 +12,8 @@ source "$(dirname "$0")/lib.sh"
 ID1=fail-middump-$$
 ID2=fail-midkill-$$
 AGENT_LOG="$(dirname "$MIGRATE_HOSTS")/host-a/agent.log"
-trap 'fast_data_link; "$TH" restart-agent host-a >/dev/null 2>&1 || true; cleanup_containers; rm -rf "$TEST_TMP"' EXIT
+trap 'held_continue; fast_data_link; "$TH" restart-agent host-a >/dev/null 2>&1 || true; cleanup_containers; rm -rf "$TEST_TMP"' EXIT
 
-dump_running() { pgrep -f "checkpoint .*$1" >/dev/null; }
 
 # The container must still be counting on host-a (and nowhere else) once the agent is back.
 expect_back_on_source() {  # id count_before
@@ -28,14 +27,17 @@ expect_back_on_source() {  # id count_before
 }
 
 # 1. The dump outlives the agent and finishes while the new agent waits.
-SAMPLE_MEMORY_MIB=1024 start_counter host-a "$ID1"
+SAMPLE_MEMORY_MIB=64 start_counter host-a "$ID1"
 before=$(count_of host-a "$ID1")
 slow_data_link
 migrate_json_frozen "$ID1" host-a host-b --cgroups-mode soft
+hold "checkpoint .*$ID1\$"  # the dump cannot end while runc is held (lib.sh)
 "$TH" kill-agent host-a
-dump_running "$ID1" || fail "the dump of $ID1 ended before the agent was restarted: nothing tested"
 log "agent killed while runc checkpoint of $ID1 runs: restarting it now"
-"$TH" restart-agent host-a
+"$TH" restart-agent host-a & starter=$!
+sleep 1
+held_continue  # the dump goes on while the new agent waits for it
+wait "$starter" || fail "the host-a agent did not come back"
 migrate_json_wait
 fast_data_link
 case "$RC" in 3 | 4) ;; *) fail "exit $RC, expected 3 or 4" ;; esac
@@ -44,12 +46,14 @@ grep -q "an interrupted dump or restore still uses .*(pids " "$AGENT_LOG" ||
   fail "the agent log does not say it waited for the interrupted dump"
 
 # 2. runc and CRIU die with the agent: the container stays frozen, and is thawed.
-SAMPLE_MEMORY_MIB=1024 start_counter host-a "$ID2"
+SAMPLE_MEMORY_MIB=64 start_counter host-a "$ID2"
 before=$(count_of host-a "$ID2")
 slow_data_link
 migrate_json_frozen "$ID2" host-a host-b --cgroups-mode soft
+hold "checkpoint .*$ID2\$"
 "$TH" kill-agent host-a
 pkill -KILL -f "checkpoint .*$ID2" || fail "no runc checkpoint of $ID2 to kill: nothing tested"
+held_continue  # removes the frozen cgroup; runc is gone
 pkill -KILL -x criu || true
 for i in $(seq 100); do
   pgrep -x criu >/dev/null || break

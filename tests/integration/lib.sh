@@ -135,6 +135,45 @@ migrate_json_wait() {
   REPORT=$(cat "$TEST_TMP/report")
 }
 
+# hold PATTERN: freezes the first process matching PATTERN (pgrep -f, polling for up to 10 s)
+# in a frozen cgroup of its own, so that a dump or restore outlives an agent's stop;
+# held_continue thaws it, moves it back to its freezer cgroup and removes the frozen one.
+# Holding `runc checkpoint` holds the dump deterministically: CRIU waits for runc's answer to
+# its post-dump notification (and runc lives until the dump's end), however fast CRIU writes.
+# Not SIGSTOP: when the agent dies, runc's process group is orphaned, and the kernel kills an
+# orphaned group that holds a stopped process (SIGHUP).
+HELD=()  # "pid original-freezer-cgroup" pairs
+HOLD_CGROUP=/sys/fs/cgroup/freezer/migrate-test-hold-$$
+hold() {
+  local p i from
+  for i in $(seq 2000); do
+    p=$(pgrep -f "$1" | head -n 1 || true)
+    if [ -n "$p" ]; then
+      from=$(sed -n 's/^[0-9]*:freezer://p' "/proc/$p/cgroup")
+      mkdir -p "$HOLD_CGROUP"
+      echo "$p" >"$HOLD_CGROUP/cgroup.procs"
+      HELD+=("$p $from")
+      echo FROZEN >"$HOLD_CGROUP/freezer.state"
+      for i in $(seq 200); do [ "$(cat "$HOLD_CGROUP/freezer.state")" = FROZEN ] && break; sleep 0.01; done
+      log "held pid $p ($1) in a frozen cgroup"
+      return 0
+    fi
+    sleep 0.005
+  done
+  fail "no process matching '$1' to hold"
+}
+held_continue() {
+  local entry i
+  [ -d "$HOLD_CGROUP" ] || { HELD=(); return 0; }
+  echo THAWED >"$HOLD_CGROUP/freezer.state"
+  for entry in "${HELD[@]}"; do
+    echo "${entry%% *}" >"/sys/fs/cgroup/freezer${entry#* }/cgroup.procs" 2>/dev/null || true
+  done
+  HELD=()
+  for i in $(seq 100); do rmdir "$HOLD_CGROUP" 2>/dev/null && return 0; sleep 0.05; done
+  log "WARNING: $HOLD_CGROUP still holds $(tr '\n' ' ' <"$HOLD_CGROUP/cgroup.procs")"
+}
+
 # migration_dirs HOST: the agent's migration folders on HOST, one per line.
 migration_dirs() { ls -1 "$(state_dir "$1")/migrations" 2>/dev/null || true; }
 
@@ -142,7 +181,7 @@ migration_dirs() { ls -1 "$(state_dir "$1")/migrations" 2>/dev/null || true; }
 # KNOWN_DIRS (taken before the migration started) holds a CRIU image: the container is frozen.
 wait_for_freeze() {
   local host=$1 known=$2 d i
-  for i in $(seq 600); do
+  for i in $(seq 3000); do
     for d in $(migration_dirs "$host"); do
       grep -qx "$d" <<<"$known" && continue
       if ls "$(state_dir "$host")/migrations/$d/images/"*.img >/dev/null 2>&1; then
@@ -150,7 +189,7 @@ wait_for_freeze() {
         return 0
       fi
     done
-    sleep 0.05
+    sleep 0.01
   done
   fail "no checkpoint started on $host within 30 s"
 }

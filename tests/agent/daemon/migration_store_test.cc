@@ -68,5 +68,28 @@ TEST(MigrationStoreTest, OneEnderWaitsTheOthersAreToldToRetry) {
   EXPECT_EQ(busy.get(), StatusCode::kOk);
 }
 
+// The refusals name the migration (an id long enough to live on the heap: the message must not
+// be built from a copy of the record that is gone by then).
+TEST(MigrationStoreTest, TheRetryAnswerNamesTheMigration) {
+  migrate::testing::TempDir dir;
+  Journal journal(dir.path());
+  MigrationStore store(journal);
+  const std::string id(64, 'a');
+  auto m = store.Begin(id, "web", proto::ROLE_DESTINATION);
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(store.Advance(**m, Event::kPrepareReceive).ok());
+  StepLock step((*m)->mutex);
+  auto busy = LockForEnding(**m, std::chrono::milliseconds(20));
+  EXPECT_EQ(busy.status().message(), "migration " + id + " is busy (a step of it runs): retry later");
+  auto first = std::async(std::launch::async,
+                          [&] { return LockForEnding(**m, std::chrono::seconds(10)).ok(); });
+  while ((*m)->enders.load() == 0) std::this_thread::yield();
+  auto second = LockForEnding(**m, std::chrono::seconds(10));
+  EXPECT_EQ(second.status().message(),
+            "a commit or rollback of migration " + id + " is waiting already: retry later");
+  step.unlock();
+  EXPECT_TRUE(first.get());
+}
+
 }  // namespace
 }  // namespace migrate::agent

@@ -28,20 +28,7 @@ esac
 case "$POINT" in dump-running | restore-running) MIB=64 ;; *) MIB=16 ;; esac
 trap 'stop_watcher >/dev/null 2>&1 || true; held_continue; restart_plain; cleanup_containers; rm -rf "$TEST_TMP"' EXIT
 
-HELD=()  # pids stopped with SIGSTOP to keep a dump or restore running across the restart
-held_continue() { local p; for p in "${HELD[@]}"; do kill -CONT "$p" 2>/dev/null || true; done; HELD=(); }
 restart_plain() { local h; for h in host-a host-b; do MIGRATE_FAILPOINTS= "$TH" restart-agent "$h" >/dev/null 2>&1 || true; done; }
-
-# hold PATTERN: SIGSTOPs the first process matching PATTERN (polling for up to 10 s).
-hold() {
-  local p i
-  for i in $(seq 2000); do
-    p=$(pgrep -f "$1" | head -n 1 || true)
-    if [ -n "$p" ]; then kill -STOP "$p"; HELD+=("$p"); log "held pid $p ($1)"; return 0; fi
-    sleep 0.005
-  done
-  fail "no process matching '$1' to hold"
-}
 
 run_case() {  # signal restart_delay
   local sig=$1 delay=$2 id marker mid before i
@@ -61,7 +48,7 @@ run_case() {  # signal restart_delay
 
   # Keep the dump or the restore running across the agent's stop and restart.
   case "$SIDE/$POINT" in
-    source/dump-running) hold "^criu swrk" ;;
+    source/dump-running) hold "checkpoint .*$id\$" ;;
     destination/restore-running) rm -f "$marker"; hold "restore --detach .*$id\$" ;;
   esac
   if [ "$sig" = TERM ] && [ ${#HELD[@]} -gt 0 ]; then
