@@ -1,5 +1,9 @@
 #include "agent/preflight.h"
 
+#include <linux/capability.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "agent/node_queries.h"
@@ -33,6 +37,9 @@ class Checks {
   void ContainerFree();
   Status Source(const proto::ContainerInfo& info);
   void TaskChecks(const std::string& id);
+  void UndumpableTasks(const std::vector<int>& pids);
+  void RefuseTasks(std::string name, const Result<std::vector<int>>& tids, const std::string& what,
+                   const std::string& why, std::string remedy);
   void Destination(const proto::Capabilities& caps, const proto::ContainerInfo& info);
   void DestinationSpace();
   void ReceivedConfigPolicy();
@@ -115,15 +122,55 @@ void Checks::TaskChecks(const std::string& id) {
         "CRIU refuses to dump file locks unless asked: pass --file-locks (the locked files "
         "must be in the container's root file system, which moves with it)");
   }
-  auto stopped = runtime::StoppedTasks(*pids);
-  if (stopped.ok() && !stopped->empty()) {
-    std::string list;
-    for (int tid : *stopped) list += (list.empty() ? "" : " ") + std::to_string(tid);
-    Add("stopped-tasks", false,
-        std::to_string(stopped->size()) + " task(s) of the container are stopped (pids " + list +
-            "): CRIU cannot seize a stopped task of a frozen container, its dump would hang",
-        "continue them first (kill -CONT), or migrate once they run");
+  UndumpableTasks(*pids);
+}
+
+// Task states CRIU cannot dump: refused here, before anything is frozen, rather than failing
+// (or hanging) the dump after the freeze.
+void Checks::UndumpableTasks(const std::vector<int>& pids) {
+  RefuseTasks("stopped-tasks", runtime::StoppedTasks(pids), "are stopped",
+              "CRIU cannot seize a stopped task of a frozen container, its dump would hang",
+              "continue them first (kill -CONT), or migrate once they run");
+  RefuseTasks("traced-tasks", runtime::TracedTasks(pids), "are traced (ptrace) by another task",
+              "CRIU must trace every task itself and cannot seize one traced by another",
+              "detach the tracer (a debugger, strace) first");
+  RefuseTasks("vfork-parents", runtime::VforkParents(pids),
+              "wait in vfork() for a child to exec or exit",
+              "CRIU cannot seize a task in that state", "migrate once the child has exec'd");
+  RefuseTasks("pending-sigtrap", runtime::TasksWithPendingSignal(pids, SIGTRAP),
+              "have a SIGTRAP pending", "CRIU refuses to dump it (its parasite code traps itself)",
+              "let the tasks take the signal (unblock SIGTRAP) first");
+  RefuseTasks("time-namespace", runtime::TasksWithChildTimeNamespace(pids),
+              "are in another time namespace than the one their children get",
+              "CRIU cannot dump that (\"Can't make timens id\")",
+              "fork into the new time namespace before migrating, or do not unshare it");
+  RefuseTasks("notify-events", runtime::TasksWithQueuedNotifyEvents(pids),
+              "have inotify or fanotify events queued and not yet read",
+              "CRIU dumps the watches but drops the queued events: the restored application "
+              "would never get them",
+              "migrate once the application has read its events");
+  auto resource = runtime::HasEffectiveCapability(CAP_SYS_RESOURCE);
+  if (resource.ok() && !*resource) {
+    RefuseTasks("task-credentials", runtime::TasksWithOtherIds(pids, ::getuid(), ::getgid()),
+                "have a uid or gid (real, effective or saved) other than the agent's (" +
+                    std::to_string(::getuid()) + "/" + std::to_string(::getgid()) + ")",
+                "CRIU reads every task's rlimits with prlimit(), which the kernel allows on such "
+                "a task only with CAP_SYS_RESOURCE, and this agent lacks it",
+                "run the agent with CAP_SYS_RESOURCE (root normally has it)");
   }
+}
+
+// A failed check `name` when `tids` lists tasks: "<n> task(s) of the container <what> (pids
+// ...): <why>". A task list that could not be read refuses nothing: CRIU will say.
+void Checks::RefuseTasks(std::string name, const Result<std::vector<int>>& tids,
+                         const std::string& what, const std::string& why, std::string remedy) {
+  if (!tids.ok() || tids->empty()) return;
+  std::string list;
+  for (int tid : *tids) list += (list.empty() ? "" : " ") + std::to_string(tid);
+  Add(std::move(name), false,
+      std::to_string(tids->size()) + " task(s) of the container " + what + " (pids " + list +
+          "): " + why,
+      std::move(remedy));
 }
 
 void Checks::Destination(const proto::Capabilities& caps, const proto::ContainerInfo& info) {

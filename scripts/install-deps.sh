@@ -44,6 +44,8 @@ CRIU_BUILD_PKGS=(
   uuid-dev pkg-config python3 libbsd-dev libgnutls28-dev libnftables-dev xz-utils
 )
 
+ZDTM_BUILD_PKGS=(build-essential libcap-dev xz-utils)
+
 missing_pkgs() {
   local p
   for p in "$@"; do
@@ -102,8 +104,9 @@ bookworm_uri() {
   echo "http://deb.debian.org/debian"
 }
 
-build_criu() {
-  install_pkgs "${CRIU_BUILD_PKGS[@]}"
+# CRIU's source tarball in $BUILD_ROOT (checksum verified): CRIU is built from it, and so are
+# its zdtm tests (scripts/build-zdtm.sh, ctest label zdtm), also where CRIU itself is fine.
+fetch_criu_tarball() {
   mkdir -p "$BUILD_ROOT"
   local tarball="$BUILD_ROOT/$CRIU_TARBALL"
   if ! echo "$CRIU_SHA256  $tarball" | sha256sum -c --status 2>/dev/null; then
@@ -130,6 +133,12 @@ SRC
     rm -rf "$dl"
     echo "$CRIU_SHA256  $tarball" | sha256sum -c --status || die "checksum mismatch for $CRIU_TARBALL"
   fi
+}
+
+build_criu() {
+  install_pkgs "${CRIU_BUILD_PKGS[@]}"
+  fetch_criu_tarball
+  local tarball="$BUILD_ROOT/$CRIU_TARBALL"
   local src="$BUILD_ROOT/criu-$CRIU_VERSION"
   rm -rf "$src"
   tar -C "$BUILD_ROOT" -xf "$tarball"
@@ -159,6 +168,11 @@ else
   criu_works || { criu check >&2 || true; die "CRIU ${CRIU_VERSION} built but 'criu check' still fails on this kernel"; }
   log "CRIU OK: $(command -v criu) ($(criu --version | head -n1))"
 fi
+
+# The zdtm tests (scripts/build-zdtm.sh): static binaries from CRIU's source tarball; libcap's
+# static library for thread_different_uid_gid.
+install_pkgs "${ZDTM_BUILD_PKGS[@]}"
+fetch_criu_tarball
 
 # runc finds criu through PATH; /usr/local/sbin must come before /usr/sbin.
 case ":$PATH:" in

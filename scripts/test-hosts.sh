@@ -21,6 +21,8 @@
 #   test-hosts.sh start-agent HOST     start it (environment passed through) and wait for it
 #   test-hosts.sh use-runtime HOST RUNTIME [CRIU]   restart a host's agent with another runtime
 #                                      binary (and CRIU binary), each runtime with its own root
+#   test-hosts.sh use-policy HOST FILE|-   restart a host's agent with FILE (JSON) as its
+#                                      received_containers policy; '-': the default (empty) one
 #
 # Environment of `up`: HOST_A_RUNTIME, HOST_B_RUNTIME (runtime binaries, runc or crun; default
 # Debian's runc from PATH), HOST_A_CRIU, HOST_B_CRIU (CRIU binaries; default criu from PATH).
@@ -166,6 +168,11 @@ write_agent_config() {
   "log_level": "${TEST_HOSTS_LOG_LEVEL:-info}"
 }
 JSON
+  if [ -f "$DIR/$h/received_containers.json" ]; then
+    jq --slurpfile p "$DIR/$h/received_containers.json" '.received_containers = $p[0]' \
+      "$DIR/$h/agent.json" >"$DIR/$h/agent.json.new"
+    mv "$DIR/$h/agent.json.new" "$DIR/$h/agent.json"
+  fi
 }
 
 # Restarts a host's agent with another runtime binary (and CRIU binary, default criu).
@@ -177,6 +184,24 @@ cmd_use_runtime() {
   write_agent_config "$1" "$2" "${3:-criu}"
   cmd_start_agent "$1"
   log "agent $1 now uses $2 (CRIU ${3:-criu})"
+}
+
+# Restarts a host's agent with another policy for received containers (kept across use-runtime
+# in <host>/received_containers.json); '-' goes back to the agent's default.
+cmd_use_policy() {
+  check_host "$1"
+  [ -n "${2:-}" ] || die "use-policy HOST FILE|-"
+  [ -f "$DIR/$1/agent.json" ] || die "test hosts are not up"
+  if [ "$2" = - ]; then
+    rm -f "$DIR/$1/received_containers.json"
+  else
+    jq -e 'type == "object"' "$2" >/dev/null || die "$2: not a JSON object"
+    jq . "$2" >"$DIR/$1/received_containers.json"
+  fi
+  stop_agent "$1" TERM
+  write_agent_config "$1" "$(agent_field "$1" runtime_path)" "$(agent_field "$1" criu_path)"
+  cmd_start_agent "$1"
+  log "agent $1 now has received_containers $(jq -c . "$DIR/$1/received_containers.json" 2>/dev/null || echo '{} (default)')"
 }
 
 cmd_up() {
@@ -316,5 +341,6 @@ case "${1:-}" in
   stop-agent) cmd_stop_agent "${2:-}" "${3:-TERM}" ;;
   start-agent) cmd_start_agent "${2:-}" ;;
   use-runtime) cmd_use_runtime "${2:-}" "${3:-}" "${4:-}" ;;
-  *) die "usage: $0 up|env|down|status|kill-agent HOST|restart-agent HOST|stop-agent HOST [SIGNAL]|start-agent HOST|use-runtime HOST RUNTIME [CRIU]" ;;
+  use-policy) cmd_use_policy "${2:-}" "${3:-}" ;;
+  *) die "usage: $0 up|env|down|status|kill-agent HOST|restart-agent HOST|stop-agent HOST [SIGNAL]|start-agent HOST|use-runtime HOST RUNTIME [CRIU]|use-policy HOST FILE|-" ;;
 esac

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds migrate and runs every test (unit, real runc + CRIU, transfer, migrations).
-# Needs root and scripts/install-deps.sh for the tests that drive runc and CRIU.
+# Builds migrate and runs every test (unit, real runc + CRIU, transfer, migrations, CRIU's
+# zdtm tests migrated between the test hosts: label zdtm, about 5 min, docs/zdtm.md).
+# Needs root and scripts/install-deps.sh for the tests that drive runc and CRIU (it also caches
+# the CRIU source the zdtm tests are built from).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"

@@ -35,8 +35,11 @@ else
   mapfile -t tests < <(sed -e 's/#.*//' "$selection" | awk 'NF {print $1}')
 fi
 
+source "$HERE/zdtm-lib.sh"
 expected() {  # expected TEST: "control cr" from the selection
-  sed -e 's/#.*//' "$selection" | awk -v t="$1" '$1 == t {print $5, $6; f=1} END {if (!f) print "? ?"}'
+  local control cr
+  read -r _ _ _ control cr _ < <(zdtm_row "$1" "$selection")
+  echo "${control/#-/?} ${cr/#-/?}"
 }
 
 printf 'test\tcontrol\tcr\texpected\tcontrol_detail\tcr_detail\n' >"$out/results.tsv"

@@ -48,6 +48,7 @@ set -euo pipefail
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/zdtm-lib.sh"
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 RUNC_ROOT=/run/zdtm-probe/runc
 CGROUP_PARENT=zdtm-probe
@@ -85,10 +86,7 @@ case "$mode" in control|cr) ;; *) die "mode must be control or cr, not $mode" ;;
 
 # The selection's columns: test args criu caps control cr   (# comment)
 sel_args=- sel_criu=- sel_caps=-
-if [ -f "$selection" ]; then
-  read -r sel_args sel_criu sel_caps _ < <(sed -e 's/#.*//' "$selection" |
-    awk -v t="$test" '$1 == t {print $2, $3, $4; found=1} END {if (!found) print "- - -"}')
-fi
+[ -f "$selection" ] && read -r sel_args sel_criu sel_caps _ < <(zdtm_row "$test" "$selection")
 args=${opt_args:-$sel_args} criu_opts=${opt_criu:-$sel_criu} caps=${opt_caps:-$sel_caps}
 
 # ---------------------------------------------------------------------------------------------
@@ -182,21 +180,7 @@ timed() {
 work=$(mktemp -d /var/tmp/zdtm-run.XXXXXX)
 mkdir -p "$RUNC_ROOT"
 
-# The test's arguments and CRIU options.
-test_args=() test_env=()
-if [ "$args" != - ]; then
-  IFS=, read -r -a words <<<"${args//@/$test}"
-  for w in "${words[@]}"; do
-    case "$w" in
-      env:*) test_env+=("${w#env:}") ;;
-      *) test_args+=("$w") ;;
-    esac
-  done
-fi
-# PID 1: zdtm_init starts the test in /zdtm, records its launcher's exit status, reaps.
-args_json=$(jq -cn --args '$ARGS.positional' -- /zdtm/zdtm_init "$test.started" "$test.start" \
-  "./$test" --pidfile="$test.pid" --outfile="$test.out" "${test_args[@]}")
-env_json=$(jq -cn --args '$ARGS.positional' -- "${test_env[@]}")
+# The CRIU options.
 runc_flags=()
 : >"$work/criu.conf"
 echo "# zdtm-run: CRIU options for $test" >>"$work/criu.conf"
@@ -209,124 +193,41 @@ if [ "$criu_opts" != - ]; then
     esac
   done
 fi
-caps_json='[]'
-if [ "$caps" != - ]; then  # SETUID or CAP_SETUID
-  caps_json=$(jq -cn --arg c "$caps" '$c | ascii_upcase | split(",") | map(if startswith("CAP_") then . else "CAP_" + . end)')
-fi
-
-make_bundle() {  # make_bundle DIR CGROUPS_PATH
-  local b=$1 cg=$2 r=$1/rootfs a
-  mkdir -p "$r"/{bin,proc,sys,dev,tmp,etc,zdtm}
-  chmod 1777 "$r/tmp"
-  chmod 0777 "$r/zdtm"
-  cp "$BUSYBOX" "$r/bin/busybox"
-  for a in $("$BUSYBOX" --list); do
-    [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"
-  done
-  echo 'root:x:0:0:root:/:/bin/sh' >"$r/etc/passwd"
-  echo 'root:x:0:' >"$r/etc/group"
-  cp "$bin_dir/$test" "$r/zdtm/$test"
-  cp "$bin_dir/zdtm_init" "$r/zdtm/zdtm_init"
-  (cd "$b" && runc spec)
-  local hook='p=$(sed -n '\''s/.*"pid": *\([0-9][0-9]*\).*/\1/p'\''); [ -n "$p" ] && nsenter --net=/proc/$p/ns/net ip link set lo up; exit 0'
-  jq --arg cg "$cg" --arg hook "$hook" --arg conf "$work/criu.conf" --arg ann "$CRIU_ANNOTATION" \
-     --argjson caps "$caps_json" --argjson args "$args_json" --argjson env "$env_json" '
-       .process.terminal = false
-     | .process.args = $args
-     | .process.env += $env
-     | .process.cwd = "/zdtm"
-     | .root.readonly = false
-     | .linux.cgroupsPath = $cg
-     | .annotations[$ann] = $conf
-     | .hooks.prestart = [{path: "/bin/sh", args: ["sh", "-c", $hook],
-                           env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}]
-     | .process.capabilities |= with_entries(
-         if (.key | IN("bounding", "effective", "permitted")) then .value = (.value + $caps | unique)
-         else . end)
-     ' "$b/config.json" >"$b/config.json.new"
-  mv "$b/config.json.new" "$b/config.json"
-}
-
-# host_pid ID CONTAINER_PID: the host pid of the container's task CONTAINER_PID. The candidates
-# come from the container's cgroup (`runc ps`), not from /proc/*/ns/pid: that link is unreadable
-# for a task that made itself non-dumpable (setuid tests).
+# host_pid ID CONTAINER_PID: the host pid of the container's task CONTAINER_PID, among the
+# container's tasks (`runc ps`).
 host_pid() {
-  local p nspid
-  for p in $(timeout 10 runc --root "$RUNC_ROOT" ps --format json "$1" 2>/dev/null | jq -r '.[]'); do
-    nspid=$(awk '/^NSpid:/ {print $NF}' "/proc/$p/status" 2>/dev/null) || continue
-    [ "$nspid" = "$2" ] && { echo "$p"; return 0; }
-  done
-  return 1
-}
-
-# wait_for SECONDS TEST-EXPRESSION...: polls every 0.05 s.
-wait_for() {
-  local n=$(($1 * 20))
-  shift
-  while [ "$n" -gt 0 ]; do
-    "$@" && return 0
-    sleep 0.05
-    n=$((n - 1))
-  done
-  return 1
-}
-
-started() {  # the test's parent has written the pidfile, or failed
-  [ -s "$1/$test.pid" ] || [ -s "$1/$test.started" ]
-}
-
-start_failure() {  # what the test said when it did not start
-  local z=$1
-  { cat "$z/$test.start" "$z/$test.out.inprogress" "$z/$test.out" 2>/dev/null || true; } |
-    tr '\n' ' ' | cut -c1-400
-}
-
-gone_early() {  # the test ended (outfile written) before it got SIGTERM
-  [ -e "$1/$test.out" ] || return 0
-  finish FAIL early "the test exited before SIGTERM: $(grep -v '^$' "$1/$test.out" | tail -n 4 | tr '\n' ' ' | cut -c1-400)"
+  # shellcheck disable=SC2046
+  zdtm_host_pid "$2" $(timeout 10 runc --root "$RUNC_ROOT" ps --format json "$1" 2>/dev/null | jq -r '.[]')
 }
 
 # signal_and_verdict ID ZDTM_DIR: SIGTERM the test's own pid, read the outfile.
 signal_and_verdict() {
-  local id=$1 z=$2 cpid hpid last
-  gone_early "$z"
+  local id=$1 z=$2 cpid hpid why out
+  why=$(zdtm_not_ended "$z" "$test") || finish FAIL early "$why"
   cpid=$(cat "$z/$test.pid" 2>/dev/null) || finish FAIL signal "no pidfile in the container any more"
   if ! hpid=$(host_pid "$id" "$cpid"); then
-    gone_early "$z"
+    why=$(zdtm_not_ended "$z" "$test") || finish FAIL early "$why"
     finish FAIL signal "test pid $cpid not found in container $id"
   fi
   kill -TERM "$hpid" || finish FAIL signal "kill -TERM $hpid failed"
-  if ! wait_for "$step_timeout" test -e "$z/$test.out"; then
-    finish FAIL result "no outfile $step_timeout s after SIGTERM ($(tail -n 3 "$z/$test.out.inprogress" 2>/dev/null | tr '\n' ' '))"
-  fi
-  last=$(tail -n 1 "$z/$test.out")
-  if grep -qw PASS <<<"$last"; then
-    finish PASS result "$last"
-  fi
-  finish FAIL result "$(grep -v '^$' "$z/$test.out" | tail -n 4 | tr '\n' ' ' | cut -c1-400)"
+  out=$(zdtm_result "$z" "$test" "$step_timeout") && finish PASS result "${out#PASS }"
+  finish FAIL result "${out#FAIL }"
 }
 
 # after_failed_dump: what migrate's rollback does when the dump failed or was killed: thaw the
 # source (a killed CRIU leaves the freezer FROZEN), then SIGTERM the test there. Prints
 # "the source afterwards: PASS|FAIL ...".
 after_failed_dump() {
-  local d last cpid hpid z=$zsrc
+  local d cpid hpid
   for d in $(cgroup_dirs); do
     [ -f "$d/freezer.state" ] && echo THAWED >"$d/freezer.state" 2>/dev/null
   done
-  if ! cpid=$(cat "$z/$test.pid" 2>/dev/null) || ! hpid=$(host_pid "$id_src" "$cpid"); then
+  if ! cpid=$(cat "$zsrc/$test.pid" 2>/dev/null) || ! hpid=$(host_pid "$id_src" "$cpid"); then
     echo "the source afterwards: gone"
     return 0
   fi
   kill -TERM "$hpid" 2>/dev/null
-  if ! wait_for "$step_timeout" test -e "$z/$test.out"; then
-    echo "the source afterwards: no outfile $step_timeout s after SIGTERM"
-    return 0
-  fi
-  last=$(tail -n 1 "$z/$test.out")
-  if grep -qw PASS <<<"$last"; then echo "the source afterwards: PASS"; else
-    echo "the source afterwards: FAIL $(grep -v '^$' "$z/$test.out" | tail -n 2 | tr '\n' ' ' | cut -c1-200)"
-  fi
+  echo "the source afterwards: $(zdtm_result "$zsrc" "$test" "$step_timeout")"
 }
 
 criu_errors() {  # criu_errors LOG: CRIU's error lines, briefly
@@ -336,7 +237,7 @@ criu_errors() {  # criu_errors LOG: CRIU's error lines, briefly
 
 # ---------------------------------------------------------------------------------------------
 src=$work/b-src
-make_bundle "$src" "/$CGROUP_PARENT/$id_src"
+zdtm_make_bundle "$src" "$test" "/$CGROUP_PARENT/$id_src" "$args" "$caps" "$bin_dir" "$work/criu.conf"
 zsrc=$src/rootfs/zdtm
 
 # stdio on /dev/null: the container inherits it (errors go to runc's --log).
@@ -344,14 +245,7 @@ if ! timed "$step_timeout" /dev/null \
      runc --root "$RUNC_ROOT" --log "$work/run.runc.log" run -d --bundle "$src" "$id_src"; then
   finish ERROR start "runc run failed: $(tail -n 3 "$work/run.runc.log" 2>/dev/null | tr '\n' ' ' | cut -c1-400)"
 fi
-wait_for "$step_timeout" started "$zsrc" || finish FAIL start "no pidfile after $step_timeout s"
-# The launcher's status comes right after the pidfile: it is 0 once the test runs.
-wait_for 5 test -s "$zsrc/$test.started" || true
-launcher=$(cat "$zsrc/$test.started" 2>/dev/null || echo '?')
-if [ "$launcher" != 0 ]; then
-  finish FAIL start "the test did not start (launcher exit $launcher): $(start_failure "$zsrc")"
-fi
-gone_early "$zsrc"
+why=$(zdtm_wait_ready "$zsrc" "$test" "$step_timeout") || finish FAIL start "$why"
 
 if [ "$mode" = control ]; then
   sleep 1

@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -241,21 +243,144 @@ Result<int> FileLocksHeld(const std::vector<int>& pids, const std::string& proc_
   return locks;
 }
 
-Result<std::vector<int>> StoppedTasks(const std::vector<int>& pids, const std::string& proc_root) {
-  std::vector<int> stopped;
+namespace {
+
+// The task ids of `pids` (threads included) whose folder <proc>/<pid>/task/<tid> satisfies
+// `has`; tasks that vanish meanwhile are skipped.
+template <typename Predicate>
+std::vector<int> TasksWhere(const std::vector<int>& pids, const std::string& proc_root,
+                            Predicate has) {
+  std::vector<int> found;
   for (int pid : pids) {
     const std::string tasks = proc_root + "/" + std::to_string(pid) + "/task";
     for (const std::string& tid : ListNames(tasks)) {
-      // The state is the field after "(comm)" in stat: T stopped, t traced-stopped.
-      Result<std::string> stat = ReadFile(tasks + "/" + tid + "/stat");
-      const size_t comm_end = stat.ok() ? stat->rfind(") ") : std::string::npos;
-      if (comm_end != std::string::npos && comm_end + 2 < stat->size() &&
-          ((*stat)[comm_end + 2] == 'T' || (*stat)[comm_end + 2] == 't')) {
-        stopped.push_back(std::atoi(tid.c_str()));
-      }
+      if (has(tasks + "/" + tid)) found.push_back(std::atoi(tid.c_str()));
     }
   }
-  return stopped;
+  return found;
+}
+
+// A task's state letter, the field after "(comm)" in its stat; '?' when unreadable.
+char TaskState(const std::string& task_dir) {
+  Result<std::string> stat = ReadFile(task_dir + "/stat");
+  const size_t comm_end = stat.ok() ? stat->rfind(") ") : std::string::npos;
+  return comm_end != std::string::npos && comm_end + 2 < stat->size() ? (*stat)[comm_end + 2] : '?';
+}
+
+// The values of the line "key:" of a task's status ("Uid" -> real, effective, saved, fs);
+// empty when the line or the task is missing.
+std::vector<std::string> StatusFields(const std::string& task_dir, std::string_view key) {
+  std::vector<std::string> fields;
+  Result<std::string> text = ReadFile(task_dir + "/status");
+  if (!text.ok()) return fields;
+  const std::string prefix = std::string(key) + ":";
+  std::istringstream in(*text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, prefix.size(), prefix) != 0) continue;
+    std::istringstream values(line.substr(prefix.size()));
+    for (std::string value; values >> value;) fields.push_back(value);
+    break;
+  }
+  return fields;
+}
+
+unsigned long long StatusHex(const std::string& task_dir, std::string_view key) {
+  std::vector<std::string> fields = StatusFields(task_dir, key);
+  return fields.empty() ? 0 : std::strtoull(fields[0].c_str(), nullptr, 16);
+}
+
+}  // namespace
+
+Result<std::vector<int>> StoppedTasks(const std::vector<int>& pids, const std::string& proc_root) {
+  return TasksWhere(pids, proc_root, [](const std::string& task) {
+    const char state = TaskState(task);
+    return state == 'T' || state == 't';
+  });
+}
+
+Result<std::vector<int>> TracedTasks(const std::vector<int>& pids, const std::string& proc_root) {
+  return TasksWhere(pids, proc_root, [](const std::string& task) {
+    std::vector<std::string> tracer = StatusFields(task, "TracerPid");
+    return !tracer.empty() && tracer[0] != "0";
+  });
+}
+
+Result<std::vector<int>> VforkParents(const std::vector<int>& pids, const std::string& proc_root) {
+  return TasksWhere(pids, proc_root, [](const std::string& task) {
+    if (TaskState(task) != 'D') return false;
+    // wait_for_vfork_done() is inlined into kernel_clone() on recent kernels.
+    Result<std::string> wchan = ReadFile(task + "/wchan");
+    return wchan.ok() && (*wchan == "kernel_clone" || *wchan == "wait_for_vfork_done" ||
+                          *wchan == "_do_fork" || *wchan == "do_fork");
+  });
+}
+
+Result<std::vector<int>> TasksWithPendingSignal(const std::vector<int>& pids, int signo,
+                                                const std::string& proc_root) {
+  if (signo < 1 || signo > 64) return Status::InvalidArgument("no signal " + std::to_string(signo));
+  const unsigned long long bit = 1ULL << (signo - 1);
+  return TasksWhere(pids, proc_root, [bit](const std::string& task) {
+    return ((StatusHex(task, "SigPnd") | StatusHex(task, "ShdPnd")) & bit) != 0;
+  });
+}
+
+Result<std::vector<int>> TasksWithOtherIds(const std::vector<int>& pids, unsigned uid, unsigned gid,
+                                           const std::string& proc_root) {
+  auto other = [](const std::vector<std::string>& ids, unsigned mine) {
+    for (size_t i = 0; i < ids.size() && i < 3; ++i) {  // real, effective, saved
+      if (std::strtoul(ids[i].c_str(), nullptr, 10) != mine) return true;
+    }
+    return false;
+  };
+  return TasksWhere(pids, proc_root, [&](const std::string& task) {
+    return other(StatusFields(task, "Uid"), uid) || other(StatusFields(task, "Gid"), gid);
+  });
+}
+
+Result<std::vector<int>> TasksWithChildTimeNamespace(const std::vector<int>& pids,
+                                                     const std::string& proc_root) {
+  return TasksWhere(pids, proc_root, [](const std::string& task) {
+    struct stat own, children;
+    return ::stat((task + "/ns/time").c_str(), &own) == 0 &&
+           ::stat((task + "/ns/time_for_children").c_str(), &children) == 0 &&
+           (own.st_ino != children.st_ino || own.st_dev != children.st_dev);
+  });
+}
+
+Result<std::vector<int>> TasksWithQueuedNotifyEvents(const std::vector<int>& pids,
+                                                     const std::string& proc_root) {
+  std::vector<int> found;
+  for (int pid : pids) {
+    const std::string fd_dir = proc_root + "/" + std::to_string(pid) + "/fd";
+    int pidfd = -1;
+    for (const std::string& name : ListNames(fd_dir)) {
+      char target[64];
+      const ssize_t n = ::readlink((fd_dir + "/" + name).c_str(), target, sizeof target - 1);
+      if (n <= 0) continue;
+      const std::string_view link(target, static_cast<size_t>(n));
+      if (link != "anon_inode:inotify" && link != "anon_inode:[fanotify]") continue;
+      if (pidfd < 0) pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+      if (pidfd < 0) break;
+      const int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, std::atoi(name.c_str()), 0));
+      if (fd < 0) continue;
+      int queued = 0;
+      const bool has = ::ioctl(fd, FIONREAD, &queued) == 0 && queued > 0;
+      ::close(fd);
+      if (has) {
+        found.push_back(pid);
+        break;
+      }
+    }
+    if (pidfd >= 0) ::close(pidfd);
+  }
+  return found;
+}
+
+Result<bool> HasEffectiveCapability(int cap, const std::string& proc_root) {
+  if (cap < 0 || cap > 63) return Status::InvalidArgument("no capability " + std::to_string(cap));
+  std::vector<std::string> caps = StatusFields(proc_root + "/self", "CapEff");
+  if (caps.empty()) return Status::NotFound("no CapEff in " + proc_root + "/self/status");
+  return (std::strtoull(caps[0].c_str(), nullptr, 16) >> cap & 1ULL) != 0;
 }
 
 }  // namespace migrate::runtime

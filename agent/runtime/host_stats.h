@@ -36,11 +36,43 @@ Result<int> EstablishedTcpConnections(int pid, const std::string& proc_root = "/
 // of /proc/<pid>/fdinfo/*). CRIU refuses to dump them unless asked (--file-locks).
 Result<int> FileLocksHeld(const std::vector<int>& pids, const std::string& proc_root = "/proc");
 
-// The tasks (threads included) of `pids` that are stopped (state T, e.g. by SIGSTOP, or t,
-// stopped while traced). CRIU freezes the container first (every runc hands it the cgroup
-// freezer) and then cannot attach to a stopped task: its dump hangs (docs/zdtm.md).
+// Tasks CRIU cannot dump, each a list of the task ids (threads included) of `pids`, read from
+// /proc/<pid>/task/<tid>; tasks that vanish meanwhile are skipped (docs/zdtm.md has the cases).
+//
+// Stopped (state T, e.g. by SIGSTOP, or t, stopped while traced). CRIU freezes the container
+// first (every runc hands it the cgroup freezer) and then cannot attach to a stopped task: its
+// dump hangs.
 Result<std::vector<int>> StoppedTasks(const std::vector<int>& pids,
                                       const std::string& proc_root = "/proc");
+// Traced by another task (TracerPid not 0): CRIU must trace every task itself.
+Result<std::vector<int>> TracedTasks(const std::vector<int>& pids,
+                                     const std::string& proc_root = "/proc");
+// Parents waiting for a vfork()ed child to exec or exit (state D inside the kernel's clone):
+// CRIU cannot seize them ("Unseizable non-zombie").
+Result<std::vector<int>> VforkParents(const std::vector<int>& pids,
+                                      const std::string& proc_root = "/proc");
+// With `signo` pending (SigPnd or ShdPnd). CRIU refuses a pending SIGTRAP: its parasite
+// traps itself.
+Result<std::vector<int>> TasksWithPendingSignal(const std::vector<int>& pids, int signo,
+                                                const std::string& proc_root = "/proc");
+// Whose real, effective or saved uid is not `uid`, or gid not `gid`. CRIU reads every task's
+// rlimits with prlimit(), which the kernel allows on such a task only with CAP_SYS_RESOURCE.
+Result<std::vector<int>> TasksWithOtherIds(const std::vector<int>& pids, unsigned uid, unsigned gid,
+                                           const std::string& proc_root = "/proc");
+// In a time namespace other than the one their children get (unshare(CLONE_NEWTIME) without a
+// fork since): CRIU cannot dump it ("Can't make timens id").
+Result<std::vector<int>> TasksWithChildTimeNamespace(const std::vector<int>& pids,
+                                                     const std::string& proc_root = "/proc");
+
+// Processes of `pids` holding an inotify or fanotify descriptor with events queued and not yet
+// read (FIONREAD on a copy of the descriptor taken with pidfd_getfd). CRIU dumps the watches and
+// marks but not the queue ("The ... inotify events will be dropped"): the restored application
+// never gets those events. Processes or descriptors that vanish meanwhile are skipped.
+Result<std::vector<int>> TasksWithQueuedNotifyEvents(const std::vector<int>& pids,
+                                                     const std::string& proc_root = "/proc");
+
+// True when this process has capability `cap` (e.g. CAP_SYS_RESOURCE) in its effective set.
+Result<bool> HasEffectiveCapability(int cap, const std::string& proc_root = "/proc");
 
 // Processes (other than this one) that use `path` or anything below it: an open file
 // descriptor, their working directory or root, or an argument of their command line. A dump

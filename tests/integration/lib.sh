@@ -28,11 +28,13 @@ bundles_dir() { case $1 in host-a) echo "$HOST_A_BUNDLES" ;; host-b) echo "$HOST
 netns_path() { case $1 in host-a) echo "$HOST_A_NETNS" ;; host-b) echo "$HOST_B_NETNS" ;; esac; }
 
 cleanup_containers() {
-  local pair host id
+  local pair host id root
   for pair in "${CREATED[@]}"; do
     read -r host id <<<"$pair"
     for h in host-a host-b; do
-      RUNTIME=$(runtime_of "$h") "$SAMPLE" remove "$id" "$(runc_root "$h")" || true
+      root=$(runc_root "$h")
+      # runc and crun keep a folder per container in their root: none, nothing to remove.
+      [ -e "$root/$id" ] && { RUNTIME=$(runtime_of "$h") "$SAMPLE" remove "$id" "$root" || true; }
       rm -rf "$(state_dir "$h")/containers/$id"
     done
     rm -rf "$(bundles_dir "$host")/$id"

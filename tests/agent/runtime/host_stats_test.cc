@@ -2,12 +2,17 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -165,6 +170,155 @@ TEST(HostStatsTest, StoppedTasksAndFileLocksOfRealProcesses) {
   EXPECT_EQ(stopped, std::vector<int>{locker});
   kill(locker, SIGKILL);
   waitpid(locker, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+// A child that runs `setup`, tells the parent, and waits to be killed (its own process
+// group: killed with whatever it started). -1 when the setup failed.
+template <typename Setup>
+pid_t ChildAfter(Setup setup) {
+  int ready[2];
+  if (pipe(ready) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(ready[0]);
+    setpgid(0, 0);
+    if (!setup(ready[1])) _exit(1);
+    (void)!write(ready[1], "x", 1);
+    for (;;) pause();
+  }
+  close(ready[1]);
+  char byte;
+  const bool ok = read(ready[0], &byte, 1) == 1;
+  close(ready[0]);
+  if (!ok) {
+    waitpid(pid, nullptr, 0);
+    return -1;
+  }
+  return pid;
+}
+
+void KillGroup(pid_t pid) {
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+// Polls `find` until it returns a non-empty list (the kernel may take a moment), at most 1 s.
+template <typename Find>
+std::vector<int> Eventually(Find find) {
+  std::vector<int> found;
+  for (int i = 0; i < 200 && found.empty(); ++i) {
+    found = *find();
+    if (found.empty()) usleep(5000);
+  }
+  return found;
+}
+
+const std::vector<int> kSelf = {static_cast<int>(getpid())};
+
+TEST(HostStatsTest, TracedTasksOfRealProcesses) {
+  pid_t child = ChildAfter([](int) { return true; });
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(TracedTasks({child})->empty());
+  ASSERT_EQ(ptrace(PTRACE_SEIZE, child, nullptr, nullptr), 0) << strerror(errno);
+  EXPECT_EQ(Eventually([&] { return TracedTasks({child}); }), std::vector<int>{child});
+  KillGroup(child);
+}
+
+TEST(HostStatsTest, VforkParentsOfRealProcesses) {
+  // The child vforks; the vforked grandchild tells the parent and waits, so the child waits
+  // in vfork until the group is killed.
+  pid_t child = ChildAfter([](int ready) {
+    if (vfork() == 0) {
+      (void)!write(ready, "x", 1);
+      for (;;) pause();
+    }
+    return false;
+  });
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(Eventually([&] { return VforkParents({child}); }), std::vector<int>{child});
+  EXPECT_TRUE(VforkParents(kSelf)->empty());
+  KillGroup(child);
+}
+
+TEST(HostStatsTest, PendingSignalsOfRealProcesses) {
+  pid_t child = ChildAfter([](int) {
+    sigset_t trap;
+    sigemptyset(&trap);
+    sigaddset(&trap, SIGTRAP);
+    return sigprocmask(SIG_BLOCK, &trap, nullptr) == 0 && kill(getpid(), SIGTRAP) == 0;
+  });
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(*TasksWithPendingSignal({child}, SIGTRAP), std::vector<int>{child});
+  EXPECT_TRUE(TasksWithPendingSignal({child}, SIGUSR1)->empty());
+  EXPECT_TRUE(TasksWithPendingSignal(kSelf, SIGTRAP)->empty());
+  EXPECT_EQ(TasksWithPendingSignal(kSelf, 0).status().code(), StatusCode::kInvalidArgument);
+  KillGroup(child);
+}
+
+TEST(HostStatsTest, TasksWithOtherIdsOfRealProcesses) {
+  EXPECT_TRUE(TasksWithOtherIds(kSelf, getuid(), getgid())->empty());
+  EXPECT_FALSE(TasksWithOtherIds(kSelf, getuid() + 1, getgid())->empty());
+  EXPECT_FALSE(TasksWithOtherIds(kSelf, getuid(), getgid() + 1)->empty());
+  if (geteuid() != 0) GTEST_SKIP() << "a child of another uid needs root";
+  pid_t child = ChildAfter([](int) {  // the saved ids alone differ
+    return setresgid(0, 0, 4321) == 0 && setresuid(0, 0, 4321) == 0;
+  });
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(*TasksWithOtherIds({child}, 0, 0), std::vector<int>{child});
+  EXPECT_EQ(*TasksWithOtherIds({child}, 4321, 4321), std::vector<int>{child});  // real ids: 0
+  KillGroup(child);
+}
+
+TEST(HostStatsTest, TasksWithChildTimeNamespaceOfRealProcesses) {
+  EXPECT_TRUE(TasksWithChildTimeNamespace(kSelf)->empty());
+  pid_t child = ChildAfter([](int) { return unshare(CLONE_NEWTIME) == 0; });
+  if (child < 0) GTEST_SKIP() << "unshare(CLONE_NEWTIME) not allowed here";
+  EXPECT_EQ(*TasksWithChildTimeNamespace({child}), std::vector<int>{child});
+  KillGroup(child);
+}
+
+TEST(HostStatsTest, QueuedNotifyEventsOfRealProcesses) {
+  const std::string dir = (fs::temp_directory_path() / ("migrate-inotify-" + std::to_string(getpid()))).string();
+  fs::create_directories(dir);
+  // A child watching a folder of its own: with an event queued (a file created after the
+  // watch) or without.
+  auto watcher = [&](bool queue) {
+    const std::string watched = dir + (queue ? "/queued" : "/idle");
+    fs::create_directories(watched);
+    return ChildAfter([&, watched, queue](int) {
+      const int fd = inotify_init1(IN_NONBLOCK);
+      if (fd < 0 || inotify_add_watch(fd, watched.c_str(), IN_CREATE) < 0) return false;
+      return !queue || std::ofstream(watched + "/created").good();
+    });
+  };
+  pid_t idle = watcher(false);
+  ASSERT_GT(idle, 0);
+  pid_t queued = watcher(true);
+  ASSERT_GT(queued, 0);
+  EXPECT_EQ(*TasksWithQueuedNotifyEvents({idle, queued}), std::vector<int>{queued});
+  EXPECT_TRUE(TasksWithQueuedNotifyEvents(kSelf)->empty());
+  EXPECT_TRUE(TasksWithQueuedNotifyEvents({999999999})->empty());  // vanished
+  KillGroup(idle);
+  KillGroup(queued);
+  fs::remove_all(dir);
+}
+
+TEST(HostStatsTest, EffectiveCapabilitiesFromStatus) {
+  FakeProc proc;
+  fs::create_directories(proc.root() + "/self");
+  std::ofstream(proc.root() + "/self/status") << "Name:\tx\nCapEff:\t0000000001000000\n";
+  EXPECT_TRUE(*HasEffectiveCapability(24, proc.root()));   // CAP_SYS_RESOURCE
+  EXPECT_FALSE(*HasEffectiveCapability(23, proc.root()));  // CAP_SYS_NICE
+  EXPECT_EQ(HasEffectiveCapability(64, proc.root()).status().code(), StatusCode::kInvalidArgument);
+  std::ofstream(proc.root() + "/self/status") << "Name:\tx\n";
+  EXPECT_FALSE(HasEffectiveCapability(24, proc.root()).ok());
 }
 
 }  // namespace
