@@ -16,9 +16,11 @@
 #      and absolute), config.json a symlink to a host file, images holding a symlink or a hard
 #      link. Each: the stream or /v1/restore is refused with the reason, host-b rolls back,
 #      no container and nothing of the migration left on host-b.
-#   3. A hook carrying migrate's own loopback marker (which the policy leaves to the restore)
-#      forged by the source, with real images: the container is restored on host-b, and the
-#      forged hook never ran (the restore removes it), then host-b rolls back.
+#   3. Real images (dumped on host-a by hand), so that runc's restore runs the config's hooks:
+#      a hook carrying migrate's own loopback marker (which the policy leaves to the restore)
+#      forged by the source: the container is restored on host-b and the forged hook never
+#      ran (the restore removes it); a createRuntime hook under "Hooks": refused. Both rolled
+#      back.
 source "$(dirname "$0")/lib.sh"
 : "${MIGRATE_SEND_TREE:?MIGRATE_SEND_TREE must name tests/tools send_tree}"
 PKI=$(dirname "$MIGRATE_HOSTS")/pki
@@ -274,26 +276,33 @@ benign_images "$images"
 ln "$images/pages-1.img" "$images/pages-2.img"
 lie_images images-hardlink "$images" "hard link"
 
-# --- 3. a forged migrate hook, with real images ----------------------------------------------
+# --- 3. real images: the restore runs runc's hooks -------------------------------------------
+# lie_real_images NAME ID JQ: a counting container on host-a, dumped there by hand (runc
+# checkpoint: host-a's root does as it likes), streamed to host-b with its bundle's
+# config.json edited by JQ, after a preflight of the benign config; then /v1/restore.
+lie_real_images() {
+  local name=$1 id=$2 filter=$3 src images=$TEST_TMP/images-$1 bundle=$TEST_TMP/bundle-$1
+  start_counter host-a "$id"
+  src=$(container_bundle host-a "$id")
+  timeout 60 "$(runtime_of host-a)" --root "$(runc_root host-a)" checkpoint \
+    --image-path "$images" --work-path "$TEST_TMP/dump-work-$name" -- "$id" ||
+    fail "$name: runc checkpoint of $id on host-a failed"
+  cp -a "$src" "$bundle"
+  jq "$filter" "$src/config.json" >"$bundle/config.json"
+  lie_prepare "$id"
+  send_as_host_a "$BUNDLE_TOKEN" "$bundle"
+  [ "$SEND_RC" = 0 ] || fail "$name: the bundle stream was refused: $SEND_OUT"
+  send_as_host_a "$IMAGES_TOKEN" "$images"
+  [ "$SEND_RC" = 0 ] || fail "$name: the real images were refused: $SEND_OUT"
+  lie_restore "$id" CGROUP_MODE_IGNORE
+}
+
 # The policy leaves prestart hooks marked as migrate's loopback hook to the restore, which
 # removes every one of them: a source may mark its own hook so. With real images the restore
 # runs runc's prestart hooks, so a forged hook that were kept would write the canary.
 ID=lie-forged-$$
-start_counter host-a "$ID"
-SRC_BUNDLE=$(container_bundle host-a "$ID")
-IMAGES=$TEST_TMP/images-forged
-rt host-a checkpoint --image-path "$IMAGES" --work-path "$TEST_TMP/dump-work" -- "$ID" ||
-  fail "runc checkpoint of $ID on host-a failed"
-bundle=$TEST_TMP/bundle-forged
-cp -a "$SRC_BUNDLE" "$bundle"
 forged="{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"# migrate: loopback up during restore\\necho pwned > $CANARY/pwned\"]}"
-jq ".hooks = {prestart: [$forged]}" "$SRC_BUNDLE/config.json" >"$bundle/config.json"
-lie_prepare "$ID"
-send_as_host_a "$BUNDLE_TOKEN" "$bundle"
-[ "$SEND_RC" = 0 ] || fail "forged hook: the bundle stream was refused: $SEND_OUT"
-send_as_host_a "$IMAGES_TOKEN" "$IMAGES"
-[ "$SEND_RC" = 0 ] || fail "forged hook: the real images were refused: $SEND_OUT"
-lie_restore "$ID" CGROUP_MODE_IGNORE
+lie_real_images forged "$ID" ".hooks = {prestart: [$forged]}"
 [ "$API_STATUS" = 200 ] || fail "forged hook: the restore of real images failed: $API_OUT"
 [ "$(container_status host-b "$ID")" = running ] || fail "forged hook: $ID does not run on host-b"
 [ ! -e "$CANARY/pwned" ] || fail "forged hook: host-b ran the source's hook"
@@ -304,22 +313,9 @@ log "forged hook: restored on host-b without it (host-b's own loopback hook ran)
 rolled_back "$ID" "forged hook"
 
 # "Hooks", which runc reads as its hooks (and merges with the "hooks" the restore adds): a
-# createRuntime hook runc runs during the restore, as root on host-b.
+# createRuntime hook that runc would run during the restore, as root on host-b.
 ID=lie-hooks-key-$$
-start_counter host-a "$ID"
-SRC_BUNDLE=$(container_bundle host-a "$ID")
-IMAGES=$TEST_TMP/images-hooks-key
-rt host-a checkpoint --image-path "$IMAGES" --work-path "$TEST_TMP/dump-work-hooks-key" -- "$ID" ||
-  fail "runc checkpoint of $ID on host-a failed"
-bundle=$TEST_TMP/bundle-hooks-key
-cp -a "$SRC_BUNDLE" "$bundle"
-jq ".Hooks = {createRuntime: [$pwn]}" "$SRC_BUNDLE/config.json" >"$bundle/config.json"
-lie_prepare "$ID"
-send_as_host_a "$BUNDLE_TOKEN" "$bundle"
-[ "$SEND_RC" = 0 ] || fail "Hooks: the bundle stream was refused: $SEND_OUT"
-send_as_host_a "$IMAGES_TOKEN" "$IMAGES"
-[ "$SEND_RC" = 0 ] || fail "Hooks: the real images were refused: $SEND_OUT"
-lie_restore "$ID" CGROUP_MODE_IGNORE
+lie_real_images hooks-key "$ID" ".Hooks = {createRuntime: [$pwn]}"
 [ ! -e "$CANARY/pwned" ] || fail "Hooks: host-b ran the source's hook (it wrote $CANARY/pwned)"
 [ "$API_STATUS" != 200 ] || fail "Hooks: host-b restored a config with \"Hooks\""
 grep -q 'restore refused' <<<"$API_OUT" || fail "Hooks: restore failed, but not refused: $API_OUT"
