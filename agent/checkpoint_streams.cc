@@ -10,19 +10,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-transfer::SendOptions StreamOptions(const proto::StreamTarget& target, const tls::ContextPtr& tls,
-                                    const std::string& label, int compress_level) {
-  transfer::SendOptions options;
-  options.host = target.address();
-  options.port = static_cast<uint16_t>(target.data_port());
-  options.server_name = target.node_name();
-  options.tls = tls;
-  options.token = target.token();
-  options.label = label;
-  if (compress_level != 0) options.zstd_level = compress_level;
-  return options;
-}
-
 // True once CRIU has written an image file into `dir`.
 bool HasImageFile(const std::string& dir) {
   std::error_code ec;
@@ -36,7 +23,25 @@ bool HasImageFile(const std::string& dir) {
 
 CheckpointStreams::CheckpointStreams(AgentContext& ctx, Migration& m,
                                      const proto::CheckpointSendRequest& request)
-    : ctx_(ctx), m_(m), request_(request) {}
+    : ctx_(ctx), m_(m), request_(request) {
+  if (request.bandwidth_bytes_per_second() > 0) {
+    rate_limit_ = std::make_unique<transfer::RateLimit>(request.bandwidth_bytes_per_second());
+  }
+}
+
+transfer::SendOptions CheckpointStreams::StreamOptions(const proto::StreamTarget& target,
+                                                       const std::string& label) const {
+  transfer::SendOptions options;
+  options.host = target.address();
+  options.port = static_cast<uint16_t>(target.data_port());
+  options.server_name = target.node_name();
+  options.tls = ctx_.deps().client_tls;
+  options.token = target.token();
+  options.label = label;
+  if (request_.compress_level() != 0) options.zstd_level = request_.compress_level();
+  options.rate_limit = rate_limit_.get();  // both streams share the cap
+  return options;
+}
 
 CheckpointStreams::~CheckpointStreams() { Join(); }
 
@@ -53,8 +58,7 @@ Status CheckpointStreams::Start() {
   m_.send_progress.raw_bytes = 0;
   m_.send_progress.wire_bytes = 0;
   m_.send_progress.files = 0;
-  auto options = StreamOptions(request_.target(), ctx_.deps().client_tls,
-                               r.migration_id() + "/images", request_.compress_level());
+  auto options = StreamOptions(request_.target(), r.migration_id() + "/images");
   options.progress = &m_.send_progress;
   images_sender_ = std::thread([this, options] {
     images_sent_ = transfer::SendTree(options, *images_, &m_.cancel);
@@ -78,8 +82,7 @@ void CheckpointStreams::SendBundle() {
   ctx_.Hit("source.frozen", m_);
   proto::StreamTarget target = request_.target();
   target.set_token(request_.bundle_token());
-  auto options = StreamOptions(target, ctx_.deps().client_tls, r.migration_id() + "/bundle",
-                               request_.compress_level());
+  auto options = StreamOptions(target, r.migration_id() + "/bundle");
   transfer::DirectoryTreeSource tree(r.source_bundle());
   bundle_sent_ = transfer::SendTree(options, tree, &m_.cancel);
 }

@@ -11,6 +11,8 @@
 
 #include "agent/agent_context.h"
 #include "transfer/file_source.h"
+#include "transfer/rate_limit.h"
+#include "transfer/stream_sender.h"
 #include "transfer/stream_types.h"
 
 namespace migrate::agent {
@@ -35,10 +37,13 @@ class CheckpointStreams {
  private:
   void SendBundle();
   void Join();
+  transfer::SendOptions StreamOptions(const proto::StreamTarget& target,
+                                      const std::string& label) const;
 
   AgentContext& ctx_;
   Migration& m_;
   const proto::CheckpointSendRequest& request_;
+  std::unique_ptr<transfer::RateLimit> rate_limit_;  // --bandwidth, when asked for
   std::unique_ptr<transfer::GrowingDirectorySource> images_;
   std::atomic<bool> dump_over_{false};
   Result<transfer::TransferStats> images_sent_ = Status::Internal("images sender did not run");

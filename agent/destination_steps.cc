@@ -84,11 +84,15 @@ Result<proto::PrepareReceiveResponse> DestinationSteps::Expect(Migration& m) {
   auto budget = std::make_shared<transfer::ByteBudget>(r.bytes_agreed());
   transfer::ExpectedStream bundle = Expected(r, r.bundle_dir(), ctx_.StagingDir(), "bundle");
   bundle.symlinks = transfer::SymlinkPolicy::kContainerRoot;
+  bundle.special_files = ctx_.config().received_containers().allow_device_nodes()
+                             ? transfer::SpecialFilePolicy::kDevicesToo
+                             : transfer::SpecialFilePolicy::kFifosAndSockets;
   bundle.budget = budget;
   MIGRATE_RETURN_IF_ERROR(
       ctx_.deps().streams->Expect(r.bundle_token(), bundle).WithContext("bundle stream"));
   transfer::ExpectedStream images = Expected(r, r.images_dir(), ctx_.StagingDir(), "images");
   images.symlinks = transfer::SymlinkPolicy::kNone;  // CRIU opens images by name, as root
+  images.special_files = transfer::SpecialFilePolicy::kNone;  // CRIU writes none
   images.budget = budget;
   // No fsync for the images: they serve only this migration's restore, and a destination
   // that restarts before RESTORED deletes them (the source keeps its copy until commit).

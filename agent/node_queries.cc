@@ -21,6 +21,11 @@ Result<proto::Capabilities> QueryCapabilities(AgentContext& ctx) {
     out.set_error(q.error);
   }
   caps.set_unfinished_migrations(static_cast<uint32_t>(ctx.store().unfinished()));
+  // Room for containers moved here; 0 (none) when it cannot be read.
+  Result<uint64_t> memory = runtime::MemAvailableBytes();
+  Result<uint64_t> disk = runtime::FreeBytes(ctx.config().state_dir());
+  caps.set_memory_available_bytes(memory.ok() ? *memory : 0);
+  caps.set_state_free_bytes(disk.ok() ? *disk : 0);
   return caps;
 }
 

@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "controller/certs_command.h"
-#include "controller/cgroup_mode_names.h"
+#include "controller/drain_command.h"
 #include "controller/fleet_view.h"
 #include "controller/hosts_check.h"
+#include "controller/interrupts.h"
 #include "controller/inventory.h"
 #include "controller/migration.h"
+#include "controller/move_options.h"
 #include "controller/report.h"
 #include "controller/rollback.h"
 #include "controller/terminal_progress.h"
@@ -35,6 +37,8 @@ constexpr char kFooter[] = R"(Examples:
       run every preflight check on both hosts, change nothing
   migrate container web-1 host-a host-b --output json | jq .status
   migrate hosts check host-a host-b
+  migrate drain host-a --to host-b,host-c --dry-run
+      empty host-a: the plan and every move's preflight (drop --dry-run to move them)
   migrate certs --help
 
 Hosts come from an inventory file: --hosts FILE, else $MIGRATE_HOSTS, else
@@ -44,44 +48,15 @@ Exit status: 0 migrated (or --dry-run passed), 1 failed before the freeze (nothi
 freeze and not rolled back: the rollback failed, or the destination may run the container
 and could not confirm its rollback (see the report; the source keeps the images).)";
 
-// SIGINT/SIGTERM during a migration: finish the step in flight, then roll back (or stop, before
-// the freeze). The handler resets itself, so a second signal kills the process.
-std::atomic<bool> g_interrupted{false};
-
-extern "C" void OnInterrupt(int) {
-  g_interrupted.store(true);
-  static const char kMessage[] =
-      "\nmigrate: interrupted: finishing the current step, then rolling back "
-      "(interrupt again to abandon; the agents keep their journals)\n";
-  (void)!::write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
-}
-
-void InstallInterruptHandler() {
-  g_interrupted.store(false);
-  struct sigaction action = {};
-  action.sa_handler = OnInterrupt;
-  action.sa_flags = SA_RESETHAND;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
+constexpr const char* kContainerInterruptMessages[] = {
+    "\nmigrate: interrupted: finishing the current step, then rolling back "
+    "(interrupt again to abandon; the agents keep their journals)\n"};
 
 struct ContainerArgs {
   std::string container_id;
   std::string source;
   std::string destination;
-  std::string cgroups_mode = "soft";
-  std::string cgroup_path;
-  int compress_level = 0;
-  bool tcp_established = false;
-  bool file_locks = false;
-  bool ext_unix_sk = false;
-  bool keep_images = false;
-  bool dry_run = false;
-  std::string output = "text";
-  std::string hosts_file;
-  int timeout_s = 120;
-  int transfer_timeout_s = 1800;
+  MoveOptions move;
 };
 
 struct RollbackArgs {
@@ -100,15 +75,6 @@ struct HostsCheckArgs {
   int timeout_s = 120;
 };
 
-HttpsClientOptions ClientOptions(int timeout_s, int transfer_timeout_s) {
-  HttpsClientOptions options;
-  options.request_timeout = std::chrono::seconds(timeout_s);
-  options.transfer_timeout = std::chrono::seconds(transfer_timeout_s);
-  options.connect_timeout = std::min(options.connect_timeout, options.request_timeout);
-  options.poll_timeout = std::min(options.poll_timeout, options.request_timeout);
-  return options;
-}
-
 // A report for a command that never reached an agent (bad input).
 proto::Report InputErrorReport(const ContainerArgs& args, const Status& status) {
   proto::Report report;
@@ -116,7 +82,7 @@ proto::Report InputErrorReport(const ContainerArgs& args, const Status& status) 
   report.set_container(args.container_id);
   report.set_source(args.source);
   report.set_destination(args.destination);
-  report.mutable_cgroups_mode()->set_requested(args.cgroups_mode);
+  report.mutable_cgroups_mode()->set_requested(args.move.cgroups_mode);
   report.mutable_timings_ms();
   report.mutable_bytes();
   report.mutable_rollback();
@@ -127,28 +93,14 @@ proto::Report InputErrorReport(const ContainerArgs& args, const Status& status) 
 
 int InputError(const ContainerArgs& args, const Status& status, CliEnvironment& env) {
   *env.err << "migrate: " << status.message() << "\n";
-  if (args.output == "json") *env.out << ReportToJson(InputErrorReport(args, status));
+  if (args.move.output == "json") *env.out << ReportToJson(InputErrorReport(args, status));
   return kExitUsage;
 }
 
 int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
-  Result<proto::CgroupMode> mode = ParseCgroupModeName(args.cgroups_mode);
-  if (!mode.ok()) return InputError(args, mode.status(), env);
-  if (!args.cgroup_path.empty() && *mode != proto::CGROUP_MODE_IGNORE &&
-      *mode != proto::CGROUP_MODE_SOFT) {
-    return InputError(args,
-                      Status::InvalidArgument(
-                          "--cgroup-path needs --cgroups-mode ignore or soft: in " +
-                          args.cgroups_mode +
-                          " mode CRIU puts the processes back into the cgroups they were "
-                          "dumped from"),
-                      env);
-  }
-  if (!args.cgroup_path.empty() && args.cgroup_path.front() != '/') {
-    return InputError(
-        args, Status::InvalidArgument("--cgroup-path must be absolute (e.g. /tenants/web-1)"), env);
-  }
-  const std::string path = ChooseInventoryPath(args.hosts_file, env.hosts_env);
+  Result<MigrationRequest> move = MoveRequest(args.move);
+  if (!move.ok()) return InputError(args, move.status(), env);
+  const std::string path = ChooseInventoryPath(args.move.hosts_file, env.hosts_env);
   Result<proto::Inventory> inventory = LoadInventory(path);
   if (!inventory.ok()) return InputError(args, inventory.status(), env);
   Result<proto::InventoryHost> source = FindHost(*inventory, args.source);
@@ -158,7 +110,7 @@ int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
     return InputError(args, destination.status().WithContext("destination"), env);
   }
   Result<std::unique_ptr<AgentClientFactory>> factory =
-      env.make_factory(*inventory, ClientOptions(args.timeout_s, args.transfer_timeout_s));
+      env.make_factory(*inventory, ClientOptions(args.move.timeout_s, args.move.transfer_timeout_s));
   if (!factory.ok()) {
     return InputError(args, factory.status().WithContext("controller certificate"), env);
   }
@@ -167,31 +119,23 @@ int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
   Result<std::unique_ptr<AgentClient>> destination_client = (*factory)->Connect(*destination);
   if (!destination_client.ok()) return InputError(args, destination_client.status(), env);
 
-  MigrationRequest request;
+  MigrationRequest request = std::move(move).value();
   request.container_id = args.container_id;
   request.source = *source;
   request.destination = *destination;
-  request.cgroup_mode = *mode;
-  request.cgroup_path = args.cgroup_path;
-  request.compress_level = args.compress_level;
-  request.tcp_established = args.tcp_established;
-  request.file_locks = args.file_locks;
-  request.ext_unix_sk = args.ext_unix_sk;
-  request.keep_images = args.keep_images;
-  request.dry_run = args.dry_run;
   if (env.handle_signals) {
-    InstallInterruptHandler();
-    request.interrupted = &g_interrupted;
+    InstallInterrupts(1, kContainerInterruptMessages);
+    request.interrupted = &InterruptFlag(0);
   }
 
   std::unique_ptr<TerminalProgress> progress;
-  if (env.err_is_tty && args.output == "text") {
+  if (env.err_is_tty && args.move.output == "text") {
     progress = std::make_unique<TerminalProgress>(
         *env.err, *env.clock, args.container_id + " " + args.source + " -> " + args.destination);
   }
   Migration migration(request, **source_client, **destination_client, *env.clock, progress.get());
   const proto::Report report = migration.Run();
-  if (args.output == "json") {
+  if (args.move.output == "json") {
     *env.out << ReportToJson(report);
   } else {
     *env.out << ReportToText(report);
@@ -486,50 +430,7 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
   container_cmd->add_option("src-host", container.source, "host it runs on (inventory name)")
       ->required();
   container_cmd->add_option("dst-host", container.destination, "host to move it to")->required();
-  container_cmd
-      ->add_option("--cgroups-mode", container.cgroups_mode,
-                   "how CRIU treats cgroups: ignore|soft|full|strict (also none|props); the "
-                   "restore must really run this mode or the migration is rolled back")
-      ->check(CLI::IsMember({"ignore", "none", "props", "soft", "full", "strict"}))
-      ->capture_default_str();
-  container_cmd->add_option("--cgroup-path", container.cgroup_path,
-                            "destination cgroupsPath, to move the container into a new "
-                            "cgroup (ignore or soft; in ignore the default is the "
-                            "destination agent's cgroup parent + id, in soft the dumped path)");
-  container_cmd
-      ->add_option("--compress-level", container.compress_level,
-                   "zstd level 1..19 for the streams (default: the agents' default)")
-      ->check(CLI::Range(1, 19));
-  container_cmd->add_flag("--tcp-established", container.tcp_established,
-                          "carry established TCP connections (CRIU --tcp-established; the "
-                          "peers must reach the container at the same address afterwards)");
-  container_cmd->add_flag("--file-locks", container.file_locks,
-                          "carry the file locks the container's tasks hold (CRIU "
-                          "--file-locks; preflight says when they hold any)");
-  container_cmd->add_flag("--ext-unix-sk", container.ext_unix_sk,
-                          "allow unix sockets connected to peers outside the container (CRIU "
-                          "--ext-unix-sk; the peer end is not moved and must exist on the "
-                          "destination)");
-  container_cmd->add_flag("--keep-images", container.keep_images,
-                          "keep the checkpoint images on both hosts after a successful commit");
-  container_cmd->add_flag("--dry-run", container.dry_run,
-                          "run the preflight on both hosts only; freeze and change nothing");
-  container_cmd->add_option("--output", container.output, "text|json (json: one object)")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  container_cmd->add_option("--hosts", container.hosts_file,
-                            "inventory file (default: $MIGRATE_HOSTS, else "
-                            "/etc/migrate/hosts.json)");
-  container_cmd
-      ->add_option("--timeout", container.timeout_s,
-                   "seconds allowed for each ordinary agent call (preflight, restore, ...)")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
-  container_cmd
-      ->add_option("--transfer-timeout", container.transfer_timeout_s,
-                   "seconds allowed for checkpoint+transfer (images and bundle)")
-      ->check(CLI::Range(1, 7 * 86400))
-      ->capture_default_str();
+  AddMoveOptions(container_cmd, container.move, /*with_cgroup_path=*/true);
 
   HostsCheckArgs hosts_check;
   CLI::App* hosts_cmd = app.add_subcommand("hosts", "Inspect the hosts of the inventory");
@@ -601,6 +502,9 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
   status_cmd->footer("Example:\n  migrate status 5f057e28e97d6646\n"
                      "Exit status: 0 a host knows it, 1 none does, 2 bad input.");
 
+  DrainArgs drain;
+  CLI::App* drain_cmd = AddDrainCommand(app, drain);
+
   int certs_exit_code = 0;
   RegisterCertsCommand(app, &certs_exit_code);
 
@@ -642,6 +546,7 @@ int RunCli(int argc, const char* const* argv, CliEnvironment& env) {
   if (rollback_cmd->parsed()) return RunRollback(rollback, env);
   if (list_cmd->parsed()) return RunList(list, env);
   if (status_cmd->parsed()) return RunStatus(status_id, status, env);
+  if (drain_cmd->parsed()) return RunDrainCommand(drain, env);
   return certs_exit_code;
 }
 

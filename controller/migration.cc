@@ -390,6 +390,7 @@ MigrationPhase Migration::CheckpointTransfer() {
   send.set_cgroup_mode(request_.cgroup_mode);
   SetCriuOptions(send);
   send.set_compress_level(request_.compress_level);
+  send.set_bandwidth_bytes_per_second(request_.bandwidth_bytes_per_second);
   // From here on the source may be frozen: whatever happens, it gets a rollback call.
   frozen_ = true;
   Result<proto::CheckpointSendResponse> done = source_.CheckpointSend(send);

@@ -48,6 +48,7 @@ struct MigrationRequest {
   proto::CgroupMode cgroup_mode = proto::CGROUP_MODE_SOFT;
   std::string cgroup_path;  // destination cgroupsPath; empty = the agent's parent + id
   int compress_level = 0;   // 0 = the agent's default
+  uint64_t bandwidth_bytes_per_second = 0;  // both streams together; 0 = no cap
   // CRIU options the workload needs (docs/controller.md): established TCP connections, file
   // locks, unix sockets to peers outside the container.
   bool tcp_established = false;

@@ -13,6 +13,8 @@
 # writes the memory's md5 to /memsum.start, and to /memsum whenever it gets SIGUSR1.
 # SAMPLE_CGROUPNS=1 gives the container a cgroup namespace of its own (runc's default spec
 # has none on a hybrid host): inside, /proc/self/cgroup then shows paths relative to it.
+# SAMPLE_FIFO=1 puts two FIFOs in its root file system: /fifo, which the shell holds open
+# (fd 3, read-write) while it counts, and /idle.fifo (mode 0640), which nothing opens.
 # RUNTIME names the runtime binary (default runc from PATH; crun works too).
 # SAMPLE_COUNT_OVER_TCP=1 sends the count through an established TCP connection over the
 # container's own 127.0.0.1 (busybox nc client -> nc server -> /count): the count goes on only
@@ -36,9 +38,14 @@ make_bundle() {
     [ "$applet" = busybox ] || ln -sf busybox "$bundle/rootfs/bin/$applet"
   done
   echo 'root:x:0:0:root:/:/bin/sh' >"$bundle/rootfs/etc/passwd"
+  if [ "${SAMPLE_FIFO:-0}" = 1 ]; then
+    mkfifo -m 0600 "$bundle/rootfs/fifo"
+    mkfifo -m 0640 "$bundle/rootfs/idle.fifo"
+  fi
   # The process: /counter.sh inside the container.
   {
     echo '#!/bin/sh'
+    if [ "${SAMPLE_FIFO:-0}" = 1 ]; then echo 'exec 3<>/fifo'; fi
     local mib=${SAMPLE_MEMORY_MIB:-0}
     if [ "$mib" -gt 0 ]; then
       local half=$((mib * 1024 * 1024 / 2))

@@ -15,8 +15,9 @@
 
 namespace migrate::transfer {
 
-// 2: chunks carry a 16-byte GMAC tag (1 carried a SHA-256).
-inline constexpr uint32_t kProtocolVersion = 2;
+// 3: special-file entries (FIFOs, sockets, devices); a sender of 2 dropped them from the tree.
+// 2: chunks carry a 16-byte GMAC tag (1 carried a SHA-256). Peers must speak the same one.
+inline constexpr uint32_t kProtocolVersion = 3;
 inline constexpr size_t kFrameHeaderBytes = 8;
 inline constexpr size_t kChunkHeaderBytes = 40;
 // Header bytes 0..23 are authenticated by the tag; 24..39 hold the tag itself.

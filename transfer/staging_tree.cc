@@ -10,6 +10,7 @@
 
 #include "transfer/open_beneath.h"
 #include "transfer/quote.h"
+#include "transfer/special_files.h"
 
 namespace migrate::transfer {
 namespace {
@@ -165,11 +166,17 @@ Status StagingTree::AddDirectory(const Entry& e) {
   return Status::Ok();
 }
 
-Status StagingTree::ApplySymlink(int parent, const std::string& name, const Entry& e) {
+Status StagingTree::ApplyInPlace(int parent, const std::string& name, const Entry& e) {
   MIGRATE_RETURN_IF_ERROR(Step("metadata"));
   if (shared_->options().preserve_ownership &&
       fchownat(parent, name.c_str(), e.uid(), e.gid(), AT_SYMLINK_NOFOLLOW) != 0) {
     return Status::FromErrno("chown " + Quote(e.path()), errno);
+  }
+  // After the chown. A symlink's mode means nothing; a special file's holds no set-id bits
+  // (ValidateSpecialEntry), which the chown would have cleared.
+  if (e.type() != proto::stream::ENTRY_TYPE_SYMLINK &&
+      fchmodat(parent, name.c_str(), e.mode() & 0777, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Status::FromErrno("chmod " + Quote(e.path()), errno);
   }
   timespec times[2];
   EntryTimes(e.mtime_sec(), e.mtime_nsec(), times);
@@ -188,7 +195,23 @@ Status StagingTree::AddSymlink(const Entry& e, SymlinkPolicy policy) {
     st = CreateError("create symlink", e.path(), errno);
   }
   // A symlink is complete at once: nothing of it is kept for the end.
-  if (st.ok()) st = ApplySymlink(parent, name, e);
+  if (st.ok()) st = ApplyInPlace(parent, name, e);
+  close(parent);
+  return st;
+}
+
+Status StagingTree::AddSpecial(const Entry& e, SpecialFilePolicy policy) {
+  MIGRATE_RETURN_IF_ERROR(ValidateSpecialEntry(e, policy));
+  std::string name;
+  MIGRATE_ASSIGN_OR_RETURN(int parent, OpenParent(e.path(), &name));
+  Status st = Step("mknod");
+  // Owner-only until ApplyInPlace; mknodat never follows a link and refuses an existing name.
+  if (st.ok() &&
+      mknodat(parent, name.c_str(), SpecialFileType(e.type()) | 0600, DeviceNumberOf(e)) != 0) {
+    st = CreateError(("create " + std::string(EntryTypeName(e.type()))).c_str(), e.path(), errno);
+  }
+  // Complete at once, like a symlink: its metadata now, never through an open of the node.
+  if (st.ok()) st = ApplyInPlace(parent, name, e);
   close(parent);
   return st;
 }

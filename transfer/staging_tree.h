@@ -5,7 +5,7 @@
 // nothing outside the staging root is touched, whatever the peer sends.
 //
 // What is kept in memory: one record per directory (its metadata is applied at the end,
-// after its children), nothing per file, symlink or hard link. Whether a parent was sent,
+// after its children), nothing per file, link or special file. Whether a parent was sent,
 // and whether a name is new, the staging tree itself tells (only received entries are in it).
 #pragma once
 
@@ -47,6 +47,8 @@ class StagingTree {
   Status AddDirectory(const proto::stream::Entry& e);
   Status AddSymlink(const proto::stream::Entry& e, SymlinkPolicy policy);
   Status AddHardlink(const proto::stream::Entry& e, SymlinkPolicy policy);
+  // A FIFO, socket or device node (mknod), if `policy` admits it (ValidateSpecialEntry).
+  Status AddSpecial(const proto::stream::Entry& e, SpecialFilePolicy policy);
   Result<std::shared_ptr<StagedFile>> AddRegular(const proto::stream::Entry& e);
   // Sets the final size of a regular file (holes stay holes).
   Status SetSize(StagedFile& file, uint64_t size);
@@ -86,8 +88,9 @@ class StagingTree {
   // `what` failed on `path` with `err`: a duplicate name is the peer's error, not ours.
   static Status CreateError(const char* what, const std::string& path, int err);
   Status ApplyDirectory(const DirRecord& d);
-  // Ownership and times of a symlink (its mode means nothing).
-  Status ApplySymlink(int parent, const std::string& name, const proto::stream::Entry& e);
+  // Ownership, mode (not a symlink's: it means nothing) and times of an entry that is
+  // complete when created (a symlink, a special file), by name, never following a link.
+  Status ApplyInPlace(int parent, const std::string& name, const proto::stream::Entry& e);
 
   std::string path_;
   int root_fd_;

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "transfer/special_files.h"
+
 namespace migrate::transfer {
 namespace {
 
@@ -95,6 +97,22 @@ Status StreamReceiver::OnEntry(const std::string& payload) {
   if (++entries_ > limits_.max_entries) {
     return Status::InvalidArgument("more than " + std::to_string(limits_.max_entries) + " entries");
   }
+  MIGRATE_RETURN_IF_ERROR(CheckEntryShape());
+  manifest_.UpdateU32(static_cast<uint32_t>(payload.size()));
+  manifest_.Update(payload.data(), payload.size());
+  MIGRATE_RETURN_IF_ERROR(AddEntry());
+  open_ = true;
+  ++next_id_;
+  min_offset_ = 0;
+  file_bytes_ = 0;
+  file_charged_ = 0;
+  file_chunks_ = 0;
+  return Status::Ok();
+}
+
+// What every entry must be, whatever its type: a valid path, permission bits only, fields
+// only where its type has them.
+Status StreamReceiver::CheckEntryShape() const {
   MIGRATE_RETURN_IF_ERROR(ValidateRelativePath(entry_.path(), limits_.max_path_bytes));
   if ((entry_.mode() & ~07777u) != 0) {
     return Status::InvalidArgument("entry " + Printable(entry_.path()) +
@@ -113,19 +131,19 @@ Status StreamReceiver::OnEntry(const std::string& payload) {
     return Status::InvalidArgument("entry " + Printable(entry_.path()) +
                                    ": size_at_end on a non-file or with a size");
   }
-  manifest_.UpdateU32(static_cast<uint32_t>(payload.size()));
-  manifest_.Update(payload.data(), payload.size());
+  return CheckDeviceNumbers(entry_);
+}
+
+Status StreamReceiver::AddEntry() {
   file_.reset();
+  if (IsSpecialEntryType(entry_.type())) return tree_->AddSpecial(entry_, expected_.special_files);
   switch (entry_.type()) {
     case ps::ENTRY_TYPE_DIRECTORY:
-      MIGRATE_RETURN_IF_ERROR(tree_->AddDirectory(entry_));
-      break;
+      return tree_->AddDirectory(entry_);
     case ps::ENTRY_TYPE_SYMLINK:
-      MIGRATE_RETURN_IF_ERROR(tree_->AddSymlink(entry_, expected_.symlinks));
-      break;
+      return tree_->AddSymlink(entry_, expected_.symlinks);
     case ps::ENTRY_TYPE_HARDLINK:
-      MIGRATE_RETURN_IF_ERROR(tree_->AddHardlink(entry_, expected_.symlinks));
-      break;
+      return tree_->AddHardlink(entry_, expected_.symlinks);
     case ps::ENTRY_TYPE_REGULAR: {
       if (entry_.size() > limits_.max_file_size) {
         return Status::InvalidArgument("file " + Printable(entry_.path()) + " of " +
@@ -133,20 +151,13 @@ Status StreamReceiver::OnEntry(const std::string& payload) {
       }
       MIGRATE_RETURN_IF_ERROR(Charge(entry_.size()));
       MIGRATE_ASSIGN_OR_RETURN(file_, tree_->AddRegular(entry_));
-      break;
+      return Status::Ok();
     }
     default:
-      return Status::InvalidArgument("entry " + Printable(entry_.path()) + ": type " +
-                                     std::to_string(entry_.type()) +
-                                     " refused (only files, directories and links are accepted)");
+      return Status::InvalidArgument(
+          "entry " + Printable(entry_.path()) + ": type " + std::to_string(entry_.type()) +
+          " refused (only files, directories, links and special files are accepted)");
   }
-  open_ = true;
-  ++next_id_;
-  min_offset_ = 0;
-  file_bytes_ = 0;
-  file_charged_ = 0;
-  file_chunks_ = 0;
-  return Status::Ok();
 }
 
 Status StreamReceiver::OnData(std::string& payload) {

@@ -41,6 +41,9 @@ class StreamReceiver {
  private:
   Status Loop();
   Status OnEntry(const std::string& payload);
+  Status CheckEntryShape() const;
+  // Creates the entry just received in the staging tree (a regular file stays open).
+  Status AddEntry();
   Status OnData(std::string& payload);
   Status OnEntryEnd(const std::string& payload);
   Status OnTrailer(const std::string& payload);

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@
 #include "transfer/chunk_codec.h"
 #include "transfer/frames.h"
 #include "transfer/log.h"
+#include "transfer/special_files.h"
 #include "transfer/string_pool.h"
 #include "transfer/tls_connection.h"
 #include "transfer/unique_fd.h"
@@ -241,25 +243,15 @@ class Pipeline {
       std::string full = source_.root() + "/" + rel;
       struct stat st;
       if (lstat(full.c_str(), &st) != 0) return Status::FromErrno("stat " + full, errno);
+      // Every file is sent as what it is, or the stream fails naming it: never dropped.
+      MIGRATE_ASSIGN_OR_RETURN(ps::EntryType type, EntryTypeOf(st.st_mode, full));
       auto job = std::make_shared<Job>();
       ps::Entry& e = job->entry;
-      e.set_path(rel);
-      e.set_mode(st.st_mode & 07777);
-      e.set_uid(st.st_uid);
-      e.set_gid(st.st_gid);
-      e.set_mtime_sec(st.st_mtim.tv_sec);
-      e.set_mtime_nsec(static_cast<uint32_t>(st.st_mtim.tv_nsec));
+      DescribeEntry(rel, st, type, &e);
       bool regular = false;
-      if (S_ISDIR(st.st_mode)) {
-        e.set_type(ps::ENTRY_TYPE_DIRECTORY);
-      } else if (S_ISLNK(st.st_mode)) {
-        e.set_type(ps::ENTRY_TYPE_SYMLINK);
-        std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-        ssize_t n = readlink(full.c_str(), target.data(), target.size());
-        if (n < 0) return Status::FromErrno("readlink " + full, errno);
-        target.resize(static_cast<size_t>(n));
-        e.set_link_target(target);
-      } else if (S_ISREG(st.st_mode)) {
+      if (type == ps::ENTRY_TYPE_SYMLINK) {
+        MIGRATE_RETURN_IF_ERROR(ReadLinkTarget(full, st, &e));
+      } else if (type == ps::ENTRY_TYPE_REGULAR) {
         auto key = std::make_pair(st.st_dev, st.st_ino);
         auto it = st.st_nlink > 1 ? links.find(key) : links.end();
         if (it != links.end()) {
@@ -267,7 +259,6 @@ class Pipeline {
           e.set_link_target(it->second);
         } else {
           if (st.st_nlink > 1) links.emplace(key, rel);
-          e.set_type(ps::ENTRY_TYPE_REGULAR);
           if (next->growing) {
             e.set_size_at_end(true);  // still being written: the size follows at the end
           } else {
@@ -275,11 +266,6 @@ class Pipeline {
           }
           regular = true;
         }
-      } else {
-        // Devices, sockets and FIFOs are not part of images or bundles we restore (runc
-        // makes /dev itself); a receiver refuses them anyway.
-        MIGRATE_LOG(kWarn, options_.label) << "not sending special file " << full;
-        continue;
       }
       uint32_t id = next_id++;
       e.set_id(id);
@@ -299,6 +285,31 @@ class Pipeline {
       }
       if (!Push(std::move(end))) return Status::Aborted("cancelled");
     }
+  }
+
+  // What every entry carries: path, type, mode, owner, mtime, and a device's number.
+  static void DescribeEntry(const std::string& rel, const struct stat& st, ps::EntryType type,
+                            ps::Entry* e) {
+    e->set_path(rel);
+    e->set_type(type);
+    e->set_mode(st.st_mode & 07777);
+    e->set_uid(st.st_uid);
+    e->set_gid(st.st_gid);
+    e->set_mtime_sec(st.st_mtim.tv_sec);
+    e->set_mtime_nsec(static_cast<uint32_t>(st.st_mtim.tv_nsec));
+    if (IsDeviceEntryType(type)) {
+      e->set_rdev_major(major(st.st_rdev));
+      e->set_rdev_minor(minor(st.st_rdev));
+    }
+  }
+
+  static Status ReadLinkTarget(const std::string& full, const struct stat& st, ps::Entry* e) {
+    std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+    ssize_t n = readlink(full.c_str(), target.data(), target.size());
+    if (n < 0) return Status::FromErrno("readlink " + full, errno);
+    target.resize(static_cast<size_t>(n));
+    e->set_link_target(target);
+    return Status::Ok();
   }
 
   // Queues the file's data extents as chunks; holes and all-zero chunks are skipped.
@@ -510,6 +521,9 @@ class Sender {
     }
     if (options_.tamper_hook) options_.tamper_hook(index, type, frame);
     if (conn_->ReadableNow()) MIGRATE_RETURN_IF_ERROR(EarlyVerdict());
+    if (options_.rate_limit != nullptr && !options_.rate_limit->Take(frame.size(), cancel_)) {
+      return Status::Aborted("cancelled");
+    }
     Status st = writer_->Write(frame);
     if (!st.ok()) {
       // The receiver may have refused and closed: its reason beats "connection reset".

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "transfer/file_source.h"
+#include "transfer/rate_limit.h"
 #include "transfer/status.h"
 #include "transfer/stream_types.h"
 #include "transfer/tls.h"
@@ -34,6 +35,9 @@ struct SendOptions {
   // How long to wait for the receiver's verdict after the last byte (verify + commit).
   std::chrono::milliseconds verdict_timeout{120'000};
   TransferProgress* progress = nullptr;  // optional live counters
+  // Optional cap on the frames' bytes (shared by a migration's streams; the TLS records add
+  // about 0.1 %). Must outlive SendTree.
+  RateLimit* rate_limit = nullptr;
   FaultHook fault_hook;                  // tests only: "frame" step before each frame
   // Tests only: may modify each outgoing frame's payload (index, frame type, payload).
   std::function<void(uint64_t, uint8_t, std::string&)> tamper_hook;

@@ -31,6 +31,7 @@ struct ExpectedStream {
   // only `limits`.
   std::shared_ptr<ByteBudget> budget;
   SymlinkPolicy symlinks = SymlinkPolicy::kNone;  // kContainerRoot for a bundle
+  SpecialFilePolicy special_files = SpecialFilePolicy::kNone;  // kFifosAndSockets for a bundle
   bool preserve_ownership = true;  // chown entries to the sender's uid/gid (needs root)
   bool fsync = true;               // fdatasync files and directories before the commit
   FaultHook fault_hook;            // tests only

@@ -17,7 +17,7 @@ using Clock = std::chrono::steady_clock;
 
 // The outcome of one finished stream.
 struct TransferStats {
-  uint64_t files = 0;       // entries transferred (files, directories, symlinks, links)
+  uint64_t files = 0;       // entries transferred (files, directories, links, special files)
   uint64_t raw_bytes = 0;   // file content bytes (holes not counted)
   uint64_t wire_bytes = 0;  // stream bytes before TLS (frames, headers, compressed data)
   std::chrono::nanoseconds duration{0};
@@ -78,6 +78,20 @@ enum class SymlinkPolicy {
   kContainerRoot,
   // The old name of kNone (a lexical within-tree check that chains of links defeated).
   kWithinTree [[deprecated("use kNone: images hold no links at all")]] = kNone,
+};
+
+// Which special files a received tree may hold (transfer/special_files.h). The receiver
+// creates them with mknod beneath its staging tree, never following a link, and never opens
+// one.
+enum class SpecialFilePolicy {
+  // None at all: checkpoint images (CRIU writes only regular files and directories).
+  kNone,
+  // A container's root file system: FIFOs and unix-socket files (a process that holds a FIFO
+  // open cannot be restored without it); device nodes are refused.
+  kFifosAndSockets,
+  // Also character and block device nodes: only where the node's policy says so
+  // (ReceivedContainerPolicy.allow_device_nodes).
+  kDevicesToo,
 };
 
 // Test seam, like leveldb's SpecialEnv: called before each step of a transfer with the step

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 
 #include "agent/runtime/file_util.h"
@@ -38,6 +39,17 @@ int RemoveOne(const char* path, const struct stat*, int type, struct FTW*) {
   return 0;
 }
 
+// The bytes of the first line of a /proc file that matches `format` ("Name: %llu kB").
+std::optional<uint64_t> KbField(const std::string& text, const char* format) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    unsigned long long kb = 0;
+    if (std::sscanf(line.c_str(), format, &kb) == 1) return kb * 1024ULL;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<uint64_t> FreeBytes(const std::string& path) {
@@ -58,13 +70,14 @@ Result<uint64_t> ProcessRssBytes(int pid, const std::string& proc_root) {
   std::string path = proc_root + "/" + std::to_string(pid) + "/status";
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
-  std::istringstream in(*text);
-  std::string line;
-  while (std::getline(in, line)) {
-    unsigned long long kb = 0;
-    if (std::sscanf(line.c_str(), "VmRSS: %llu kB", &kb) == 1) return kb * 1024ULL;
-  }
-  return uint64_t{0};  // kernel threads and zombies have no VmRSS
+  return KbField(*text, "VmRSS: %llu kB").value_or(0);  // kernel threads, zombies: none
+}
+
+Result<uint64_t> MemAvailableBytes(const std::string& proc_root) {
+  MIGRATE_ASSIGN_OR_RETURN(std::string text, ReadFile(proc_root + "/meminfo"));
+  std::optional<uint64_t> bytes = KbField(text, "MemAvailable: %llu kB");
+  if (!bytes) return Status::NotFound("no MemAvailable line in " + proc_root + "/meminfo");
+  return *bytes;
 }
 
 uint64_t ProcessesRssBytes(const std::vector<int>& pids, const std::string& proc_root) {

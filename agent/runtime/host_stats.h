@@ -13,6 +13,9 @@ namespace migrate::runtime {
 // Bytes available at path (statvfs f_bavail * f_frsize).
 Result<uint64_t> FreeBytes(const std::string& path);
 
+// MemAvailable of <proc_root>/meminfo, in bytes.
+Result<uint64_t> MemAvailableBytes(const std::string& proc_root = "/proc");
+
 // Apparent size of a tree (regular files' sizes + symlink lengths), not following
 // symlinks, not crossing into other file systems.
 Result<uint64_t> TreeBytes(const std::string& path);

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -50,6 +51,7 @@ struct Args {
   bool full_only = false;  // profiling: only the full path
   std::string tree;        // stream this directory instead of generated images
   int zero_pct = 35;       // share of all-zero pages in the generated images
+  uint64_t bandwidth = 0;  // --bandwidth: the full path under this cap (bytes/s) only
 };
 
 // CPU seconds used by the whole process (both ends of every loopback test run here).
@@ -403,6 +405,9 @@ Measure FullPath(const Args& args, const std::string& images, const std::string&
   options.token = token;
   options.zstd_level = args.level;
   options.compress_threads = args.threads;
+  std::unique_ptr<transfer::RateLimit> limit;
+  if (args.bandwidth > 0) limit = std::make_unique<transfer::RateLimit>(args.bandwidth);
+  options.rate_limit = limit.get();
   transfer::DirectoryTreeSource source(images);
   Stopwatch watch;
   auto sent = transfer::SendTree(options, source);
@@ -455,7 +460,9 @@ int Main(int argc, char** argv) {
   Args args;
   const char* usage =
       "usage: transfer_bench [--size-mib N] [--level L] [--threads T] [--runs R] [--dir D] "
-      "[--full-only] [--tree DIR] [--zero-pct P]\n"
+      "[--full-only] [--tree DIR] [--zero-pct P] [--bandwidth RATE]\n"
+      "  --bandwidth RATE  the full path only, capped at RATE (e.g. 200MiB/s, as `migrate\n"
+      "               container --bandwidth`): prints the rate held on the wire against the cap\n"
       "  --zero-pct P all-zero pages in the generated images, percent (default 35); the rest\n"
       "               is random and text-like pages, 30:35\n"
       "  --tree DIR   stream DIR (e.g. a container bundle) through the full path only, without\n"
@@ -492,6 +499,8 @@ int Main(int argc, char** argv) {
         args.dir = v;
       else if (k == "--zero-pct" && std::stoi(v) >= 0 && std::stoi(v) <= 100)
         args.zero_pct = std::stoi(v);
+      else if (k == "--bandwidth" && transfer::ParseByteRate(v).ok())
+        args.bandwidth = *transfer::ParseByteRate(v);
       else {
         std::fprintf(stderr, "transfer_bench: unknown option %s\n%s", k.c_str(), usage);
         return 2;
@@ -548,6 +557,18 @@ int Main(int argc, char** argv) {
                std::chrono::duration<double>(Clock::now() - g0).count());
 
   std::vector<Measure> ms;
+  if (args.bandwidth > 0) {
+    Measure m = Best(args.runs, [&](int run) {
+      return FullPath(args, images, work, **server, *client_ctx, run, false);
+    });
+    const double wire_mbps = static_cast<double>(m.out_bytes) / m.seconds / 1e6;
+    const double cap_mbps = static_cast<double>(args.bandwidth) / 1e6;
+    std::printf("capped full path: %.0f MiB raw, %.1f MB on the wire in %.2f s: %.2f MB/s on the "
+                "wire against a cap of %.2f MB/s (%.1f %% of it)\n",
+                static_cast<double>(m.raw_bytes) / (1 << 20), static_cast<double>(m.out_bytes) / 1e6,
+                m.seconds, wire_mbps, cap_mbps, 100.0 * wire_mbps / cap_mbps);
+    return 0;
+  }
   if (args.full_only) {
     Measure m = Best(args.runs, [&](int run) {
       return FullPath(args, images, work, **server, *client_ctx, run, false);

@@ -515,5 +515,52 @@ TEST_F(CliTest, StatusShowsTheMigrationOnTheHostsThatKnowIt) {
   EXPECT_THAT(out_.str(), HasSubstr("no host knows migration 00112233445566ff"));
 }
 
+
+// A drain through the same fakes as `migrate container`: host-a runs "web" (and a paused
+// one), host-b has room; each move is a whole migration.
+TEST_F(CliTest, DrainMovesEveryRunningContainerAndPrintsOneTable) {
+  *pair_->source->containers.add_containers() = pair_->source->inspect;
+  proto::ContainerInfo paused = pair_->source->inspect;
+  paused.set_container_id("batch");
+  paused.set_status("paused");
+  *pair_->source->containers.add_containers() = paused;
+  pair_->destination->capabilities.set_memory_available_bytes(8ULL << 30);
+  pair_->destination->capabilities.set_state_free_bytes(100ULL << 30);
+  EXPECT_EQ(Run({"drain", "host-a", "--to", "host-b"}), 1) << "one was skipped: " << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("drain of host-a"));
+  EXPECT_THAT(out_.str(), HasSubstr("1 migrated, 1 skipped")) << out_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("it is paused"));
+  EXPECT_EQ(pair_->source->checkpoint_requests.size(), 1u);
+  EXPECT_EQ(pair_->source->checkpoint_requests[0].container_id(), "web");
+
+  out_.str("");
+  EXPECT_EQ(Run({"drain", "host-a", "--to", "host-b", "--only", "web", "--dry-run",
+                 "--output", "json"}),
+            0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("\"status\":\"preflight_ok\""));
+  EXPECT_EQ(pair_->source->checkpoint_requests.size(), 1u) << "a dry run freezes nothing";
+}
+
+TEST_F(CliTest, DrainRefusesBadHostsBeforeAskingAnyAgent) {
+  EXPECT_EQ(Run({"drain", "host-a", "--to", "host-b,host-a"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--to names the drained host host-a itself"));
+  EXPECT_EQ(Run({"drain", "host-a", "--to", "host-z"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("host-z"));
+  EXPECT_EQ(Run({"drain", "host-a", "--to", "host-b", "--parallel", "0"}), 2);
+  ExpectNoAgentCalls();
+}
+
+
+TEST_F(CliTest, BandwidthReachesTheSourceAndNonsenseIsRefused) {
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--bandwidth", "200MiB/s"}), 0)
+      << err_.str();
+  ASSERT_EQ(pair_->source->checkpoint_requests.size(), 1u);
+  EXPECT_EQ(pair_->source->checkpoint_requests[0].bandwidth_bytes_per_second(), 200ULL << 20);
+  EXPECT_EQ(Run({"container", "web", "host-a", "host-b", "--bandwidth", "fast"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--bandwidth: bad rate 'fast'"));
+  EXPECT_EQ(pair_->source->checkpoint_requests.size(), 1u);
+}
+
 }  // namespace
 }  // namespace migrate::controller

@@ -131,6 +131,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   expected.staging_dir = box.staging;
   expected.final_dir = box.root + "/final";  // never committed here
   expected.symlinks = (flags & 2) ? SymlinkPolicy::kContainerRoot : SymlinkPolicy::kNone;
+  // Special files: none (images), FIFOs and sockets (a bundle), device nodes too (mknod in the
+  // sandbox, never opened).
+  expected.special_files = (flags & 0x20)   ? SpecialFilePolicy::kDevicesToo
+                           : (flags & 0x10) ? SpecialFilePolicy::kFifosAndSockets
+                                            : SpecialFilePolicy::kNone;
   expected.fsync = false;
   expected.limits.max_total_bytes = 8u << 20;
   expected.limits.max_file_size = 4u << 20;

@@ -78,6 +78,41 @@ std::string SmallTree() {
          End(4) + Trailer();
 }
 
+ps::Entry SpecialEntry(uint32_t id, const std::string& path, ps::EntryType type, uint32_t mode) {
+  ps::Entry e = MakeEntry(id, path, type);
+  e.set_mode(mode);
+  if (type == ps::ENTRY_TYPE_CHAR_DEVICE) {
+    e.set_rdev_major(1);
+    e.set_rdev_minor(3);
+  }
+  return e;
+}
+
+// A root file system's special files: a FIFO, a socket file, a device node.
+std::string SpecialTree() {
+  return MessageFrame(ps::FRAME_TYPE_ENTRY, MakeEntry(1, "run", ps::ENTRY_TYPE_DIRECTORY)) +
+         End(1) +
+         MessageFrame(ps::FRAME_TYPE_ENTRY,
+                      SpecialEntry(2, "run/ctl.fifo", ps::ENTRY_TYPE_FIFO, 0620)) +
+         End(2) +
+         MessageFrame(ps::FRAME_TYPE_ENTRY,
+                      SpecialEntry(3, "run/app.sock", ps::ENTRY_TYPE_SOCKET, 0777)) +
+         End(3) +
+         MessageFrame(ps::FRAME_TYPE_ENTRY,
+                      SpecialEntry(4, "run/null", ps::ENTRY_TYPE_CHAR_DEVICE, 0666)) +
+         End(4) + Trailer();
+}
+
+// Refused: a FIFO with bytes, a setuid FIFO.
+std::string FifoWithData() {
+  return MessageFrame(ps::FRAME_TYPE_ENTRY, SpecialEntry(1, "fifo", ps::ENTRY_TYPE_FIFO, 0600)) +
+         Data(1, 0, "bytes for a FIFO") + End(1) + Trailer();
+}
+std::string SetuidFifo() {
+  return MessageFrame(ps::FRAME_TYPE_ENTRY, SpecialEntry(1, "fifo", ps::ENTRY_TYPE_FIFO, 04755)) +
+         End(1) + Trailer();
+}
+
 std::string GrowingPages() {
   ps::Entry e = MakeEntry(1, "pages-1.img", ps::ENTRY_TYPE_REGULAR);
   e.set_size_at_end(true);
@@ -130,6 +165,13 @@ int main(int argc, char** argv) {
   Write(root + "/receiver", "tree-images", std::string(1, '\x01') + SmallTree());
   Write(root + "/receiver", "tree-bundle", std::string(1, '\x03') + SmallTree());
   Write(root + "/receiver", "pages", std::string(1, '\x0d') + GrowingPages());
+  // Flags 0x10: FIFOs and sockets admitted (a bundle), 0x20: device nodes too.
+  Write(root + "/receiver", "special-images", std::string(1, '\x01') + SpecialTree());
+  Write(root + "/receiver", "special-bundle", std::string(1, '\x13') + SpecialTree());
+  Write(root + "/receiver", "special-devices", std::string(1, '\x33') + SpecialTree());
+  Write(root + "/receiver", "fifo-with-data", std::string(1, '\x13') + FifoWithData());
+  Write(root + "/receiver", "setuid-fifo", std::string(1, '\x13') + SetuidFifo());
+  Write(root + "/frame_reader", "special", std::string(1, '\x30') + SpecialTree());
   migrate::proto::PreflightRequest preflight;
   preflight.set_migration_id("m-1");
   preflight.set_container_id("web-1");

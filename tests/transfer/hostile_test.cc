@@ -39,6 +39,9 @@ class HostileTest : public ::testing::Test {
     token_ = StreamFixture::NewToken();
     ExpectedStream e = fx_.Expected("out");
     e.symlinks = policy;
+    // Special files as the agent has them: none in images, FIFOs and sockets in a bundle.
+    e.special_files = policy == SymlinkPolicy::kNone ? SpecialFilePolicy::kNone
+                                                     : SpecialFilePolicy::kFifosAndSockets;
     e.limits.io_timeout = std::chrono::seconds(5);
     if (adjust) adjust(e);
     EXPECT_TRUE(fx_.server().Expect(token_, e).ok());
@@ -211,7 +214,7 @@ TEST_F(HostileTest, DeviceFilesAreRefused) {
     e.set_type(static_cast<ps::EntryType>(9));  // not a type this protocol has
     (void)c.Entry(e);
   });
-  ExpectRefused(out, StatusCode::kInvalidArgument, "only files, directories and links");
+  ExpectRefused(out, StatusCode::kInvalidArgument, "only files, directories, links and special");
   auto out2 = Run([&](RawClient& c) {
     (void)c.Entry(c.MakeEntry("dev-null", ps::ENTRY_TYPE_REGULAR, S_IFCHR | 0666));
   });
@@ -222,6 +225,73 @@ TEST_F(HostileTest, DeviceFilesAreRefused) {
     (void)c.Entry(e);
   });
   ExpectRefused(out3, StatusCode::kInvalidArgument, "refused");
+}
+
+// Checkpoint images hold no special files (CRIU writes regular files only): a FIFO or a
+// device node there could make CRIU, as root, block on it or open a host device.
+TEST_F(HostileTest, ImagesRefuseEverySpecialFile) {
+  for (ps::EntryType type : {ps::ENTRY_TYPE_FIFO, ps::ENTRY_TYPE_SOCKET, ps::ENTRY_TYPE_CHAR_DEVICE,
+                             ps::ENTRY_TYPE_BLOCK_DEVICE}) {
+    auto out = Run([&](RawClient& c) { (void)c.Entry(c.MakeEntry("inventory.img", type, 0600)); });
+    ExpectRefused(out, StatusCode::kInvalidArgument, "no special files in this stream");
+  }
+}
+
+TEST_F(HostileTest, DeviceNodesAreRefusedUnlessThePolicyAdmitsThem) {
+  for (ps::EntryType type : {ps::ENTRY_TYPE_CHAR_DEVICE, ps::ENTRY_TYPE_BLOCK_DEVICE}) {
+    auto out = Run(kBundle, [&](RawClient& c) {
+      ps::Entry e = c.MakeEntry("sda", type, 0660);
+      e.set_rdev_major(8);
+      (void)c.Entry(e);
+    });
+    ExpectRefused(out, StatusCode::kInvalidArgument, "device 'sda' 8:0: device nodes are refused");
+  }
+}
+
+TEST_F(HostileTest, SpecialFilesCarryNoDataNoSizeAndNoSetIdBits) {
+  auto data = Run(kBundle, [&](RawClient& c) {
+    (void)c.Entry(c.MakeEntry("fifo", ps::ENTRY_TYPE_FIFO, 0600));
+    (void)c.Data(0, "bytes for a FIFO");
+  });
+  ExpectRefused(data, StatusCode::kInvalidArgument, "DATA frame outside a regular file");
+  auto size = Run(kBundle, [&](RawClient& c) {
+    (void)c.Entry(c.MakeEntry("fifo", ps::ENTRY_TYPE_FIFO, 0600, 4096));
+  });
+  ExpectRefused(size, StatusCode::kInvalidArgument, "size on a non-file");
+  for (uint32_t mode : {04600u, 02600u, 01666u}) {
+    auto set_id = Run(kBundle, [&](RawClient& c) {
+      (void)c.Entry(c.MakeEntry("fifo", ps::ENTRY_TYPE_FIFO, mode));
+    });
+    ExpectRefused(set_id, StatusCode::kInvalidArgument, "setuid, setgid or sticky bits");
+  }
+  auto type_bits = Run(kBundle, [&](RawClient& c) {
+    (void)c.Entry(c.MakeEntry("fifo", ps::ENTRY_TYPE_FIFO, S_IFCHR | 0600));
+  });
+  ExpectRefused(type_bits, StatusCode::kInvalidArgument, "file type bits");
+  for (ps::EntryType type : {ps::ENTRY_TYPE_FIFO, ps::ENTRY_TYPE_REGULAR}) {
+    auto rdev = Run(kBundle, [&](RawClient& c) {
+      ps::Entry e = c.MakeEntry("x", type, 0600);
+      e.set_rdev_minor(3);
+      (void)c.Entry(e);
+    });
+    ExpectRefused(rdev, StatusCode::kInvalidArgument,
+                  "device numbers on an entry that is no device");
+  }
+}
+
+TEST_F(HostileTest, SpecialFilesAreNeverMadeThroughALinkNorOverAName) {
+  auto through = Run(kBundle, [&](RawClient& c) {
+    (void)c.Entry(c.MakeEntry("up", ps::ENTRY_TYPE_SYMLINK, 0777, 0, fx_.dir().path()));
+    (void)c.EntryEnd();
+    (void)c.Entry(c.MakeEntry("up/evil.fifo", ps::ENTRY_TYPE_FIFO, 0600));
+  });
+  ExpectRefused(through, StatusCode::kInvalidArgument, "is not a directory");
+  EXPECT_FALSE(Exists(fx_.dir().path() + "/evil.fifo"));
+  auto over = Run(kBundle, [&](RawClient& c) {
+    (void)c.File("same", "a file");
+    (void)c.Entry(c.MakeEntry("same", ps::ENTRY_TYPE_SOCKET, 0600));
+  });
+  ExpectRefused(over, StatusCode::kInvalidArgument, "duplicate entry");
 }
 
 TEST_F(HostileTest, DuplicateNamesAreRefused) {

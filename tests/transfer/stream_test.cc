@@ -148,6 +148,31 @@ TEST(StreamTest, RoundTripPreservesTheTree) {
   EXPECT_EQ(st.st_mode & 07777, 04755u);
 }
 
+// A FIFO in a container's root file system is part of it: a restore of a process that holds
+// it open needs it there ("Can't open fake fifo"). It must arrive, never be dropped.
+TEST(StreamTest, FifoInABundleArrives) {
+  StreamFixture fx;
+  std::string src = fx.dir().Sub("src");
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((src + "/run").c_str(), 0755), 0);
+  ASSERT_EQ(mkfifo((src + "/run/ctl.fifo").c_str(), 0620), 0);
+  ASSERT_EQ(chmod((src + "/run/ctl.fifo").c_str(), 0620), 0);
+  ASSERT_EQ(lchown((src + "/run/ctl.fifo").c_str(), 1234, 5678), 0);
+  testing::WriteTextFile(src + "/run/after", "after the fifo\n");
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("fifo")).ok());
+  DirectoryTreeSource source(src);
+  auto sent = SendTree(fx.Send(token), source);
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  ASSERT_TRUE(WaitFor(fx.server(), token).ok());
+  struct stat st;
+  ASSERT_EQ(lstat((fx.FinalDir("fifo") + "/run/ctl.fifo").c_str(), &st), 0)
+      << "the FIFO was dropped";
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(sent->files, 3u);
+  EXPECT_EQ(CompareTrees(src, fx.FinalDir("fifo")), "");
+}
+
 double ProcessCpuSeconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

@@ -97,6 +97,8 @@ std::string Compare(const std::string& a, const std::string& b, const std::strin
         if (ia != ib) return "hard link structure differs: " + r;
       }
       if (!SameContent(pa, pb)) return "content differs: " + r;
+    } else if (S_ISCHR(sa.st_mode) || S_ISBLK(sa.st_mode)) {
+      if (sa.st_rdev != sb.st_rdev) return "device number differs: " + r;
     } else if (S_ISDIR(sa.st_mode)) {
       std::string d = Compare(a, b, r, links_a, links_b);
       if (!d.empty()) return d;
@@ -239,6 +241,7 @@ transfer::ExpectedStream StreamFixture::Expected(const std::string& name) const 
   e.expected_peer_node_name = "node-a";
   e.label = "test-" + name;
   e.symlinks = transfer::SymlinkPolicy::kContainerRoot;  // the sample tree has links
+  e.special_files = transfer::SpecialFilePolicy::kFifosAndSockets;  // as a bundle's
   e.fsync = false;  // tests need no durability; the option is exercised in StreamTest.Fsync
   e.limits.io_timeout = std::chrono::seconds(10);
   return e;

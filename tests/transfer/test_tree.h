@@ -29,7 +29,7 @@ void WriteSparseFile(const std::string& path, uint64_t size, const std::vector<u
 void MakeSampleTree(const std::string& root, bool small);
 
 // Compares two trees entry by entry (type, mode, uid, gid, size, content, symlink target,
-// mtime, hard link structure). Returns "" when equal, else the first difference.
+// device number, mtime, hard link structure). Returns "" when equal, else the first difference.
 std::string CompareTrees(const std::string& a, const std::string& b);
 
 // Number of entries in a directory (0 if missing).

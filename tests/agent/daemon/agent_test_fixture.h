@@ -50,6 +50,7 @@ class AgentTest : public ::testing::Test {
     deps.config.set_state_dir(state);
     deps.config.set_cgroup_parent("/migrate");
     deps.config.set_runc_root("/run/fake");
+    *deps.config.mutable_received_containers() = received_policy_;
     deps.runtime = &runtime;
     deps.criu = &criu;
     deps.runner = &runner_;
@@ -247,6 +248,7 @@ class AgentTest : public ::testing::Test {
   Host a_;
   Host b_;
   std::chrono::milliseconds orphan_wait_{std::chrono::seconds(10)};
+  proto::ReceivedContainerPolicy received_policy_;  // every agent's, set before it starts
   StateFiles* files_ = nullptr;
   migrate::testing::TempDir dir_;
   FakeRuntime runtime_;

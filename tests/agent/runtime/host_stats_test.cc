@@ -30,10 +30,21 @@ class FakeProc {
         << rows;
   }
   const std::string& root() const { return root_; }
+  void WriteMeminfo(const std::string& text) { std::ofstream(root_ + "/meminfo") << text; }
 
  private:
   std::string root_;
 };
+
+TEST(HostStatsTest, MemAvailableComesFromMeminfo) {
+  FakeProc proc;
+  proc.WriteMeminfo("MemTotal:       24592852 kB\nMemFree:         1000000 kB\n"
+                    "MemAvailable:   20000000 kB\nBuffers:          123 kB\n");
+  EXPECT_EQ(*MemAvailableBytes(proc.root()), 20000000ULL * 1024);
+  proc.WriteMeminfo("MemTotal:       24592852 kB\n");
+  EXPECT_EQ(MemAvailableBytes(proc.root()).status().code(), StatusCode::kNotFound);
+  EXPECT_GT(*MemAvailableBytes(), 0u) << "this machine's own";
+}
 
 // Lines as the kernel prints them: a listener (0A), two established (01), a TIME_WAIT (06).
 // A child holding something under `dir` (an open directory, a file below it, or its working

@@ -1,0 +1,95 @@
+#include "controller/move_options.h"
+
+#include <algorithm>
+
+#include "controller/cgroup_mode_names.h"
+#include "transfer/rate_limit.h"
+
+namespace migrate::controller {
+
+void AddMoveOptions(CLI::App* cmd, MoveOptions& o, bool with_cgroup_path) {
+  cmd->add_option("--cgroups-mode", o.cgroups_mode,
+                  "how CRIU treats cgroups: ignore|soft|full|strict (also none|props); the "
+                  "restore must really run this mode or the migration is rolled back")
+      ->check(CLI::IsMember({"ignore", "none", "props", "soft", "full", "strict"}))
+      ->capture_default_str();
+  if (with_cgroup_path) {
+    cmd->add_option("--cgroup-path", o.cgroup_path,
+                    "destination cgroupsPath, to move the container into a new "
+                    "cgroup (ignore or soft; in ignore the default is the "
+                    "destination agent's cgroup parent + id, in soft the dumped path)");
+  }
+  cmd->add_option("--compress-level", o.compress_level,
+                  "zstd level 1..19 for the streams (default: the agents' default)")
+      ->check(CLI::Range(1, 19));
+  cmd->add_option("--bandwidth", o.bandwidth,
+                  "cap on the migration's streams together, e.g. 200MiB/s or 50MB/s (IEC or "
+                  "SI units; the freeze lasts longer when the images take longer to send)");
+  cmd->add_flag("--tcp-established", o.tcp_established,
+                "carry established TCP connections (CRIU --tcp-established; the "
+                "peers must reach the container at the same address afterwards)");
+  cmd->add_flag("--file-locks", o.file_locks,
+                "carry the file locks the container's tasks hold (CRIU "
+                "--file-locks; preflight says when they hold any)");
+  cmd->add_flag("--ext-unix-sk", o.ext_unix_sk,
+                "allow unix sockets connected to peers outside the container (CRIU "
+                "--ext-unix-sk; the peer end is not moved and must exist on the "
+                "destination)");
+  cmd->add_flag("--keep-images", o.keep_images,
+                "keep the checkpoint images on both hosts after a successful commit");
+  cmd->add_flag("--dry-run", o.dry_run,
+                "run the preflight on both hosts only; freeze and change nothing");
+  cmd->add_option("--output", o.output, "text|json (json: one object)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--hosts", o.hosts_file,
+                  "inventory file (default: $MIGRATE_HOSTS, else /etc/migrate/hosts.json)");
+  cmd->add_option("--timeout", o.timeout_s,
+                  "seconds allowed for each ordinary agent call (preflight, restore, ...)")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--transfer-timeout", o.transfer_timeout_s,
+                  "seconds allowed for checkpoint+transfer (images and bundle)")
+      ->check(CLI::Range(1, 7 * 86400))
+      ->capture_default_str();
+}
+
+Result<MigrationRequest> MoveRequest(const MoveOptions& o) {
+  MIGRATE_ASSIGN_OR_RETURN(proto::CgroupMode mode, ParseCgroupModeName(o.cgroups_mode));
+  if (!o.cgroup_path.empty() && mode != proto::CGROUP_MODE_IGNORE &&
+      mode != proto::CGROUP_MODE_SOFT) {
+    return Status::InvalidArgument("--cgroup-path needs --cgroups-mode ignore or soft: in " +
+                                   o.cgroups_mode +
+                                   " mode CRIU puts the processes back into the cgroups they "
+                                   "were dumped from");
+  }
+  if (!o.cgroup_path.empty() && o.cgroup_path.front() != '/') {
+    return Status::InvalidArgument("--cgroup-path must be absolute (e.g. /tenants/web-1)");
+  }
+  MigrationRequest request;
+  if (!o.bandwidth.empty()) {
+    Result<uint64_t> rate = transfer::ParseByteRate(o.bandwidth);
+    if (!rate.ok()) return rate.status().WithContext("--bandwidth");
+    request.bandwidth_bytes_per_second = *rate;
+  }
+  request.cgroup_mode = mode;
+  request.cgroup_path = o.cgroup_path;
+  request.compress_level = o.compress_level;
+  request.tcp_established = o.tcp_established;
+  request.file_locks = o.file_locks;
+  request.ext_unix_sk = o.ext_unix_sk;
+  request.keep_images = o.keep_images;
+  request.dry_run = o.dry_run;
+  return request;
+}
+
+HttpsClientOptions ClientOptions(int timeout_s, int transfer_timeout_s) {
+  HttpsClientOptions options;
+  options.request_timeout = std::chrono::seconds(timeout_s);
+  options.transfer_timeout = std::chrono::seconds(transfer_timeout_s);
+  options.connect_timeout = std::min(options.connect_timeout, options.request_timeout);
+  options.poll_timeout = std::min(options.poll_timeout, options.request_timeout);
+  return options;
+}
+
+}  // namespace migrate::controller
