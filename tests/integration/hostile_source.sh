@@ -13,9 +13,10 @@
 #      node certificate, tests/tools/send_tree): preflight and prepare-receive on host-b with a
 #      benign config.json, then streams that no honest agent sends: a config with hooks, a
 #      rootfs that is a symlink to a host directory, root.path escaping the bundle (relative
-#      and absolute), config.json a symlink to a host file, images holding a symlink or a hard
-#      link. Each: the stream or /v1/restore is refused with the reason, host-b rolls back,
-#      no container and nothing of the migration left on host-b.
+#      and absolute), config.json a symlink to a host file, a device node in the rootfs,
+#      images holding a symlink, a hard link or a FIFO. Each: the stream or /v1/restore is
+#      refused with the reason, host-b rolls back, no container and nothing of the migration
+#      left on host-b.
 #   3. Real images (dumped on host-a by hand), so that runc's restore runs the config's hooks:
 #      a hook carrying migrate's own loopback marker (which the policy leaves to the restore)
 #      forged by the source: the container is restored on host-b and the forged hook never
@@ -229,6 +230,23 @@ lie_images() {
   rolled_back "$id" "$name"
 }
 
+# lie_bundle_stream NAME BUNDLE_DIR WORD: a bundle the receiver itself must refuse (naming
+# WORD); the restore then finds no bundle.
+lie_bundle_stream() {
+  local name=$1 bundle=$2 word=$3 id=lie-$1-$$ images=$TEST_TMP/images-$1
+  benign_images "$images"
+  lie_prepare "$id"
+  send_as_host_a "$BUNDLE_TOKEN" "$bundle"
+  [ "$SEND_RC" != 0 ] || fail "$name: host-b accepted the bundle"
+  grep -qiF -- "$word" <<<"$SEND_OUT" || fail "$name: the bundle refusal does not name '$word': $SEND_OUT"
+  send_as_host_a "$IMAGES_TOKEN" "$images"
+  [ "$SEND_RC" = 0 ] || fail "$name: the benign images were refused: $SEND_OUT"
+  lie_restore "$id" CGROUP_MODE_SOFT
+  [ "$API_STATUS" != 200 ] || fail "$name: host-b restored without the bundle"
+  grep -q 'bundle stream did not arrive' <<<"$API_OUT" || fail "$name: restore answered $API_OUT"
+  rolled_back "$id" "$name"
+}
+
 # Hooks that would write a canary file, in every stage runc knows.
 bundle=$TEST_TMP/bundle-hooks
 cp -a "$BENIGN" "$bundle"
@@ -264,6 +282,14 @@ cp -a "$BENIGN/rootfs" "$bundle/rootfs"
 ln -s "$CANARY/etc/config.json" "$bundle/config.json"
 lie_bundle config-symlink "$bundle" "config.json is a symlink: refused"
 
+# A device node in the root file system (/dev/mem: all of host-b's memory), which host-b's
+# policy does not admit (received_containers.allow_device_nodes is off).
+bundle=$TEST_TMP/bundle-device
+cp -a "$BENIGN" "$bundle"
+mkdir -p "$bundle/rootfs/dev"
+mknod -m 0600 "$bundle/rootfs/dev/mem" c 1 1
+lie_bundle_stream device-node "$bundle" "device nodes are refused in received trees"
+
 # Images holding a symlink to a host file (CRIU, as root, opens images by name).
 images=$TEST_TMP/images-symlink
 benign_images "$images"
@@ -275,6 +301,12 @@ images=$TEST_TMP/images-hardlink
 benign_images "$images"
 ln "$images/pages-1.img" "$images/pages-2.img"
 lie_images images-hardlink "$images" "hard link"
+
+# Images holding a FIFO (CRIU, as root, would block opening it, or read what a writer feeds).
+images=$TEST_TMP/images-fifo
+benign_images "$images"
+mkfifo "$images/core-1.img"
+lie_images images-fifo "$images" "no special files in this stream"
 
 # --- 3. real images: the restore runs runc's hooks -------------------------------------------
 # lie_real_images NAME ID JQ: a counting container on host-a, dumped there by hand (runc
