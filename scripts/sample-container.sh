@@ -19,6 +19,8 @@
 # SAMPLE_COUNT_OVER_TCP=1 sends the count through an established TCP connection over the
 # container's own 127.0.0.1 (busybox nc client -> nc server -> /count): the count goes on only
 # while that connection lives, which is what a migration with --tcp-established must keep.
+# SAMPLE_JQ='FILTER' edits config.json with jq before the container starts (tests: a hook, a
+# host mount, a namespace by path, ... that a destination must refuse).
 set -euo pipefail
 
 die() { printf 'sample-container: %s\n' "$*" >&2; exit 1; }
@@ -78,6 +80,10 @@ make_bundle() {
   grep -q "cgroupsPath\": \"$cgroups_path\"" "$bundle/config.json" || die "config.json edit failed"
   if [ "${SAMPLE_CGROUPNS:-0}" = 1 ]; then
     jq '.linux.namespaces += [{"type": "cgroup"}]' "$bundle/config.json" >"$bundle/config.json.new"
+    mv "$bundle/config.json.new" "$bundle/config.json"
+  fi
+  if [ -n "${SAMPLE_JQ:-}" ]; then
+    jq "$SAMPLE_JQ" "$bundle/config.json" >"$bundle/config.json.new" || die "SAMPLE_JQ failed"
     mv "$bundle/config.json.new" "$bundle/config.json"
   fi
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -128,11 +129,43 @@ std::string Describe(const Device& d) {
   return std::string(1, d.type) + " " + num(d.major) + ":" + num(d.minor);
 }
 
+// Every key the rules below read, in any object. runc reads config.json with Go's
+// encoding/json, which matches a key to a field whatever its case ("Hooks" is runc's hooks,
+// and of "mounts" and "Mounts" the later one wins): a key these rules would not see by its
+// exact name must not reach runc.
+constexpr std::string_view kJudgedKeys[] = {
+    // the top level, hooks, root, mounts
+    "hooks", "prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+    "poststop", "path", "args", "root", "mounts", "type", "source", "options",
+    // linux, process, annotations
+    "linux", "namespaces", "devices", "major", "minor", "resources", "allow", "access", "sysctl",
+    "maskedPaths", "readonlyPaths", "rootfsPropagation", "cgroupsPath", "seccomp", "process",
+    "capabilities", "oomScoreAdj", "annotations"};
+
+// Go's key folding (bytes.EqualFold): ASCII case, and the two non-ASCII letters that fold
+// to ASCII ones, KELVIN SIGN (U+212A) to k and LATIN SMALL LETTER LONG S (U+017F) to s.
+std::string FoldKey(std::string_view key) {
+  std::string out;
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (key.compare(i, 3, "\xE2\x84\xAA") == 0) {
+      out += 'k';
+      i += 2;
+    } else if (key.compare(i, 2, "\xC5\xBF") == 0) {
+      out += 's';
+      i += 1;
+    } else {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(key[i])));
+    }
+  }
+  return out;
+}
+
 class Judge {
  public:
   Judge(const Value& doc, const OciPolicy& policy) : doc_(doc), policy_(policy) {}
 
   std::vector<std::string> Run() {
+    KeySpellings(doc_, "");
     Hooks();
     Root();
     Mounts();
@@ -162,6 +195,29 @@ class Judge {
       return kNone;
     }
     return v->array();
+  }
+
+  // A key that runc reads as one of kJudgedKeys must be spelled exactly so. The keys of
+  // annotations and sysctl are data (Go maps match them exactly), not fields.
+  void KeySpellings(const Value& v, const std::string& where) {
+    if (v.is_array()) {
+      for (const Value& item : v.array()) KeySpellings(item, where);
+      return;
+    }
+    if (!v.is_object()) return;
+    for (const auto& [key, value] : v.members()) {
+      const std::string folded = FoldKey(key);
+      for (std::string_view judged : kJudgedKeys) {
+        if (key != judged && folded == FoldKey(judged)) {
+          Refuse((where.empty() ? "" : where + ": ") + "key \"" + key + "\" is read by runc as \"" +
+                 std::string(judged) + "\" (Go's JSON matches keys whatever their case); only \"" +
+                 std::string(judged) + "\" is judged");
+        }
+      }
+      if (key != "annotations" && key != "sysctl") {
+        KeySpellings(value, where.empty() ? key : where + "." + key);
+      }
+    }
   }
 
   void Hooks() {

@@ -28,6 +28,9 @@
 //              require_seccomp
 //   others     no org.systemd.property.* annotations; cgroupsPath without ".." and under
 //              allowed_cgroup_prefixes when there are any
+//   keys       every key these rules read is spelled exactly: runc (Go's encoding/json)
+//              matches keys whatever their case, so "Hooks" or "Mounts" would reach runc
+//              unjudged
 #pragma once
 
 #include <string>

@@ -264,6 +264,39 @@ TEST(OciPolicyTest, EveryViolationIsNamedAtOnce) {
   }
 }
 
+// runc reads config.json with Go's encoding/json, which matches keys whatever their case: a
+// "Hooks" key is runc's hooks (runc runs it), so only the exact spellings may reach runc.
+TEST(OciPolicyTest, KeysThatRuncReadsWhateverTheirCaseAreRefused) {
+  const std::string hook = R"({"createRuntime": [{"path": "/bin/sh"}]})";
+  ExpectRefused(Edited([&](json::Value& doc) { doc.Set("Hooks", Json(hook)); }),
+                "key \"Hooks\" is read by runc as \"hooks\"");
+  ExpectRefused(Edited([&](json::Value& doc) { doc.Set("HOOKS", Json(hook)); }), "\"HOOKS\"");
+  // KELVIN SIGN and LONG S fold to k and s in Go.
+  ExpectRefused(Edited([&](json::Value& doc) { doc.Set("hoo\u212As", Json(hook)); }),
+                "as \"hooks\"");
+  ExpectRefused(Edited([&](json::Value& doc) { doc.Set("mount\u017F", Json("[]")); }),
+                "as \"mounts\"");
+  ExpectRefused(Edited([&](json::Value& doc) {
+                  Linux(doc).Set("Devices", Json(R"([{"path": "/dev/sda", "type": "b",
+                                                     "major": 8, "minor": 0}])"));
+                }),
+                "linux: key \"Devices\"");
+  ExpectRefused(Edited([&](json::Value& doc) {
+                  doc.Find("process")->Set("Capabilities", Json(R"({"bounding": []})"));
+                }),
+                "process: key \"Capabilities\"");
+  ExpectRefused(Edited([&](json::Value& doc) {
+                  Mounts(doc).array().push_back(
+                      Json(R"({"destination": "/h", "Source": "/", "type": "tmpfs"})"));
+                }),
+                "mounts: key \"Source\"");
+  // Annotation and sysctl names are data, matched exactly by runc.
+  ExpectAccepted(Edited([&](json::Value& doc) {
+    doc.Set("annotations", Json(R"({"Hooks": "x", "Path": "y"})"));
+    Linux(doc).Set("sysctl", Json(R"({"net.ipv4.tcp_syncookies": "1"})"));
+  }));
+}
+
 TEST(OciPolicyTest, MalformedSectionsAreRefusedNotIgnored) {
   ExpectRefused(Edited([](json::Value& doc) { doc.Set("hooks", json::Value::String("x")); }),
                 "hooks");
