@@ -295,7 +295,9 @@ class BeastApiServer final : public ApiServer {
 
   void OnReadable(ErrorCode ec) {
     if (ec == asio::error::operation_aborted || stopped_) return;
-    if (ec) MIGRATE_LOG(kWarn, "") << "api: accept: " << ec.message();
+    if (ec) {
+      MIGRATE_LOG(kWarn, "") << "api: accept: " << ec.message();
+    }
     for (int i = 0; i < 64; ++i) {  // a burst, then other work gets its turn
       int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr,
                          transfer::kAcceptFlags | SOCK_NONBLOCK);

@@ -30,8 +30,7 @@ expect_back_on_source() {  # id count_before
 SAMPLE_MEMORY_MIB=64 start_counter host-a "$ID1"
 before=$(count_of host-a "$ID1")
 slow_data_link
-migrate_json_frozen "$ID1" host-a host-b --cgroups-mode soft
-hold "checkpoint .*$ID1\$"  # the dump cannot end while runc is held (lib.sh)
+migrate_json_held "$ID1" host-a host-b --cgroups-mode soft  # runc held: the dump cannot end
 "$TH" kill-agent host-a
 log "agent killed while runc checkpoint of $ID1 runs: restarting it now"
 "$TH" restart-agent host-a & starter=$!
@@ -49,8 +48,7 @@ grep -q "an interrupted dump or restore still uses .*(pids " "$AGENT_LOG" ||
 SAMPLE_MEMORY_MIB=64 start_counter host-a "$ID2"
 before=$(count_of host-a "$ID2")
 slow_data_link
-migrate_json_frozen "$ID2" host-a host-b --cgroups-mode soft
-hold "checkpoint .*$ID2\$"
+migrate_json_held "$ID2" host-a host-b --cgroups-mode soft
 "$TH" kill-agent host-a
 pkill -KILL -f "checkpoint .*$ID2" || fail "no runc checkpoint of $ID2 to kill: nothing tested"
 held_continue  # removes the frozen cgroup; runc is gone

@@ -129,6 +129,18 @@ migrate_json_frozen() {
   BACKGROUND_MIGRATION=$!
   wait_for_freeze "$2" "$known"
 }
+# migrate_json_held ID SRC DST ARGS...: as migrate_json_frozen, and holds the source's
+# `runc checkpoint` (hold) the moment the container is frozen: its pid is found when the dump
+# starts, before the freeze, so that even a quick dump cannot end before it is held.
+migrate_json_held() {
+  local known pid
+  known=$(migration_dirs "$2")
+  ( migrate_json "$@"; echo "$RC" >"$TEST_TMP/rc"; echo "$REPORT" >"$TEST_TMP/report" ) &
+  BACKGROUND_MIGRATION=$!
+  pid=$(find_pid "checkpoint .*$1\$")
+  wait_for_freeze "$2" "$known"
+  hold_pid "$pid" "runc checkpoint of $1"
+}
 migrate_json_wait() {
   wait "$BACKGROUND_MIGRATION" || true
   RC=$(cat "$TEST_TMP/rc")
@@ -144,23 +156,27 @@ migrate_json_wait() {
 # orphaned group that holds a stopped process (SIGHUP).
 HELD=()  # "pid original-freezer-cgroup" pairs
 HOLD_CGROUP=/sys/fs/cgroup/freezer/migrate-test-hold-$$
-hold() {
-  local p i from
+hold() { hold_pid "$(find_pid "$1")" "$1"; }
+# find_pid PATTERN: the first process matching PATTERN (polling for up to 10 s).
+find_pid() {
+  local p i
   for i in $(seq 2000); do
     p=$(pgrep -f "$1" | head -n 1 || true)
-    if [ -n "$p" ]; then
-      from=$(sed -n 's/^[0-9]*:freezer://p' "/proc/$p/cgroup")
-      mkdir -p "$HOLD_CGROUP"
-      echo "$p" >"$HOLD_CGROUP/cgroup.procs"
-      HELD+=("$p $from")
-      echo FROZEN >"$HOLD_CGROUP/freezer.state"
-      for i in $(seq 200); do [ "$(cat "$HOLD_CGROUP/freezer.state")" = FROZEN ] && break; sleep 0.01; done
-      log "held pid $p ($1) in a frozen cgroup"
-      return 0
-    fi
+    if [ -n "$p" ]; then echo "$p"; return 0; fi
     sleep 0.005
   done
   fail "no process matching '$1' to hold"
+}
+# hold_pid PID WHAT: freezes PID (found earlier, so that nothing is lost looking for it).
+hold_pid() {
+  local p=$1 i from
+  from=$(sed -n 's/^[0-9]*:freezer://p' "/proc/$p/cgroup" 2>/dev/null) || true
+  mkdir -p "$HOLD_CGROUP"
+  echo "$p" >"$HOLD_CGROUP/cgroup.procs" 2>/dev/null || fail "pid $p ($2) ended before it was held"
+  HELD+=("$p $from")
+  echo FROZEN >"$HOLD_CGROUP/freezer.state"
+  for i in $(seq 200); do [ "$(cat "$HOLD_CGROUP/freezer.state")" = FROZEN ] && break; sleep 0.01; done
+  log "held pid $p ($2) in a frozen cgroup"
 }
 held_continue() {
   local entry i

@@ -41,14 +41,16 @@ run_case() {  # signal restart_delay
   rm -f "$marker"
   start_watcher "$id"
   ( migrate_json "$id" host-a host-b --cgroups-mode soft; echo "$RC" >"$TEST_TMP/rc"; echo "$REPORT" >"$TEST_TMP/report" ) &
-  local controller=$!
+  local controller=$! dump_pid=
+  # The dump's runc, found as it starts: held the moment the pause point is reached.
+  [ "$SIDE/$POINT" != source/dump-running ] || dump_pid=$(find_pid "checkpoint .*$id\$")
   for i in $(seq 6000); do [ -f "$marker" ] && break; sleep 0.01; done
   [ -f "$marker" ] || fail "failpoint $FP never reached on $FP_HOST"
   mid=$(cat "$marker")
 
   # Keep the dump or the restore running across the agent's stop and restart.
   case "$SIDE/$POINT" in
-    source/dump-running) hold "checkpoint .*$id\$" ;;
+    source/dump-running) hold_pid "$dump_pid" "runc checkpoint of $id" ;;
     destination/restore-running) rm -f "$marker"; hold "restore --detach .*$id\$" ;;
   esac
   if [ "$sig" = TERM ] && [ ${#HELD[@]} -gt 0 ]; then
