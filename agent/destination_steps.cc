@@ -9,7 +9,9 @@
 #include "agent/runtime/criu_stats.h"
 #include "agent/runtime/oci_config.h"
 #include "agent/runtime/oci_policy.h"
+#include "agent/runtime/file_util.h"
 #include "transfer/byte_budget.h"
+#include "transfer/chunk_codec.h"
 #include "transfer/log.h"
 
 namespace migrate::agent {
@@ -48,6 +50,9 @@ Result<proto::PrepareReceiveResponse> DestinationSteps::PrepareReceive(
     return Status::InvalidArgument("prepare-receive: source_node is required");
   }
   if (ctx_.deps().streams == nullptr) return Status::Unavailable("this agent receives no streams");
+  if (!request.approved_config_sha256().empty() && request.approved_config_sha256().size() != 32) {
+    return Status::InvalidArgument("prepare-receive: approved_config_sha256 must be 32 bytes");
+  }
   MIGRATE_ASSIGN_OR_RETURN(MigrationPtr m,
                            ctx_.store().Begin(request.migration_id(), request.container_id(),
                                               proto::ROLE_DESTINATION));
@@ -55,6 +60,7 @@ Result<proto::PrepareReceiveResponse> DestinationSteps::PrepareReceive(
   proto::MigrationRecord& r = m->record;
   r.set_peer_node(request.source_node());
   r.set_bytes_agreed(transfer::AgreedStreamBytes(request.bytes_needed()));
+  r.set_approved_config_sha256(request.approved_config_sha256());
   r.set_bundle_dir(ctx_.BundleDir(request.container_id(), request.migration_id()));
   r.set_images_dir(ctx_.MigrationDir(request.migration_id()) + "/images");
   Status made = Status::Ok();
@@ -168,11 +174,20 @@ Result<proto::RestoreResponse> DestinationSteps::Restore(const proto::RestoreReq
   return RunRestore(*m, request, mode, cgroups_path);
 }
 
-// What did arrive must pass this node's policy, as what preflight was told would arrive did:
-// a source may send another config than it announced.
+// What did arrive must be what preflight approved (byte for byte, when the controller named
+// it), and pass this node's policy: a source may send another config than it announced.
 Status DestinationSteps::CheckReceived(const proto::MigrationRecord& r) const {
-  MIGRATE_ASSIGN_OR_RETURN(runtime::OciConfig config,
-                           runtime::OciConfig::Load(r.bundle_dir() + "/config.json"));
+  const std::string path = r.bundle_dir() + "/config.json";
+  MIGRATE_ASSIGN_OR_RETURN(std::string text, runtime::ReadFileNoFollow(path));
+  if (!r.approved_config_sha256().empty()) {
+    const transfer::Digest got = transfer::Sha256::Of(text.data(), text.size());
+    if (std::string(got.begin(), got.end()) != r.approved_config_sha256()) {
+      return Status::PermissionDenied(
+          "the received config.json is not the one preflight approved (sha256 " +
+          transfer::DigestHex(got) + "): the source sent another");
+    }
+  }
+  MIGRATE_ASSIGN_OR_RETURN(runtime::OciConfig config, runtime::OciConfig::Parse(text));
   MIGRATE_RETURN_IF_ERROR(
       runtime::CheckOciConfigAgainstPolicy(config, ctx_.config().received_containers()));
   return runtime::CheckReceivedBundle(r.bundle_dir(), config);

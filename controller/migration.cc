@@ -10,6 +10,7 @@
 #include "controller/cgroup_mode_names.h"
 #include "controller/rollback.h"
 #include "controller/version_compare.h"
+#include "transfer/chunk_codec.h"
 #include "transfer/log.h"
 
 namespace migrate::controller {
@@ -365,6 +366,11 @@ MigrationPhase Migration::Prepare() {
   prepare.set_container_id(request_.container_id);
   prepare.set_source_node(request_.source.name());
   prepare.set_bytes_needed(BytesNeeded());
+  const std::string& approved = source_preflight_.container().config_json();
+  if (!approved.empty()) {  // the bytes the destination's preflight judged
+    const transfer::Digest digest = transfer::Sha256::Of(approved.data(), approved.size());
+    prepare.set_approved_config_sha256(std::string(digest.begin(), digest.end()));
+  }
   destination_touched_ = true;  // even a failed call may have left state there
   Result<proto::PrepareReceiveResponse> receive = destination_.PrepareReceive(prepare);
   if (!receive.ok()) {

@@ -214,7 +214,9 @@ class AgentTest : public ::testing::Test {
   // Prepare on host-b, checkpoint on host-a (container "web", streams for real), restore on
   // host-b; commits both when `commit`. The first failing step's status, else OK.
   Status Migrate(const std::string& id, proto::CgroupMode mode, bool commit) {
-    auto prepared = b_.service->PrepareReceive(PrepareRequest(id));
+    proto::PrepareReceiveRequest prepare = PrepareRequest(id);
+    prepare.set_approved_config_sha256(approved_config_sha256_);
+    auto prepared = b_.service->PrepareReceive(prepare);
     if (!prepared.ok()) return prepared.status().WithContext("prepare");
     proto::CheckpointSendRequest checkpoint =
         CheckpointRequest(prepared->data_port(), prepared->images_token(), id);
@@ -249,6 +251,7 @@ class AgentTest : public ::testing::Test {
   Host b_;
   std::chrono::milliseconds orphan_wait_{std::chrono::seconds(10)};
   proto::ReceivedContainerPolicy received_policy_;  // every agent's, set before it starts
+  std::string approved_config_sha256_;  // what Migrate's prepare-receive names ("" none)
   StateFiles* files_ = nullptr;
   migrate::testing::TempDir dir_;
   FakeRuntime runtime_;

@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 
 #include "tests/agent/daemon/agent_test_fixture.h"
+#include "transfer/chunk_codec.h"
 
 namespace migrate::agent::test {
 namespace {
@@ -44,6 +45,39 @@ TEST_F(DestinationStepsTest, BundleKeepsItsFifoAndDevicesWhereThePolicyAdmitsThe
   ASSERT_EQ(lstat((rootfs + "/dev/null").c_str(), &null), 0);
   EXPECT_TRUE(S_ISCHR(null.st_mode));
   EXPECT_EQ(null.st_rdev, makedev(1, 3));
+}
+
+std::string Sha256Of(const std::string& text) {
+  transfer::Digest d = transfer::Sha256::Of(text.data(), text.size());
+  return std::string(d.begin(), d.end());
+}
+
+// The controller names the config.json that the destination's preflight approved: another
+// one (still within the policy) is refused before anything is restored.
+TEST_F(DestinationStepsTest, AConfigOtherThanTheOnePreflightApprovedIsNeverRestored) {
+  approved_config_sha256_ = Sha256Of(std::string(testing::kRuncSpec) + " ");
+  StartTwoHosts();
+  a_.runtime.AddRunning("web", MakeBundle("user-bundle"));
+  Status st = Migrate("m1", proto::CGROUP_MODE_SOFT, /*commit=*/false);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kPermissionDenied) << st.ToString();
+  EXPECT_NE(st.message().find("not the one preflight approved"), std::string::npos) << st.ToString();
+  EXPECT_TRUE(b_.runtime.restores.empty());
+}
+
+TEST_F(DestinationStepsTest, TheApprovedConfigIsRestored) {
+  approved_config_sha256_ = Sha256Of(testing::kRuncSpec);
+  StartTwoHosts();
+  a_.runtime.AddRunning("web", MakeBundle("user-bundle"));
+  Status st = Migrate("m1", proto::CGROUP_MODE_SOFT, /*commit=*/true);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
+TEST_F(DestinationStepsTest, AnApprovedDigestOfTheWrongSizeIsRefused) {
+  StartTwoHosts();
+  proto::PrepareReceiveRequest prepare = PrepareRequest("m1");
+  prepare.set_approved_config_sha256("short");
+  EXPECT_EQ(b_.service->PrepareReceive(prepare).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
