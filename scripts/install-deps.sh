@@ -13,6 +13,7 @@
 #   dump any container with a TCP or UDP socket although `criu check` passes). No trixie
 #   binary package is ever installed (that would replace libc and break apt).
 set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/apt-lib.sh"  # missing_pkgs, bookworm_uri
 
 CRIU_VERSION=4.1.1
 CRIU_TARBALL=criu_${CRIU_VERSION}.orig.tar.xz
@@ -46,13 +47,6 @@ CRIU_BUILD_PKGS=(
 
 ZDTM_BUILD_PKGS=(build-essential libcap-dev xz-utils)
 
-missing_pkgs() {
-  local p
-  for p in "$@"; do
-    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = 'install ok installed' ] || echo "$p"
-  done
-}
-
 apt_updated=0
 apt_update_once() {
   if [ "$apt_updated" -eq 0 ]; then
@@ -85,23 +79,6 @@ criu_works() {
   local v
   v=$(criu --version | sed -n 's/^Version: *//p')
   [ "$(printf '%s\n4.2\n' "$v" | sort -V | head -n1)" = "4.2" ]
-}
-
-bookworm_uri() {
-  # The URI of the machine's existing bookworm entry (deb822 or one-line format).
-  local f uri
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    uri=$(awk 'BEGIN{RS="";FS="\n"} /Suites:[^\n]*bookworm([ \n]|$)/ && !/bookworm-security/ {
-             for (i=1;i<=NF;i++) if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, a, " "); print a[1]; exit } }' "$f")
-    [ -n "$uri" ] && { echo "$uri"; return 0; }
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    uri=$(awk '$1=="deb" && $3=="bookworm" {print $2; exit}' "$f")
-    [ -n "$uri" ] && { echo "$uri"; return 0; }
-  done
-  echo "http://deb.debian.org/debian"
 }
 
 # CRIU's source tarball in $BUILD_ROOT (checksum verified): CRIU is built from it, and so are

@@ -25,6 +25,7 @@
 #   /etc/apt/sources.list.d/migrate-trixie-src.sources        deb-src trixie (as install-deps.sh)
 #   /etc/apt/sources.list.d/migrate-sid-src.sources           deb-src sid
 set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/apt-lib.sh"  # missing_pkgs, bookworm_uri
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 SRC_DIR=${MIGRATE_RUNTIMES_SRC:-$REPO/../shared/runtimes}
@@ -159,30 +160,6 @@ apt_update() {
   log "apt-get update"
   "${APT[@]}" update -qq || die "apt-get update failed (check the entries in /etc/apt/sources.list.d/)"
   apt_updated=1
-}
-
-missing_pkgs() {
-  local p
-  for p in "$@"; do
-    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = 'install ok installed' ] || echo "$p"
-  done
-}
-
-bookworm_uri() {
-  # The URI of the machine's existing bookworm entry (deb822 or one-line format).
-  local f uri
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    uri=$(awk 'BEGIN{RS="";FS="\n"} /Suites:[^\n]*bookworm([ \n]|$)/ && !/bookworm-security/ {
-             for (i=1;i<=NF;i++) if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, a, " "); print a[1]; exit } }' "$f")
-    [ -n "$uri" ] && { echo "$uri"; return 0; }
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    uri=$(awk '$1=="deb" && $3=="bookworm" {print $2; exit}' "$f")
-    [ -n "$uri" ] && { echo "$uri"; return 0; }
-  done
-  echo "http://deb.debian.org/debian"
 }
 
 bookworm_keyring() {
