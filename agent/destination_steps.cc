@@ -234,8 +234,7 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
   response.set_loopback_up(restored->loopback.up && restored->loopback.has_ipv4);
   response.set_running_for_ms(MillisSince(restored->running_at));
   for (const std::string& warning : restored->criu_warnings) response.add_criu_warnings(warning);
-  auto stats = runtime::ReadCriuStats(ctx_.MigrationDir(r.migration_id()) + "/restore-work",
-                                      "stats-restore");  // CRIU writes it where it runs
+  auto stats = runtime::ReadCriuStats(options.work_dir, "stats-restore");  // where CRIU ran
   if (stats.ok() && stats->has_restore()) *response.mutable_criu_stats() = stats->restore();
   return response;
 }

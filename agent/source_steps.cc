@@ -125,8 +125,7 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   response.set_transfer_tail_ms(MillisSinceSteady(dump_end));
   response.set_frozen_for_ms(MillisSince(dumped->started));
   for (const std::string& warning : dumped->criu_warnings) response.add_criu_warnings(warning);
-  auto stats = runtime::ReadCriuStats(ctx_.MigrationDir(r.migration_id()) + "/dump-work",
-                                      "stats-dump");  // CRIU writes it where it runs
+  auto stats = runtime::ReadCriuStats(checkpoint.work_dir, "stats-dump");  // where CRIU ran
   if (stats.ok() && stats->has_dump()) *response.mutable_criu_stats() = stats->dump();
   return response;
 }

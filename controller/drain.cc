@@ -11,13 +11,19 @@
 namespace migrate::controller {
 namespace {
 
-proto::DrainMove Skipped(const proto::ContainerInfo& container, const std::string& reason) {
+// A move of `container`, not yet given a destination or an outcome.
+proto::DrainMove MoveOf(const proto::ContainerInfo& container) {
   proto::DrainMove move;
   move.set_container(container.container_id());
-  move.set_status("skipped");
-  move.set_reason(reason);
   move.set_memory_bytes(container.memory_bytes());
   move.set_rootfs_bytes(container.rootfs_bytes());
+  return move;
+}
+
+proto::DrainMove Skipped(const proto::ContainerInfo& container, const std::string& reason) {
+  proto::DrainMove move = MoveOf(container);
+  move.set_status("skipped");
+  move.set_reason(reason);
   return move;
 }
 
@@ -98,8 +104,7 @@ std::vector<proto::DrainMove> PlanDrain(const DrainPlanInput& input) {
     }
     chosen->memory -= container.memory_bytes();
     chosen->disk -= DiskNeeded(container);
-    proto::DrainMove move = Skipped(container, "");
-    move.clear_status();
+    proto::DrainMove move = MoveOf(container);
     move.set_destination(chosen->destination->name);
     moves.push_back(std::move(move));
   }
@@ -117,12 +122,16 @@ void RunDrain(proto::DrainReport& report, const DrainControl& control, const Mov
     for (; next < static_cast<size_t>(report.moves_size()); ++next) {
       proto::DrainMove& move = *report.mutable_moves(static_cast<int>(next));
       if (!move.status().empty()) continue;  // skipped in the plan
-      if (stop_new() || (failed && !control.keep_going)) {
-        report.set_interrupted(report.interrupted() || stop_new());
-        report.set_stopped(report.stopped() || (failed && !control.keep_going && !stop_new()));
+      const bool interrupted = stop_new();
+      if (interrupted || (failed && !control.keep_going)) {
+        if (interrupted) {
+          report.set_interrupted(true);
+        } else {
+          report.set_stopped(true);
+        }
         move.set_status("not_started");
-        move.set_reason(stop_new() ? "interrupted before it started"
-                                   : "an earlier move failed (--keep-going goes on)");
+        move.set_reason(interrupted ? "interrupted before it started"
+                                    : "an earlier move failed (--keep-going goes on)");
         continue;
       }
       ++next;
