@@ -10,15 +10,11 @@ ID2=drain-2-$$
 DRAIN_PID=
 trap '[ -n "$DRAIN_PID" ] && kill -KILL "$DRAIN_PID" 2>/dev/null; cleanup_containers; rm -rf "$TEST_TMP"' EXIT
 
-# drain ARGS...: runs `migrate drain ARGS --output json`; sets RC and REPORT.
+# drain ARGS...: runs `migrate drain ARGS --output json`; sets RC and REPORT, one JSON document.
 drain() {
-  set +e
-  REPORT=$("$MIGRATE_BIN" drain "$@" --output json 2>"$TEST_TMP/drain.err")
-  RC=$?
-  set -e
-  log "migrate drain $* -> exit $RC"
-  cat "$TEST_TMP/drain.err" >&2
-  jq -c . <<<"$REPORT" >&2 || fail "not JSON: $REPORT"
+  migrate_command_json drain "$@"
+  cat "$TEST_TMP/migrate.err" >&2
+  jq -e . <<<"$REPORT" >/dev/null || fail "not JSON: $REPORT"
 }
 move_status() { jq -r --arg c "$1" '.moves[] | select(.container == $c) | .status' <<<"$REPORT"; }
 

@@ -101,15 +101,20 @@ expect_loopback() {
   grep -q 'inet 127.0.0.1/8' <<<"$out" || fail "$2 on $1: no 127.0.0.1 on lo: $out"
 }
 
-# migrate_json ARGS...: runs `migrate container ARGS --output json`; sets REPORT and RC.
-migrate_json() {
+# migrate_command_json COMMAND ARGS...: runs `migrate COMMAND ARGS --output json`; sets REPORT
+# and RC (its stderr in $TEST_TMP/migrate.err).
+migrate_command_json() {
+  local command=$1
+  shift
   set +e
-  REPORT=$("$MIGRATE_BIN" container "$@" --output json 2>"$TEST_TMP/migrate.err")
+  REPORT=$("$MIGRATE_BIN" "$command" "$@" --output json 2>"$TEST_TMP/migrate.err")
   RC=$?
   set -e
-  log "migrate container $* -> exit $RC"
+  log "migrate $command $* -> exit $RC"
   [ -n "$REPORT" ] && jq -c . <<<"$REPORT" >&2 || cat "$TEST_TMP/migrate.err" >&2
 }
+# migrate_json ARGS...: `migrate container ARGS --output json` (migrate_command_json).
+migrate_json() { migrate_command_json container "$@"; }
 
 report() { jq -r "$1" <<<"$REPORT"; }
 
@@ -137,7 +142,7 @@ migrate_json_held() {
   known=$(migration_dirs "$2")
   ( migrate_json "$@"; echo "$RC" >"$TEST_TMP/rc"; echo "$REPORT" >"$TEST_TMP/report" ) &
   BACKGROUND_MIGRATION=$!
-  pid=$(find_pid "checkpoint .*$1\$")
+  pid=$(find_pid "checkpoint .*$1\$") || exit 1  # find_pid said why
   wait_for_freeze "$2" "$known"
   hold_pid "$pid" "runc checkpoint of $1"
 }
@@ -156,7 +161,11 @@ migrate_json_wait() {
 # orphaned group that holds a stopped process (SIGHUP).
 HELD=()  # "pid original-freezer-cgroup" pairs
 HOLD_CGROUP=/sys/fs/cgroup/freezer/migrate-test-hold-$$
-hold() { hold_pid "$(find_pid "$1")" "$1"; }
+hold() {
+  local p
+  p=$(find_pid "$1") || exit 1  # find_pid said why
+  hold_pid "$p" "$1"
+}
 # find_pid PATTERN: the first process matching PATTERN (polling for up to 10 s).
 find_pid() {
   local p i
