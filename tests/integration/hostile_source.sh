@@ -194,17 +194,24 @@ rolled_back() {
   log "$name: rolled back, nothing left on host-b, canaries intact"
 }
 
+# lie_send NAME ID BUNDLE_DIR IMAGES_DIR KIND: prepares ID on host-b (lie_prepare) and streams
+# BUNDLE_DIR and IMAGES_DIR (KIND: benign or real images) as host-a; both must be accepted.
+lie_send() {
+  local name=$1 id=$2 bundle=$3 images=$4 kind=$5
+  lie_prepare "$id"
+  send_as_host_a "$BUNDLE_TOKEN" "$bundle"
+  [ "$SEND_RC" = 0 ] || fail "$name: the bundle stream was refused: $SEND_OUT"
+  send_as_host_a "$IMAGES_TOKEN" "$images"
+  [ "$SEND_RC" = 0 ] || fail "$name: the $kind images were refused: $SEND_OUT"
+}
+
 # lie_bundle NAME BUNDLE_DIR WORD: host-b approved the benign config; the source streams
 # BUNDLE_DIR instead (and benign images). The restore must be refused naming WORD (the whole
 # refusal is left in REFUSAL).
 lie_bundle() {
   local name=$1 bundle=$2 word=$3 id=lie-$1-$$ images=$TEST_TMP/images-$1
   benign_images "$images"
-  lie_prepare "$id"
-  send_as_host_a "$BUNDLE_TOKEN" "$bundle"
-  [ "$SEND_RC" = 0 ] || fail "$name: the bundle stream was refused: $SEND_OUT"
-  send_as_host_a "$IMAGES_TOKEN" "$images"
-  [ "$SEND_RC" = 0 ] || fail "$name: the benign images were refused: $SEND_OUT"
+  lie_send "$name" "$id" "$bundle" "$images" benign
   lie_restore "$id" CGROUP_MODE_SOFT
   [ "$API_STATUS" != 200 ] || fail "$name: host-b restored the lying bundle"
   grep -q 'restore refused' <<<"$API_OUT" || fail "$name: restore failed, but not refused: $API_OUT"
@@ -321,11 +328,7 @@ lie_real_images() {
     fail "$name: runc checkpoint of $id on host-a failed"
   cp -a "$src" "$bundle"
   jq "$filter" "$src/config.json" >"$bundle/config.json"
-  lie_prepare "$id"
-  send_as_host_a "$BUNDLE_TOKEN" "$bundle"
-  [ "$SEND_RC" = 0 ] || fail "$name: the bundle stream was refused: $SEND_OUT"
-  send_as_host_a "$IMAGES_TOKEN" "$images"
-  [ "$SEND_RC" = 0 ] || fail "$name: the real images were refused: $SEND_OUT"
+  lie_send "$name" "$id" "$bundle" "$images" real
   lie_restore "$id" CGROUP_MODE_IGNORE
 }
 
