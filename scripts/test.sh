@@ -9,7 +9,14 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 ./scripts/build.sh
 BUILD_DIR=${MIGRATE_BUILD_DIR:-build}
 cd "$BUILD_DIR"
-ctest --output-on-failure --timeout 900 "$@"
+if ! ctest --output-on-failure --timeout 900 "$@"; then
+  # What a reader of CI's output sees first is its end: every failed test's FAIL lines again.
+  echo "== why the failed tests failed (from Testing/Temporary/LastTest.log):" >&2
+  cat Testing/Temporary/LastTestsFailed.log >&2 2>/dev/null || true
+  grep -h -E '\] FAIL: |^\[  FAILED  \]' Testing/Temporary/LastTest.log 2>/dev/null |
+    tail -60 >&2 || true
+  exit 8
+fi
 # The libFuzzer targets (clang, ASan, UBSan; a build of their own, ~2.5 min on 2 cores):
 # MIGRATE_FUZZ_SECONDS (here 45) per target, 4 targets: about 5.5 min in all.
 # MIGRATE_SKIP_FUZZ=1 leaves them out; so does giving ctest arguments.

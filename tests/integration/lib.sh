@@ -16,6 +16,16 @@ CREATED=()  # "host id" pairs to remove at exit
 
 log() { printf '[%s +%ss] %s\n' "$TEST_NAME" "$SECONDS" "$*" >&2; }
 fail() { printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
+# A command that ends a test through `set -e` says where and what (a bare exit hides why).
+# Only where errexit is on: a `set +e` section tests exit codes itself.
+on_error() {
+  local rc=$?
+  [[ $- == *e* ]] || return 0
+  printf '[%s] FAIL: %s line %s: `%s` exited %s (in %s)\n' "$TEST_NAME" "${BASH_SOURCE[1]##*/}" \
+    "${BASH_LINENO[0]}" "$BASH_COMMAND" "$rc" "${FUNCNAME[*]:1}" >&2
+}
+set -E
+trap on_error ERR
 
 # A host's runtime and its root, as its agent is configured now (test-hosts.sh use-runtime
 # changes them).

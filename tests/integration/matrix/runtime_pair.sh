@@ -49,13 +49,14 @@ criu_version() { caps "$1" .criu_version; }
 
 # expect_tasks_in HOST ID PATH: every task of the container, on every v1 hierarchy, in PATH.
 expect_tasks_in() {
-  local host=$1 id=$2 path=$3 pid line n=0
+  local host=$1 id=$2 path=$3 pid line lines n=0
   for pid in $(rt "$host" ps --format json "$id" | jq -r '.[]'); do
-    [ -r "/proc/$pid/cgroup" ] || continue  # a short-lived child (usleep) that has exited
+    # A short-lived child (usleep, mv) may exit at any moment, even while being read.
+    lines=$(cat "/proc/$pid/cgroup" 2>/dev/null) && [ -n "$lines" ] || continue
     while IFS= read -r line; do
       case "$line" in 0::*) continue ;; esac
       [ "${line#*:*:}" = "$path" ] || fail "$id task $pid on $host in '$line', expected $path"
-    done </proc/"$pid"/cgroup
+    done <<<"$lines"
     n=$((n + 1))
   done
   [ "$n" -gt 0 ] || fail "$id on $host has no tasks"
