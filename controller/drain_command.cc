@@ -4,7 +4,7 @@
 
 #include "controller/drain.h"
 #include "controller/interrupts.h"
-#include "controller/inventory.h"
+#include "controller/resolve_hosts.h"
 #include "controller/report.h"
 
 namespace migrate::controller {
@@ -37,21 +37,21 @@ struct DrainHosts {
 };
 
 Result<DrainHosts> ResolveDrainHosts(const DrainArgs& args, CliEnvironment& env) {
-  MIGRATE_ASSIGN_OR_RETURN(proto::Inventory inventory,
-                           LoadInventory(ChooseInventoryPath(args.move.hosts_file, env.hosts_env)));
-  DrainHosts hosts;
-  MIGRATE_ASSIGN_OR_RETURN(hosts.source, FindHost(inventory, args.source));
+  std::vector<std::string> names = {args.source};
   for (const std::string& name : args.destinations) {
     if (name == args.source) {
       return Status::InvalidArgument("--to names the drained host " + name + " itself");
     }
-    MIGRATE_ASSIGN_OR_RETURN(proto::InventoryHost host, FindHost(inventory, name));
-    hosts.destinations.push_back(std::move(host));
+    names.push_back(name);
   }
-  Result<std::unique_ptr<AgentClientFactory>> factory = env.make_factory(
-      inventory, ClientOptions(args.move.timeout_s, args.move.transfer_timeout_s));
-  if (!factory.ok()) return factory.status().WithContext("controller certificate");
-  hosts.factory = std::move(factory).value();
+  MIGRATE_ASSIGN_OR_RETURN(
+      ResolvedHosts resolved,
+      ResolveHosts(names, args.move.hosts_file,
+                   ClientOptions(args.move.timeout_s, args.move.transfer_timeout_s), env));
+  DrainHosts hosts;
+  hosts.source = resolved.hosts.front();
+  hosts.destinations.assign(resolved.hosts.begin() + 1, resolved.hosts.end());
+  hosts.factory = std::move(resolved.factory);
   return hosts;
 }
 
