@@ -12,10 +12,12 @@
 #include "agent/runtime/criu.h"
 #include "agent/runtime/node_probe.h"
 #include "agent/runtime/posix_process_runner.h"
+#include "agent/runtime/result_proto.h"
 #include "agent/runtime/runc_runtime.h"
 #include "agent/serve_command.h"
 #include "migrate/version.h"
 #include "proto/agent_api.pb.h"
+#include "proto/cgroup_mode_names.h"
 
 namespace {
 
@@ -89,11 +91,6 @@ void PrintProof(const char* side, const rt::ModeProof& proof) {
   if (!proof.note.empty()) std::cout << "  note:      " << proof.note << "\n";
 }
 
-uint64_t UnixMs(std::chrono::system_clock::time_point t) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-}
-
 // The cgroup-mode option with its choices and their meaning.
 CLI::Option* AddModeOption(CLI::App* cmd, std::string* mode, const char* what) {
   return cmd
@@ -102,7 +99,7 @@ CLI::Option* AddModeOption(CLI::App* cmd, std::string* mode, const char* what) {
                        ": ignore (leave cgroups to the runtime; use with --cgroup-path to move "
                        "a container), soft (CRIU's default), full, strict (never possible on "
                        "restore under runc), none, props")
-      ->check(CLI::IsMember({"ignore", "none", "props", "soft", "full", "strict"}))
+      ->check(CLI::IsMember(migrate::proto::CgroupModeNames()))
       ->capture_default_str();
 }
 
@@ -188,11 +185,7 @@ int main(int argc, char** argv) {
       return;
     }
     if (ckpt_flags.json) {
-      migrate::proto::CheckpointSendResponse out;
-      *out.mutable_dump_mode() = result->dump_mode.ToProto();
-      out.set_freeze_unix_ms(UnixMs(result->started));
-      out.set_checkpoint_ms(static_cast<uint64_t>(result->checkpoint_duration.count()));
-      PrintJson(out);
+      PrintJson(rt::CheckpointResultToProto(*result));
     } else {
       std::cout << "checkpointed " << ckpt.container_id << " into " << result->image_dir << " in "
                 << result->checkpoint_duration.count() << " ms (log " << result->log_path << ")\n";
@@ -249,14 +242,7 @@ int main(int argc, char** argv) {
       return;
     }
     if (restore_flags.json) {
-      migrate::proto::RestoreResponse out;
-      *out.mutable_restore_mode() = result->restore_mode.ToProto();
-      out.set_init_pid(result->init_pid);
-      out.set_running_unix_ms(UnixMs(result->running_at));
-      out.set_restore_ms(static_cast<uint64_t>(result->restore_duration.count()));
-      for (const std::string& line : result->cgroups) out.add_cgroups(line);
-      out.set_loopback_up(result->loopback.up && result->loopback.has_ipv4);
-      PrintJson(out);
+      PrintJson(rt::RestoreResultToProto(*result));
     } else {
       std::cout << "restored " << rest.container_id << " (init pid " << result->init_pid << ") in "
                 << result->restore_duration.count() << " ms (log " << result->log_path << ")\n";

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <vector>
 
-#include "controller/cgroup_mode_names.h"
+#include "proto/cgroup_mode_names.h"
 #include "controller/report.h"
 #include "controller/text_table.h"
 

@@ -1,9 +1,10 @@
 #include "controller/move_options.h"
 
 #include <algorithm>
+#include <optional>
 
-#include "controller/cgroup_mode_names.h"
-#include "transfer/rate_limit.h"
+#include "proto/cgroup_mode_names.h"
+#include "transfer/stream/rate_limit.h"
 
 namespace migrate::controller {
 
@@ -11,7 +12,7 @@ void AddMoveOptions(CLI::App* cmd, MoveOptions& o, bool with_cgroup_path) {
   cmd->add_option("--cgroups-mode", o.cgroups_mode,
                   "how CRIU treats cgroups: ignore|soft|full|strict (also none|props); the "
                   "restore must really run this mode or the migration is rolled back")
-      ->check(CLI::IsMember({"ignore", "none", "props", "soft", "full", "strict"}))
+      ->check(CLI::IsMember(proto::CgroupModeNames()))
       ->capture_default_str();
   if (with_cgroup_path) {
     cmd->add_option("--cgroup-path", o.cgroup_path,
@@ -55,7 +56,12 @@ void AddMoveOptions(CLI::App* cmd, MoveOptions& o, bool with_cgroup_path) {
 }
 
 Result<MigrationRequest> MoveRequest(const MoveOptions& o) {
-  MIGRATE_ASSIGN_OR_RETURN(proto::CgroupMode mode, ParseCgroupModeName(o.cgroups_mode));
+  const std::optional<proto::CgroupMode> parsed = proto::CgroupModeFromName(o.cgroups_mode);
+  if (!parsed) {
+    return Status::InvalidArgument("unknown cgroup mode \"" + o.cgroups_mode + "\" (expected " +
+                                   proto::JoinedCgroupModeNames("|") + ")");
+  }
+  const proto::CgroupMode mode = *parsed;
   if (!o.cgroup_path.empty() && mode != proto::CGROUP_MODE_IGNORE &&
       mode != proto::CGROUP_MODE_SOFT) {
     return Status::InvalidArgument("--cgroup-path needs --cgroups-mode ignore or soft: in " +

@@ -1,33 +1,23 @@
 #include "agent/runtime/cgroup_mode.h"
 
+#include <optional>
 #include <string>
+
+#include "proto/cgroup_mode_names.h"
 
 namespace migrate::runtime {
 
-std::string_view CgroupModeName(CgroupMode mode) {
-  switch (mode) {
-    case CgroupMode::kIgnore:
-      return "ignore";
-    case CgroupMode::kNone:
-      return "none";
-    case CgroupMode::kProps:
-      return "props";
-    case CgroupMode::kSoft:
-      return "soft";
-    case CgroupMode::kFull:
-      return "full";
-    case CgroupMode::kStrict:
-      return "strict";
-  }
-  return "invalid";
+std::string CgroupModeName(CgroupMode mode) {
+  return proto::CgroupModeName(CgroupModeToProto(mode));
 }
 
 Result<CgroupMode> ParseCgroupMode(std::string_view name) {
-  for (CgroupMode mode : kAllCgroupModes) {
-    if (CgroupModeName(mode) == name) return mode;
+  std::optional<proto::CgroupMode> mode = proto::CgroupModeFromName(name);
+  if (!mode) {
+    return Status::InvalidArgument("unknown cgroup mode \"" + std::string(name) + "\" (expected " +
+                                   proto::JoinedCgroupModeNames("|") + ")");
   }
-  return Status::InvalidArgument("unknown cgroup mode \"" + std::string(name) +
-                                 "\" (expected ignore, none, props, soft, full or strict)");
+  return CgroupModeFromProto(*mode);
 }
 
 Result<CgroupMode> CgroupModeFromProto(proto::CgroupMode mode) {

@@ -7,10 +7,11 @@
 #pragma once
 
 #include <array>
+#include <string>
 #include <string_view>
 
 #include "proto/common.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 
@@ -51,8 +52,9 @@ inline constexpr bool ModeTakesCgroupPath(CgroupMode mode) {
 // 4.2.1 (runc #5417; CRIU's fix, PR #3139, is in no release yet): true for such a CRIU.
 bool IgnoreLosesCgroupNamespace(int criu_major, int criu_minor, int criu_patch);
 
-// "ignore", "none", "props", "soft", "full", "strict" (also CRIU's manage-cgroups values).
-std::string_view CgroupModeName(CgroupMode mode);
+// "ignore", "none", "props", "soft", "full", "strict" (also CRIU's manage-cgroups values),
+// the names of proto/cgroup_mode_names.h.
+std::string CgroupModeName(CgroupMode mode);
 // Parses a name as above (case-sensitive, no surrounding spaces). InvalidArgument otherwise.
 Result<CgroupMode> ParseCgroupMode(std::string_view name);
 
