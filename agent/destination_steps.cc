@@ -1,35 +1,24 @@
 #include "agent/destination_steps.h"
 
-#include <openssl/rand.h>
 
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
 #include "agent/runtime/cgroup_paths.h"
-#include "agent/runtime/criu_stats.h"
+#include "agent/runtime/result_proto.h"
 #include "agent/runtime/oci_config.h"
 #include "agent/runtime/oci_policy.h"
 #include "agent/runtime/file_util.h"
-#include "transfer/byte_budget.h"
-#include "transfer/chunk_codec.h"
-#include "transfer/log.h"
+#include "transfer/stream/byte_budget.h"
+#include "transfer/stream/chunk_codec.h"
+#include "transfer/base/log.h"
+#include "transfer/base/unix_time.h"
+#include "transfer/tls/random.h"
 
 namespace migrate::agent {
 namespace {
 
 using runtime::CgroupMode;
-
-Result<std::string> RandomToken() {
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return Status::Internal("RAND_bytes failed");
-  static const char* kHex = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token += kHex[b >> 4];
-    token += kHex[b & 15];
-  }
-  return token;
-}
 
 transfer::ExpectedStream Expected(const proto::MigrationRecord& r, std::string final_dir,
                                   std::string staging, std::string what) {
@@ -68,8 +57,8 @@ Result<proto::PrepareReceiveResponse> DestinationSteps::PrepareReceive(
                                ctx_.ContainerHome(request.container_id())}) {
     if (made.ok()) made = ctx_.files().MakeDirs(d);
   }
-  Result<std::string> bundle_token = RandomToken();
-  Result<std::string> images_token = RandomToken();
+  Result<std::string> bundle_token = tls::RandomHex(32);
+  Result<std::string> images_token = tls::RandomHex(32);
   if (made.ok() && !bundle_token.ok()) made = bundle_token.status();
   if (made.ok() && !images_token.ok()) made = images_token.status();
   if (made.ok()) {
@@ -225,17 +214,8 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
   }
   MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRestoreDone));
   ctx_.Hit("destination.restored", m);
-  proto::RestoreResponse response;
-  *response.mutable_restore_mode() = restored->restore_mode.ToProto();
-  response.set_init_pid(restored->init_pid);
-  response.set_running_unix_ms(UnixMillis(restored->running_at));
-  response.set_restore_ms(static_cast<uint64_t>(restored->restore_duration.count()));
-  for (const auto& line : restored->cgroups) response.add_cgroups(line);
-  response.set_loopback_up(restored->loopback.up && restored->loopback.has_ipv4);
+  proto::RestoreResponse response = runtime::RestoreResultToProto(*restored);
   response.set_running_for_ms(MillisSince(restored->running_at));
-  for (const std::string& warning : restored->criu_warnings) response.add_criu_warnings(warning);
-  auto stats = runtime::ReadCriuStats(options.work_dir, "stats-restore");  // where CRIU ran
-  if (stats.ok() && stats->has_restore()) *response.mutable_criu_stats() = stats->restore();
   return response;
 }
 

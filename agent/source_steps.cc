@@ -6,8 +6,9 @@
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
-#include "agent/runtime/criu_stats.h"
-#include "transfer/log.h"
+#include "agent/runtime/result_proto.h"
+#include "transfer/base/log.h"
+#include "transfer/base/unix_time.h"
 
 namespace migrate::agent {
 namespace {
@@ -116,17 +117,11 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   }
   ctx_.Hit("source.sent", m);
   MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kCheckpointDone));
-  proto::CheckpointSendResponse response;
+  proto::CheckpointSendResponse response = runtime::CheckpointResultToProto(*dumped);
   if (streams.sends_bundle()) *response.mutable_bundle_stats() = StatsToProto(streams.bundle());
-  *response.mutable_dump_mode() = dumped->dump_mode.ToProto();
   *response.mutable_stats() = StatsToProto(streams.images());
-  response.set_freeze_unix_ms(UnixMillis(dumped->started));
-  response.set_checkpoint_ms(static_cast<uint64_t>(dumped->checkpoint_duration.count()));
   response.set_transfer_tail_ms(MillisSinceSteady(dump_end));
   response.set_frozen_for_ms(MillisSince(dumped->started));
-  for (const std::string& warning : dumped->criu_warnings) response.add_criu_warnings(warning);
-  auto stats = runtime::ReadCriuStats(checkpoint.work_dir, "stats-dump");  // where CRIU ran
-  if (stats.ok() && stats->has_dump()) *response.mutable_criu_stats() = stats->dump();
   return response;
 }
 

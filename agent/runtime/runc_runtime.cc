@@ -10,7 +10,7 @@
 #include "agent/runtime/criu_log.h"
 #include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
-#include "transfer/json.h"
+#include "transfer/json/json.h"
 #include "agent/runtime/loopback.h"
 #include "agent/runtime/oci_config.h"
 
@@ -436,6 +436,7 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
   spec.output = OutputMode::kCapture;
 
   RestoreResult result;
+  result.work_dir = options.work_dir;
   result.log_path = options.work_dir + "/restore.log";
   Clock::time_point start = Clock::now();
   Result<ProcessResult> run = RunChecked(*runner_, spec);

@@ -13,7 +13,7 @@
 #include "agent/runtime/mode_plan.h"
 #include "agent/runtime/version.h"
 #include "proto/agent_api.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 
@@ -102,6 +102,7 @@ struct RestoreResult {
   int init_pid = 0;
   std::vector<std::string> cgroups;  // /proc/<pid>/cgroup lines of the restored init
   LoopbackState loopback;
+  std::string work_dir;  // where CRIU ran (its stats-restore)
   std::string log_path;  // restore.log
   std::chrono::system_clock::time_point running_at;
   std::chrono::milliseconds restore_duration{0};  // runc restore

@@ -52,6 +52,8 @@ Result<runtime::CheckpointResult> FakeRuntime::Checkpoint(const runtime::Checkpo
   std::ofstream(o.image_dir + "/inventory.img") << "inventory";
   containers.erase(o.container_id);  // runc destroys a checkpointed container
   runtime::CheckpointResult result;
+  result.image_dir = o.image_dir;
+  result.work_dir = o.work_dir;
   result.dump_mode.requested = o.cgroup_mode;
   result.dump_mode.effective = o.cgroup_mode;
   result.dump_mode.evidence = "fake dump.log";
@@ -71,6 +73,7 @@ Result<runtime::RestoreResult> FakeRuntime::Restore(const runtime::RestoreOption
   }
   containers[o.container_id] = {o.container_id, "running", 4242, o.bundle_dir};
   runtime::RestoreResult result;
+  result.work_dir = o.work_dir;
   result.restore_mode.requested = o.cgroup_mode;
   result.restore_mode.effective = o.cgroup_mode;
   result.init_pid = 4242;
