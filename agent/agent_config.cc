@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "agent/runtime/oci_policy.h"
-#include "transfer/log.h"
+#include "transfer/base/log.h"
 
 namespace migrate::agent {
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "proto/agent_config.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::agent {
 

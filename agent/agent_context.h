@@ -15,8 +15,8 @@
 #include "agent/runtime/runtime.h"
 #include "agent/state_files.h"
 #include "proto/agent_config.pb.h"
-#include "transfer/stream_server.h"
-#include "transfer/tls.h"
+#include "transfer/stream/stream_server.h"
+#include "transfer/tls/tls.h"
 
 namespace migrate::agent {
 
@@ -71,8 +71,5 @@ class AgentContext {
   MigrationStore store_;
 };
 
-// Unix milliseconds of `t`, and milliseconds since `t` on this host's clock (0 if it went back).
-uint64_t UnixMillis(std::chrono::system_clock::time_point t);
-uint64_t MillisSince(std::chrono::system_clock::time_point t);
 
 }  // namespace migrate::agent

@@ -8,7 +8,7 @@
 #include "agent/node_queries.h"
 #include "agent/preflight.h"
 #include "agent/request_checks.h"
-#include "transfer/log.h"
+#include "transfer/base/log.h"
 
 namespace migrate::agent {
 namespace {

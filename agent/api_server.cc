@@ -24,8 +24,8 @@
 #include <thread>
 
 #include "agent/connection_limiter.h"
-#include "transfer/fd_reserve.h"
-#include "transfer/log.h"
+#include "transfer/stream/fd_reserve.h"
+#include "transfer/base/log.h"
 
 namespace migrate::agent {
 namespace {

@@ -14,8 +14,8 @@
 #include <memory>
 #include <string>
 
-#include "transfer/status.h"
-#include "transfer/tls.h"
+#include "transfer/base/status.h"
+#include "transfer/tls/tls.h"
 
 namespace migrate::agent {
 

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "transfer/stream_sender.h"
+#include "transfer/stream/stream_sender.h"
 
 namespace migrate::agent {
 namespace {

@@ -10,10 +10,10 @@
 #include <thread>
 
 #include "agent/agent_context.h"
-#include "transfer/file_source.h"
-#include "transfer/rate_limit.h"
-#include "transfer/stream_sender.h"
-#include "transfer/stream_types.h"
+#include "transfer/stream/file_source.h"
+#include "transfer/stream/rate_limit.h"
+#include "transfer/stream/stream_sender.h"
+#include "transfer/stream/stream_types.h"
 
 namespace migrate::agent {
 

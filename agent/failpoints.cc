@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "agent/runtime/file_util.h"
-#include "transfer/log.h"
+#include "transfer/base/log.h"
 
 namespace migrate::agent {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "transfer/stream_types.h"
+#include "transfer/stream/stream_types.h"
 
 namespace migrate::agent {
 

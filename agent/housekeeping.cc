@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "transfer/log.h"
+#include "transfer/base/log.h"
 
 namespace migrate::agent {
 namespace {

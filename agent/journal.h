@@ -11,7 +11,7 @@
 
 #include "agent/state_files.h"
 #include "proto/agent_state.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::agent {
 

@@ -2,16 +2,13 @@
 
 #include <chrono>
 
-#include "transfer/log.h"
+#include "transfer/base/log.h"
+#include "transfer/base/unix_time.h"
 
 namespace migrate::agent {
 namespace {
 
-uint64_t NowUnixMillis() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
+uint64_t NowUnixMillis() { return UnixMillis(std::chrono::system_clock::now()); }
 
 }  // namespace
 

@@ -19,7 +19,7 @@
 #include "agent/journal.h"
 #include "agent/migration_table.h"
 #include "proto/agent_state.pb.h"
-#include "transfer/stream_types.h"
+#include "transfer/stream/stream_types.h"
 
 namespace migrate::agent {
 

@@ -19,7 +19,7 @@
 
 #include "proto/agent_api.pb.h"
 #include "proto/agent_state.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::agent {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "agent/runtime/host_stats.h"
-#include "transfer/log.h"
+#include "transfer/base/log.h"
 
 namespace migrate::agent {
 

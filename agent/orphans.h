@@ -7,7 +7,7 @@
 #include <chrono>
 #include <string>
 
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::agent {
 

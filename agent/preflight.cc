@@ -13,8 +13,8 @@
 #include "agent/runtime/oci_config.h"
 #include "agent/runtime/oci_policy.h"
 #include "agent/runtime/version.h"
-#include "transfer/byte_budget.h"
-#include "transfer/log.h"
+#include "transfer/stream/byte_budget.h"
+#include "transfer/base/log.h"
 
 namespace migrate::agent {
 namespace {

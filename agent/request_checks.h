@@ -4,7 +4,7 @@
 #include <string>
 
 #include "agent/runtime/runtime.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::agent {
 

@@ -18,9 +18,9 @@
 #include "agent/runtime/runc_runtime.h"
 #include "agent/systemd_notify.h"
 #include "migrate/version.h"
-#include "transfer/log.h"
-#include "transfer/stream_server.h"
-#include "transfer/tls.h"
+#include "transfer/base/log.h"
+#include "transfer/stream/stream_server.h"
+#include "transfer/tls/tls.h"
 
 namespace migrate::agent {
 namespace {

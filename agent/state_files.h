@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::agent {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "transfer/log.h"
+#include "transfer/base/log.h"
 
 namespace migrate::agent {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "proto/agent_api.pb.h"
 #include "proto/controller.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::controller {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "transfer/certs.h"
-#include "transfer/crl.h"
+#include "transfer/certs/certs.h"
+#include "transfer/certs/crl.h"
 
 namespace migrate::controller {
 namespace {

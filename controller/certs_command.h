@@ -1,4 +1,4 @@
-// `migrate certs`: make the cluster CA and node / controller certificates (transfer/certs.h).
+// `migrate certs`: make the cluster CA and node / controller certificates (transfer/certs/certs.h).
 #pragma once
 
 namespace CLI {

@@ -20,10 +20,11 @@
 #include "controller/migration.h"
 #include "controller/move_options.h"
 #include "controller/report.h"
+#include "controller/resolve_hosts.h"
 #include "controller/rollback.h"
 #include "controller/terminal_progress.h"
 #include "migrate/version.h"
-#include "transfer/log.h"
+#include "transfer/base/log.h"
 
 namespace migrate::controller {
 namespace {
@@ -100,29 +101,15 @@ int InputError(const ContainerArgs& args, const Status& status, CliEnvironment& 
 int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
   Result<MigrationRequest> move = MoveRequest(args.move);
   if (!move.ok()) return InputError(args, move.status(), env);
-  const std::string path = ChooseInventoryPath(args.move.hosts_file, env.hosts_env);
-  Result<proto::Inventory> inventory = LoadInventory(path);
-  if (!inventory.ok()) return InputError(args, inventory.status(), env);
-  Result<proto::InventoryHost> source = FindHost(*inventory, args.source);
-  if (!source.ok()) return InputError(args, source.status().WithContext("source"), env);
-  Result<proto::InventoryHost> destination = FindHost(*inventory, args.destination);
-  if (!destination.ok()) {
-    return InputError(args, destination.status().WithContext("destination"), env);
-  }
-  Result<std::unique_ptr<AgentClientFactory>> factory =
-      env.make_factory(*inventory, ClientOptions(args.move.timeout_s, args.move.transfer_timeout_s));
-  if (!factory.ok()) {
-    return InputError(args, factory.status().WithContext("controller certificate"), env);
-  }
-  Result<std::unique_ptr<AgentClient>> source_client = (*factory)->Connect(*source);
-  if (!source_client.ok()) return InputError(args, source_client.status(), env);
-  Result<std::unique_ptr<AgentClient>> destination_client = (*factory)->Connect(*destination);
-  if (!destination_client.ok()) return InputError(args, destination_client.status(), env);
+  Result<ConnectedPair> hosts =
+      ConnectPair(args.source, args.destination, args.move.hosts_file,
+                  ClientOptions(args.move.timeout_s, args.move.transfer_timeout_s), env);
+  if (!hosts.ok()) return InputError(args, hosts.status(), env);
 
   MigrationRequest request = std::move(move).value();
   request.container_id = args.container_id;
-  request.source = *source;
-  request.destination = *destination;
+  request.source = hosts->source;
+  request.destination = hosts->destination;
   if (env.handle_signals) {
     InstallInterrupts(1, kContainerInterruptMessages);
     request.interrupted = &InterruptFlag(0);
@@ -133,7 +120,8 @@ int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
     progress = std::make_unique<TerminalProgress>(
         *env.err, *env.clock, args.container_id + " " + args.source + " -> " + args.destination);
   }
-  Migration migration(request, **source_client, **destination_client, *env.clock, progress.get());
+  Migration migration(request, *hosts->source_client, *hosts->destination_client, *env.clock,
+                      progress.get());
   const proto::Report report = migration.Run();
   if (args.move.output == "json") {
     *env.out << ReportToJson(report);
@@ -142,32 +130,6 @@ int RunContainer(const ContainerArgs& args, CliEnvironment& env) {
   }
   env.out->flush();
   return ExitCodeForReport(report);
-}
-
-// The named inventory hosts (every host of the inventory when `names` is empty), and a
-// factory of clients for them.
-struct ResolvedHosts {
-  std::vector<proto::InventoryHost> hosts;
-  std::unique_ptr<AgentClientFactory> factory;
-};
-Result<ResolvedHosts> ResolveHosts(const std::vector<std::string>& names,
-                                   const std::string& hosts_file, int timeout_s,
-                                   CliEnvironment& env) {
-  const std::string path = ChooseInventoryPath(hosts_file, env.hosts_env);
-  MIGRATE_ASSIGN_OR_RETURN(proto::Inventory inventory, LoadInventory(path));
-  ResolvedHosts resolved;
-  if (names.empty()) {
-    resolved.hosts.assign(inventory.hosts().begin(), inventory.hosts().end());
-  }
-  for (const std::string& name : names) {
-    MIGRATE_ASSIGN_OR_RETURN(proto::InventoryHost host, FindHost(inventory, name));
-    resolved.hosts.push_back(std::move(host));
-  }
-  Result<std::unique_ptr<AgentClientFactory>> factory =
-      env.make_factory(inventory, ClientOptions(timeout_s, timeout_s));
-  if (!factory.ok()) return factory.status().WithContext("controller certificate");
-  resolved.factory = std::move(factory).value();
-  return resolved;
 }
 
 int UsageError(const Status& status, CliEnvironment& env) {
@@ -197,7 +159,7 @@ std::vector<Answer> AskEach(ResolvedHosts& resolved, Ask ask, Unreachable unreac
 }
 
 int RunHostsCheck(const HostsCheckArgs& args, CliEnvironment& env) {
-  Result<ResolvedHosts> resolved = ResolveHosts(args.hosts, args.hosts_file, args.timeout_s, env);
+  Result<ResolvedHosts> resolved = ResolveHosts(args.hosts, args.hosts_file, ClientOptions(args.timeout_s, args.timeout_s), env);
   if (!resolved.ok()) return UsageError(resolved.status(), env);
   proto::HostsCheckReport report;
   report.set_status("ok");
@@ -220,7 +182,7 @@ uint64_t NowUnixMs() {
 
 // `migrate list [<host>...]`: containers and migrations of each host.
 int RunList(const HostsCheckArgs& args, CliEnvironment& env) {
-  Result<ResolvedHosts> resolved = ResolveHosts(args.hosts, args.hosts_file, args.timeout_s, env);
+  Result<ResolvedHosts> resolved = ResolveHosts(args.hosts, args.hosts_file, ClientOptions(args.timeout_s, args.timeout_s), env);
   if (!resolved.ok()) return UsageError(resolved.status(), env);
   proto::ListReport report;
   bool all_answered = true;
@@ -238,7 +200,7 @@ int RunList(const HostsCheckArgs& args, CliEnvironment& env) {
 
 // `migrate status <migration-id> [<host>...]`: the migration on every host that knows it.
 int RunStatus(const std::string& migration_id, const HostsCheckArgs& args, CliEnvironment& env) {
-  Result<ResolvedHosts> resolved = ResolveHosts(args.hosts, args.hosts_file, args.timeout_s, env);
+  Result<ResolvedHosts> resolved = ResolveHosts(args.hosts, args.hosts_file, ClientOptions(args.timeout_s, args.timeout_s), env);
   if (!resolved.ok()) return UsageError(resolved.status(), env);
   proto::StatusReport report;
   report.set_migration_id(migration_id);
@@ -350,24 +312,15 @@ int RunRollback(const RollbackArgs& args, CliEnvironment& env) {
     *env.err << "migrate rollback: " << status.message() << "\n";
     return kExitUsage;
   };
-  const std::string path = ChooseInventoryPath(args.hosts_file, env.hosts_env);
-  Result<proto::Inventory> inventory = LoadInventory(path);
-  if (!inventory.ok()) return fail(inventory.status());
-  Result<proto::InventoryHost> source = FindHost(*inventory, args.source);
-  if (!source.ok()) return fail(source.status().WithContext("source"));
-  Result<proto::InventoryHost> destination = FindHost(*inventory, args.destination);
-  if (!destination.ok()) return fail(destination.status().WithContext("destination"));
-  Result<std::unique_ptr<AgentClientFactory>> factory =
-      env.make_factory(*inventory, ClientOptions(args.timeout_s, args.timeout_s));
-  if (!factory.ok()) return fail(factory.status().WithContext("controller certificate"));
-  Result<std::unique_ptr<AgentClient>> source_client = (*factory)->Connect(*source);
-  if (!source_client.ok()) return fail(source_client.status());
-  Result<std::unique_ptr<AgentClient>> destination_client = (*factory)->Connect(*destination);
-  if (!destination_client.ok()) return fail(destination_client.status());
+  Result<ConnectedPair> hosts = ConnectPair(args.source, args.destination, args.hosts_file,
+                                            ClientOptions(args.timeout_s, args.timeout_s), env);
+  if (!hosts.ok()) return fail(hosts.status());
+  AgentClient& source_client = *hosts->source_client;
+  AgentClient& destination_client = *hosts->destination_client;
 
-  Result<proto::MigrationStatus> known = (*source_client)->GetMigration(args.migration_id);
+  Result<proto::MigrationStatus> known = source_client.GetMigration(args.migration_id);
   if (!known.ok() && known.status().code() == StatusCode::kNotFound) {
-    return RollbackDestinationOnly(args, **destination_client, env);
+    return RollbackDestinationOnly(args, destination_client, env);
   }
   if (!known.ok()) {
     *env.err << "migrate rollback: " << args.source << " cannot tell about migration "
@@ -385,7 +338,7 @@ int RunRollback(const RollbackArgs& args, CliEnvironment& env) {
              << args.destination << ": nothing was changed\n";
     return kExitUsage;
   }
-  return FinishRollback(args, **source_client, **destination_client, *known, env);
+  return FinishRollback(args, source_client, destination_client, *known, env);
 }
 }  // namespace
 

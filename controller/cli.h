@@ -10,7 +10,7 @@
 #include "controller/clock.h"
 #include "controller/https_agent_client.h"
 #include "proto/controller.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::controller {
 

@@ -40,15 +40,6 @@ Status TransportError(const std::string& what, const beast::error_code& ec) {
 
 }  // namespace
 
-StatusCode StatusCodeFromName(std::string_view name) {
-  for (int i = static_cast<int>(StatusCode::kOk); i <= static_cast<int>(StatusCode::kInternal);
-       ++i) {
-    const auto code = static_cast<StatusCode>(i);
-    if (StatusCodeName(code) == name) return code;
-  }
-  return StatusCode::kInternal;
-}
-
 HttpsAgentClient::HttpsAgentClient(proto::InventoryHost host, tls::ContextPtr context,
                                    HttpsClientOptions options)
     : host_(std::move(host)), context_(std::move(context)), options_(options) {}

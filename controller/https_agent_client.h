@@ -1,4 +1,4 @@
-// AgentClient over HTTP/1.1 + mutual TLS (transfer/tls.h): one connection per call, so that
+// AgentClient over HTTP/1.1 + mutual TLS (transfer/tls/tls.h): one connection per call, so that
 // calls from two threads (CheckpointSend and the progress poll) never share a stream.
 // The server must present a certificate of role node whose SAN DNS is the inventory name.
 #pragma once
@@ -10,7 +10,7 @@
 
 #include "controller/agent_client.h"
 #include "proto/controller.pb.h"
-#include "transfer/tls.h"
+#include "transfer/tls/tls.h"
 
 namespace migrate::controller {
 
@@ -75,8 +75,5 @@ class HttpsAgentClientFactory final : public AgentClientFactory {
   tls::ContextPtr context_;
   HttpsClientOptions options_;
 };
-
-// StatusCode from its name ("FailedPrecondition"); kInternal for unknown names.
-StatusCode StatusCodeFromName(std::string_view name);
 
 }  // namespace migrate::controller

@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "transfer/json.h"
+#include "transfer/json/json.h"
 
 namespace migrate::controller {
 namespace {

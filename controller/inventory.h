@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "proto/controller.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::controller {
 

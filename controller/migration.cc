@@ -3,15 +3,17 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <array>
 #include <random>
 #include <thread>
 #include <utility>
 
-#include "controller/cgroup_mode_names.h"
+#include "proto/cgroup_mode_names.h"
 #include "controller/rollback.h"
 #include "controller/version_compare.h"
-#include "transfer/chunk_codec.h"
-#include "transfer/log.h"
+#include "transfer/stream/chunk_codec.h"
+#include "transfer/base/hex.h"
+#include "transfer/base/log.h"
 
 namespace migrate::controller {
 namespace {
@@ -47,12 +49,9 @@ std::string_view MigrationPhaseName(MigrationPhase phase) {
 
 std::string NewMigrationId() {
   std::random_device random;
-  std::uniform_int_distribution<uint64_t> dist;
-  const uint64_t value = (static_cast<uint64_t>(random()) << 32) ^ random() ^ dist(random);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
-  for (int i = 0; i < 16; ++i) id[i] = kHex[(value >> (60 - 4 * i)) & 0xf];
-  return id;
+  std::array<unsigned char, 8> bytes;
+  for (unsigned char& byte : bytes) byte = static_cast<unsigned char>(random());
+  return HexLower(bytes);
 }
 
 Migration::Migration(MigrationRequest request, AgentClient& source, AgentClient& destination,

@@ -8,7 +8,7 @@
 
 #include "controller/https_agent_client.h"
 #include "controller/migration.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::controller {
 

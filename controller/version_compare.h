@@ -3,7 +3,7 @@
 
 #include <string_view>
 
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::controller {
 

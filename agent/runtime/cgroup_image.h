@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

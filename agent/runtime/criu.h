@@ -5,7 +5,7 @@
 
 #include "agent/runtime/process_runner.h"
 #include "agent/runtime/version.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "agent/runtime/cgroup_mode.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

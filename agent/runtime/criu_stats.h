@@ -6,7 +6,7 @@
 #include <string>
 
 #include "proto/criu_stats.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <string_view>
 
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

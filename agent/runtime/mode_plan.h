@@ -19,7 +19,7 @@
 
 #include "agent/runtime/cgroup_mode.h"
 #include "agent/runtime/version.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

@@ -9,7 +9,7 @@
 #include "agent/runtime/criu.h"
 #include "agent/runtime/runtime.h"
 #include "proto/agent_api.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "transfer/json.h"
-#include "transfer/status.h"
+#include "transfer/json/json.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

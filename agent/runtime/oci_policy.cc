@@ -12,8 +12,8 @@
 #include <string_view>
 
 #include "agent/runtime/file_util.h"
-#include "transfer/open_beneath.h"
-#include "transfer/unique_fd.h"
+#include "transfer/base/open_beneath.h"
+#include "transfer/base/unique_fd.h"
 
 namespace migrate::runtime {
 namespace {

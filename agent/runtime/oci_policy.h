@@ -38,7 +38,7 @@
 
 #include "agent/runtime/oci_config.h"
 #include "proto/agent_config.pb.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

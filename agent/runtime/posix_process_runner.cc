@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "transfer/unique_fd.h"
+#include "transfer/base/unique_fd.h"
 
 extern char** environ;
 

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

@@ -6,7 +6,7 @@
 
 #include "agent/runtime/process_runner.h"
 #include "agent/runtime/runtime.h"
-#include "transfer/json.h"
+#include "transfer/json/json.h"
 
 namespace migrate::runtime {
 

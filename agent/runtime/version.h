@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::runtime {
 

@@ -30,12 +30,12 @@
 #include <vector>
 
 #include "tests/transfer/test_pki.h"
-#include "transfer/chunk_codec.h"
-#include "transfer/file_source.h"
-#include "transfer/log.h"
-#include "transfer/stream_sender.h"
-#include "transfer/stream_server.h"
-#include "transfer/tls_connection.h"
+#include "transfer/stream/chunk_codec.h"
+#include "transfer/stream/file_source.h"
+#include "transfer/base/log.h"
+#include "transfer/stream/stream_sender.h"
+#include "transfer/stream/stream_server.h"
+#include "transfer/stream/tls_connection.h"
 
 namespace migrate::bench {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "controller/report.h"
 #include "tests/controller/fake_agent_client.h"
-#include "transfer/crl.h"
+#include "transfer/certs/crl.h"
 
 namespace migrate::controller {
 namespace {

@@ -1,5 +1,7 @@
 #include "tests/controller/fake_agent_client.h"
 
+#include "migrate/version.h"
+
 namespace migrate::controller::testing {
 namespace {
 
@@ -13,7 +15,7 @@ proto::PreflightCheck Check(const std::string& name, const std::string& detail) 
 
 void FillCapabilities(proto::Capabilities* caps, const std::string& node) {
   caps->set_node_name(node);
-  caps->set_agent_version("0.1.0");
+  caps->set_agent_version(kVersion);
   caps->set_runtime_name("runc");
   caps->set_runtime_version("1.1.5");
   caps->set_criu_version("4.1.1");
@@ -41,9 +43,9 @@ std::unique_ptr<FakePair> MakeHealthyPair(proto::CgroupMode mode) {
   FakeAgentClient& b = *pair->destination;
 
   a.health.set_node_name("host-a");
-  a.health.set_agent_version("0.1.0");
+  a.health.set_agent_version(kVersion);
   b.health.set_node_name("host-b");
-  b.health.set_agent_version("0.1.0");
+  b.health.set_agent_version(kVersion);
   FillCapabilities(&a.capabilities, "host-a");
   FillCapabilities(&b.capabilities, "host-b");
 

@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "transfer/certs.h"
+#include "transfer/certs/certs.h"
 
 namespace migrate::controller {
 namespace {
@@ -344,14 +344,6 @@ TEST_F(HttpsAgentClientTest, PollsWhileALongCallIsInFlight) {
   EXPECT_EQ(progress->bytes_raw(), 123u);
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_EQ(done->freeze_unix_ms(), 42u);
-}
-
-TEST_F(HttpsAgentClientTest, StatusCodeNamesRoundTrip) {
-  for (int i = 1; i <= static_cast<int>(StatusCode::kInternal); ++i) {
-    const auto code = static_cast<StatusCode>(i);
-    EXPECT_EQ(StatusCodeFromName(StatusCodeName(code)), code);
-  }
-  EXPECT_EQ(StatusCodeFromName("NoSuchCode"), StatusCode::kInternal);
 }
 
 }  // namespace

@@ -7,8 +7,8 @@
 
 #include "proto/stream.pb.h"
 #include "tests/fuzz/memory_source.h"
-#include "transfer/chunk_codec.h"
-#include "transfer/frames.h"
+#include "transfer/stream/chunk_codec.h"
+#include "transfer/stream/frames.h"
 
 namespace ps = migrate::proto::stream;
 using namespace migrate::transfer;

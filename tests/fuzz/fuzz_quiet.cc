@@ -2,7 +2,7 @@
 // invalid UTF-8 in a string field would log a line per execution, slowing the fuzzer).
 #include <google/protobuf/stubs/logging.h>
 
-#include "transfer/log.h"
+#include "transfer/base/log.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   google::protobuf::SetLogHandler(nullptr);

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "transfer/byte_source.h"
+#include "transfer/stream/byte_source.h"
 
 namespace migrate::fuzz {
 

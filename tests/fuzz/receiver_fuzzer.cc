@@ -18,9 +18,9 @@
 #include "proto/stream.pb.h"
 #include "tests/fuzz/memory_source.h"
 #include "tests/transfer/stream_sealer.h"
-#include "transfer/byte_budget.h"
-#include "transfer/frames.h"
-#include "transfer/stream_receiver.h"
+#include "transfer/stream/byte_budget.h"
+#include "transfer/stream/frames.h"
+#include "transfer/stream/stream_receiver.h"
 
 namespace ps = migrate::proto::stream;
 using namespace migrate::transfer;

@@ -10,8 +10,8 @@
 
 #include "proto/agent_api.pb.h"
 #include "proto/stream.pb.h"
-#include "transfer/chunk_codec.h"
-#include "transfer/frames.h"
+#include "transfer/stream/chunk_codec.h"
+#include "transfer/stream/frames.h"
 
 namespace ps = migrate::proto::stream;
 using namespace migrate::transfer;

@@ -14,7 +14,7 @@
 #include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
 #include "agent/runtime/node_probe.h"
-#include "transfer/json.h"
+#include "transfer/json/json.h"
 #include "tests/support/poll.h"
 
 namespace migrate::testing {

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "agent/runtime/process_runner.h"
-#include "transfer/status.h"
+#include "transfer/base/status.h"
 
 namespace migrate::testing {
 

@@ -11,9 +11,9 @@
 #include <map>
 #include <string>
 
-#include "transfer/file_source.h"
-#include "transfer/stream_sender.h"
-#include "transfer/tls.h"
+#include "transfer/stream/file_source.h"
+#include "transfer/stream/stream_sender.h"
+#include "transfer/tls/tls.h"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include "proto/stream.pb.h"
 #include "tests/transfer/stream_sealer.h"
 #include "tests/transfer/test_tree.h"
-#include "transfer/chunk_codec.h"
-#include "transfer/frames.h"
-#include "transfer/tls_connection.h"
+#include "transfer/stream/chunk_codec.h"
+#include "transfer/stream/frames.h"
+#include "transfer/stream/tls_connection.h"
 
 namespace migrate::testing {
 

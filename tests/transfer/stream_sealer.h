@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "transfer/chunk_codec.h"
+#include "transfer/stream/chunk_codec.h"
 
 namespace migrate::testing {
 

@@ -13,7 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "transfer/crl.h"
+#include "transfer/certs/crl.h"
 
 namespace migrate::testing {
 namespace {

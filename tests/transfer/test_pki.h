@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "transfer/certs.h"
-#include "transfer/tls.h"
+#include "transfer/certs/certs.h"
+#include "transfer/tls/tls.h"
 
 namespace migrate::testing {
 

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,8 @@
 #include <map>
 #include <random>
 #include <stdexcept>
+
+#include "transfer/tls/random.h"
 
 namespace migrate::testing {
 namespace {
@@ -223,15 +224,9 @@ StreamFixture::StreamFixture(
 StreamFixture::~StreamFixture() { server_.reset(); }
 
 std::string StreamFixture::NewToken() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof(b));
-  static const char* hex = "0123456789abcdef";
-  std::string t;
-  for (unsigned char c : b) {
-    t += hex[c >> 4];
-    t += hex[c & 15];
-  }
-  return t;
+  Result<std::string> token = tls::RandomHex(16);
+  if (!token.ok()) throw std::runtime_error(token.status().ToString());
+  return *token;
 }
 
 transfer::ExpectedStream StreamFixture::Expected(const std::string& name) const {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "tests/transfer/test_pki.h"
-#include "transfer/stream_sender.h"
-#include "transfer/stream_server.h"
+#include "transfer/stream/stream_sender.h"
+#include "transfer/stream/stream_server.h"
 
 namespace migrate::testing {
 

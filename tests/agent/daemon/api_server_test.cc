@@ -22,7 +22,7 @@
 #include "tests/support/poll.h"
 #include "tests/transfer/stalled_peers.h"
 #include "tests/transfer/test_pki.h"
-#include "transfer/tls_connection.h"
+#include "transfer/stream/tls_connection.h"
 
 namespace migrate::agent {
 namespace {

@@ -4,7 +4,7 @@
 #include <sys/sysmacros.h>
 
 #include "tests/agent/daemon/agent_test_fixture.h"
-#include "transfer/chunk_codec.h"
+#include "transfer/stream/chunk_codec.h"
 
 namespace migrate::agent::test {
 namespace {
