@@ -6,7 +6,9 @@ AgentContext::AgentContext(AgentDeps deps)
     : deps_(std::move(deps)),
       files_(deps_.files != nullptr ? deps_.files : &PosixStateFiles()),
       journal_(*files_, deps_.config.state_dir()),
-      store_(journal_) {}
+      own_metrics_(deps_.metrics != nullptr ? nullptr : std::make_unique<AgentMetrics>()),
+      metrics_(deps_.metrics != nullptr ? deps_.metrics : own_metrics_.get()),
+      store_(journal_, metrics_) {}
 
 std::string AgentContext::MigrationDir(const std::string& migration_id) const {
   return journal_.MigrationDir(migration_id);

@@ -224,6 +224,7 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
     return failed;
   }
   MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRestoreDone));
+  ctx_.metrics().Downtime(proto::ROLE_DESTINATION, restored->restore_duration);
   ctx_.Hit("destination.restored", m);
   proto::RestoreResponse response;
   *response.mutable_restore_mode() = restored->restore_mode.ToProto();

@@ -124,6 +124,8 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   response.set_checkpoint_ms(static_cast<uint64_t>(dumped->checkpoint_duration.count()));
   response.set_transfer_tail_ms(MillisSinceSteady(dump_end));
   response.set_frozen_for_ms(MillisSince(dumped->started));
+  ctx_.metrics().Downtime(proto::ROLE_SOURCE,
+                          std::chrono::milliseconds(response.frozen_for_ms()));
   for (const std::string& warning : dumped->criu_warnings) response.add_criu_warnings(warning);
   auto stats = runtime::ReadCriuStats(checkpoint.work_dir, "stats-dump");  // where CRIU ran
   if (stats.ok() && stats->has_dump()) *response.mutable_criu_stats() = stats->dump();
