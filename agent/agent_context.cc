@@ -1,5 +1,7 @@
 #include "agent/agent_context.h"
 
+#include "agent/agent_metrics.h"
+
 namespace migrate::agent {
 
 AgentContext::AgentContext(AgentDeps deps)
@@ -9,6 +11,8 @@ AgentContext::AgentContext(AgentDeps deps)
       own_metrics_(deps_.metrics != nullptr ? nullptr : std::make_unique<AgentMetrics>()),
       metrics_(deps_.metrics != nullptr ? deps_.metrics : own_metrics_.get()),
       store_(journal_, metrics_) {}
+
+AgentContext::~AgentContext() = default;
 
 std::string AgentContext::MigrationDir(const std::string& migration_id) const {
   return journal_.MigrationDir(migration_id);

@@ -8,7 +8,6 @@
 #include <memory>
 #include <string>
 
-#include "agent/agent_metrics.h"
 #include "agent/failpoints.h"
 #include "agent/journal.h"
 #include "agent/migration_store.h"
@@ -21,6 +20,8 @@
 #include "transfer/tls.h"
 
 namespace migrate::agent {
+
+class AgentMetrics;
 
 struct AgentDeps {
   proto::AgentConfig config;  // complete (defaults applied, validated)
@@ -45,6 +46,7 @@ struct AgentDeps {
 class AgentContext {
  public:
   explicit AgentContext(AgentDeps deps);
+  ~AgentContext();
   AgentContext(const AgentContext&) = delete;
   AgentContext& operator=(const AgentContext&) = delete;
 

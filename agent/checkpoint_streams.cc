@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "agent/agent_metrics.h"
 #include "transfer/stream_sender.h"
 
 namespace migrate::agent {

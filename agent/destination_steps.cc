@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include "agent/agent_metrics.h"
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"

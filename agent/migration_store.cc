@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "agent/agent_metrics.h"
+
 #include "transfer/log.h"
 
 namespace migrate::agent {

@@ -17,13 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "agent/agent_metrics.h"
 #include "agent/journal.h"
 #include "agent/migration_table.h"
 #include "proto/agent_state.pb.h"
 #include "transfer/stream_types.h"
 
 namespace migrate::agent {
+
+class AgentMetrics;
 
 struct Migration {
   std::timed_mutex mutex;  // serialises the migration's steps; guards `record`

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "agent/agent_metrics.h"
 #include "agent/checkpoint_streams.h"
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
