@@ -112,7 +112,14 @@ for h in host-a host-b; do
   expect_moved "$h" 'migrate_agent_criu_failures_total{operation="restore"}' 0
 done
 expect_moved host-a "migrate_agent_rollbacks_total{$SRC,outcome=\"done\"}" 0
-log "migrated: $raw raw bytes, $wire on the wire, counted on both sides"
+share() {  # HOST ROLE: the growth of that role's downtime sum, in seconds
+  awk -v a="$(value "$1" after "migrate_agent_downtime_seconds_sum{role=\"$2\"}")" \
+    -v b="$(value "$1" before "migrate_agent_downtime_seconds_sum{role=\"$2\"}")" \
+    'BEGIN { printf "%.3f", a - b }'
+}
+log "migrated: $raw raw bytes, $wire on the wire, counted on both sides; downtime" \
+  "$(report .timings_ms.downtime) ms end to end, shares: source $(share host-a source) s," \
+  "destination $(share host-b destination) s"
 
 log "refused in preflight (strict): nothing of a migration runs, nothing moves"
 migrate_json "$ID" host-b host-a --cgroups-mode strict

@@ -83,8 +83,7 @@ TEST_F(AgentMetricsTest, ASourceWhoseRollbackFailedCountsAsFailedAndItsRollbackT
             1);
   Advance(*m, {Event::kRollbackBegin, Event::kRollbackDone});
   EXPECT_EQ(Sample(metrics_, Final("source", "rolled_back")), 1);
-  EXPECT_EQ(Sample(metrics_, "migrate_agent_rollbacks_total{role=\"source\",outcome=\"done\"}"),
-            1);
+  EXPECT_EQ(Sample(metrics_, "migrate_agent_rollbacks_total{role=\"source\",outcome=\"done\"}"), 1);
   EXPECT_EQ(Sample(metrics_, Phase("source", "rolling_back")), 2);
 }
 
@@ -139,9 +138,10 @@ TEST_F(AgentMetricsTest, StreamsDowntimeCriuAndRefusals) {
   EXPECT_EQ(Sample(metrics_,
                    "migrate_agent_connections_refused_total{listener=\"data\",reason=\"peer\"}"),
             1);
-  EXPECT_EQ(Sample(metrics_,
-                   "migrate_agent_connections_refused_total{listener=\"api\",reason=\"handshake\"}"),
-            1);
+  EXPECT_EQ(
+      Sample(metrics_,
+             "migrate_agent_connections_refused_total{listener=\"api\",reason=\"handshake\"}"),
+      1);
 }
 
 }  // namespace

@@ -18,9 +18,8 @@ class MetricsEndpointTest : public ::testing::Test {
     options.address = "127.0.0.1";
     options.port = 0;
     options.name = "metrics";
-    auto server = ApiServer::StartPlain(options, [this](ApiRequest r, Respond respond) {
-      respond(ServeMetrics(r, metrics_));
-    });
+    auto server = ApiServer::StartPlain(
+        options, [this](ApiRequest r, Respond respond) { respond(ServeMetrics(r, metrics_)); });
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
   }

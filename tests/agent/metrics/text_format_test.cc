@@ -10,7 +10,7 @@ namespace migrate::metrics {
 namespace {
 
 TEST(TextFormatTest, LabelValuesEscapeBackslashQuoteAndNewline) {
-  EXPECT_EQ(EscapeLabelValue(R"(a\b"c)" "\nd"), R"(a\\b\"c\nd)");
+  EXPECT_EQ(EscapeLabelValue("a\\b\"c\nd"), R"(a\\b\"c\nd)");
   EXPECT_EQ(EscapeLabelValue("plain {} = ,"), "plain {} = ,");
 }
 
@@ -35,8 +35,7 @@ TEST(TextFormatTest, ValuesAreShortAndExact) {
 
 TEST(TextFormatTest, LabelsInTheOrderGiven) {
   EXPECT_EQ(FormatLabels({}), "");
-  EXPECT_EQ(FormatLabels({{"role", "source"}, {"why", "a\"b"}}),
-            R"({role="source",why="a\"b"})");
+  EXPECT_EQ(FormatLabels({{"role", "source"}, {"why", "a\"b"}}), R"({role="source",why="a\"b"})");
 }
 
 TEST(TextFormatTest, NamesPrometheusAccepts) {
