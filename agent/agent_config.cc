@@ -1,6 +1,8 @@
 #include "agent/agent_config.h"
 
+#include <arpa/inet.h>
 #include <google/protobuf/util/json_util.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -24,6 +26,52 @@ Result<proto::AgentConfig> LoadAgentConfig(const std::string& path) {
     return Status::InvalidArgument("config file " + path + ": " + std::string(status.message()));
   }
   return config;
+}
+
+namespace {
+
+bool IsLoopback(const std::string& address) {
+  in_addr v4;
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  return ::inet_pton(AF_INET6, address.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// "host:port" or "[host]:port" into its parts; false when it has neither form.
+bool SplitHostPort(const std::string& text, std::string* host, std::string* port) {
+  if (!text.empty() && text[0] == '[') {
+    const size_t close = text.find("]:");
+    if (close == std::string::npos) return false;
+    *host = text.substr(1, close - 1);
+    *port = text.substr(close + 2);
+    return true;
+  }
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || text.find(':') != colon) return false;
+  *host = text.substr(0, colon);
+  *port = text.substr(colon + 1);
+  return true;
+}
+
+}  // namespace
+
+Result<ListenAddress> ParseMetricsListen(const std::string& text) {
+  const std::string what = "metrics_listen '" + text + "'";
+  std::string host, port;
+  if (!SplitHostPort(text, &host, &port)) {
+    return Status::InvalidArgument(what + ": expected ADDRESS:PORT, e.g. 127.0.0.1:9464");
+  }
+  if (!IsLoopback(host)) {
+    return Status::InvalidArgument(what + ": metrics are plain HTTP, served on a loopback "
+                                   "address only (127.0.0.0/8 or ::1)");
+  }
+  const bool digits = !port.empty() && port.size() <= 5 &&
+                      port.find_first_not_of("0123456789") == std::string::npos;
+  const long number = digits ? std::stol(port) : 0;
+  if (number < 1 || number > 65535) {
+    return Status::InvalidArgument(what + ": the port must be in 1..65535");
+  }
+  return ListenAddress{host, static_cast<uint16_t>(number)};
 }
 
 void ApplyAgentConfigDefaults(proto::AgentConfig* config) {
@@ -76,6 +124,9 @@ Status ValidateAgentConfig(const proto::AgentConfig& config) {
   }
   MIGRATE_RETURN_IF_ERROR(
       runtime::ValidateOciPolicy(config.received_containers()).WithContext("received_containers"));
+  if (!config.metrics_listen().empty()) {
+    MIGRATE_RETURN_IF_ERROR(ParseMetricsListen(config.metrics_listen()).status());
+  }
   LogLevel level;
   if (!ParseLogLevel(config.log_level(), &level)) {
     return Status::InvalidArgument("log_level must be debug, info, warn or error, not '" +

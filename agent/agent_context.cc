@@ -1,12 +1,18 @@
 #include "agent/agent_context.h"
 
+#include "agent/agent_metrics.h"
+
 namespace migrate::agent {
 
 AgentContext::AgentContext(AgentDeps deps)
     : deps_(std::move(deps)),
       files_(deps_.files != nullptr ? deps_.files : &PosixStateFiles()),
       journal_(*files_, deps_.config.state_dir()),
-      store_(journal_) {}
+      own_metrics_(deps_.metrics != nullptr ? nullptr : std::make_unique<AgentMetrics>()),
+      metrics_(deps_.metrics != nullptr ? deps_.metrics : own_metrics_.get()),
+      store_(journal_, metrics_) {}
+
+AgentContext::~AgentContext() = default;
 
 std::string AgentContext::MigrationDir(const std::string& migration_id) const {
   return journal_.MigrationDir(migration_id);

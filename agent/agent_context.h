@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "agent/failpoints.h"
@@ -20,6 +21,8 @@
 
 namespace migrate::agent {
 
+class AgentMetrics;
+
 struct AgentDeps {
   proto::AgentConfig config;  // complete (defaults applied, validated)
   runtime::Runtime* runtime = nullptr;
@@ -30,6 +33,7 @@ struct AgentDeps {
   std::string agent_version;
   StateFiles* files = nullptr;  // null: the real file system
   Failpoints failpoints;        // tests only (see failpoints.h)
+  AgentMetrics* metrics = nullptr;  // null: the context keeps its own (nobody reads it)
   // How long a rollback or recovery waits for a dump or restore that outlived an earlier run
   // of the agent (runc and CRIU are not its children) before it gives up, changing nothing.
   std::chrono::milliseconds orphan_wait{std::chrono::seconds(60)};
@@ -42,6 +46,7 @@ struct AgentDeps {
 class AgentContext {
  public:
   explicit AgentContext(AgentDeps deps);
+  ~AgentContext();
   AgentContext(const AgentContext&) = delete;
   AgentContext& operator=(const AgentContext&) = delete;
 
@@ -51,6 +56,7 @@ class AgentContext {
   StateFiles& files() const { return *files_; }
   const Journal& journal() const { return journal_; }
   MigrationStore& store() { return store_; }
+  AgentMetrics& metrics() const { return *metrics_; }
   const std::string& node() const { return deps_.config.node_name(); }
   void Hit(std::string_view failpoint, Migration& m) const {
     deps_.failpoints.Hit(failpoint, m.record.migration_id(), &m.cancel);
@@ -68,6 +74,8 @@ class AgentContext {
   AgentDeps deps_;
   StateFiles* files_;
   Journal journal_;
+  std::unique_ptr<AgentMetrics> own_metrics_;  // when deps_.metrics is null
+  AgentMetrics* metrics_;
   MigrationStore store_;
 };
 

@@ -21,7 +21,9 @@
 #include <mutex>
 #include <optional>
 #include <map>
+#include <string_view>
 #include <thread>
+#include <type_traits>
 
 #include "agent/connection_limiter.h"
 #include "transfer/stream/fd_reserve.h"
@@ -43,9 +45,17 @@ bool IsOrdinaryClose(const ErrorCode& ec) {
          ec == asio::error::connection_reset || ec == beast::error::timeout;
 }
 
-class Session;
-
 using Stage = ConnectionLimiter::Stage;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using PlainStream = beast::tcp_stream;
+
+// What the listener and Stop() need of a session, whichever its stream.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // From any thread: closes the connection.
+  virtual void Close() = 0;
+};
 
 // Shared between the listener and its sessions: which connections are open (so that Stop()
 // and the limiter can close them) and at which stage each is.
@@ -53,15 +63,20 @@ struct SessionRegistry {
   SessionRegistry(int max_handshakes, int max_connections)
       : limiter(max_handshakes, max_connections) {}
   std::mutex mutex;
-  std::map<uint64_t, std::weak_ptr<Session>> sessions;  // by id
+  std::map<uint64_t, std::weak_ptr<SessionBase>> sessions;  // by id
   ConnectionLimiter limiter;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection: over mutual TLS (TlsStream), or plain HTTP on a loopback address
+// (PlainStream: no handshake, no peer identity).
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket socket, asio::ssl::context& ctx, const ApiServerOptions& options,
+  Session(tcp::socket socket, asio::ssl::context* ctx, const ApiServerOptions& options,
           RequestHandler handler, std::shared_ptr<SessionRegistry> registry, uint64_t id)
-      : stream_(std::move(socket), ctx),
+      : stream_(MakeStream(std::move(socket), ctx)),
         options_(options),
         handler_(std::move(handler)),
         registry_(std::move(registry)),
@@ -70,16 +85,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void Run() {
     {
       std::lock_guard<std::mutex> lock(registry_->mutex);
-      registry_->sessions[id_] = weak_from_this();
+      registry_->sessions[id_] = this->weak_from_this();
     }
     // Start on the session's strand: every handler of this session runs there.
     asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::OnRun, shared_from_this()));
+                   beast::bind_front_handler(&Session::OnRun, this->shared_from_this()));
   }
 
-  // From any thread: closes the connection.
-  void Close() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  void Close() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
       ErrorCode ignored;
       beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both,
                                                                ignored);
@@ -87,19 +101,33 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  ~Session() {
+  ~Session() override {
     registry_->limiter.Remove(id_);
     std::lock_guard<std::mutex> lock(registry_->mutex);
     registry_->sessions.erase(id_);
   }
 
  private:
+  // Guaranteed copy elision: neither stream type needs to be movable.
+  static Stream MakeStream(tcp::socket socket, asio::ssl::context* ctx) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *ctx);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
   void Fail(const ErrorCode& ec, const char* what) {
     if (IsOrdinaryClose(ec)) {
-      MIGRATE_LOG(kDebug, "") << "api: " << what << ": " << ec.message();
+      MIGRATE_LOG(kDebug, "") << options_.name << ": " << what << ": " << ec.message();
     } else {
-      MIGRATE_LOG(kWarn, "") << "api: " << what << " from " << remote_ << ": " << ec.message();
+      MIGRATE_LOG(kWarn, "") << options_.name << ": " << what << " from " << remote_ << ": "
+                             << ec.message();
     }
+  }
+
+  void Refused(std::string_view reason) {
+    if (options_.on_refused) options_.on_refused(reason);
   }
 
   void OnRun() {
@@ -107,18 +135,28 @@ class Session : public std::enable_shared_from_this<Session> {
     auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     remote_ = ec ? std::string("?") : endpoint.address().to_string() + ":" +
                                           std::to_string(endpoint.port());
-    beast::get_lowest_layer(stream_).expires_after(
-        std::chrono::seconds(options_.handshake_timeout_s));
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(
+          std::chrono::seconds(options_.handshake_timeout_s));
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          beast::bind_front_handler(&Session::OnHandshake, this->shared_from_this()));
+    } else {
+      DoRead();
+    }
   }
 
   void OnHandshake(ErrorCode ec) {
     // A plaintext client, a certificate from another CA, an expired one: all end here.
-    if (ec) return Fail(ec, "TLS handshake");
+    if (ec) {
+      Refused("handshake");
+      return Fail(ec, "TLS handshake");
+    }
     auto peer = tls::IdentifyPeer(stream_.native_handle());
     if (!peer.ok()) {
-      MIGRATE_LOG(kWarn, "") << "api: refusing " << remote_ << ": " << peer.status().ToString();
+      Refused("identity");
+      MIGRATE_LOG(kWarn, "") << options_.name << ": refusing " << remote_ << ": "
+                             << peer.status().ToString();
       return DoClose();
     }
     peer_ = std::move(peer).value();
@@ -131,7 +169,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(options_.max_body_bytes);
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(options_.read_timeout_s));
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
   void OnRead(ErrorCode ec, std::size_t /*bytes*/) {
@@ -148,11 +186,11 @@ class Session : public std::enable_shared_from_this<Session> {
     api_request.target = std::string(request.target());
     api_request.body = std::move(request.body());
     api_request.peer = peer_;
-    MIGRATE_LOG(kDebug, "") << "api: " << api_request.method << " " << api_request.target
+    MIGRATE_LOG(kDebug, "") << options_.name << ": " << api_request.method << " " << api_request.target
                             << " from " << peer_.common_name << " (" << remote_ << ")";
     // The handler may take minutes (a checkpoint): no read timeout while it runs.
     beast::get_lowest_layer(stream_).expires_never();
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     auto executor = stream_.get_executor();
     auto responded = std::make_shared<std::atomic<bool>>(false);
     handler_(std::move(api_request), [self, executor, responded](ApiResponse response) {
@@ -184,7 +222,7 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::get_lowest_layer(stream_).expires_after(
         std::chrono::seconds(options_.write_timeout_s));
     http::async_write(stream_, *message,
-                      [self = shared_from_this(), message](ErrorCode ec, std::size_t bytes) {
+                      [self = this->shared_from_this(), message](ErrorCode ec, std::size_t bytes) {
                         self->OnWrite(ec, bytes, message->need_eof());
                       });
   }
@@ -196,15 +234,21 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void DoClose() {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
-    stream_.async_shutdown(beast::bind_front_handler(&Session::OnShutdown, shared_from_this()));
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown(
+          beast::bind_front_handler(&Session::OnShutdown, this->shared_from_this()));
+    } else {
+      ErrorCode ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
   }
 
   void OnShutdown(ErrorCode ec) {
     if (ec) Fail(ec, "shutdown");
   }
 
-  beast::ssl_stream<beast::tcp_stream> stream_;
+  Stream stream_;
   const ApiServerOptions options_;  // a copy: sessions may outlive the server object
   RequestHandler handler_;
   std::shared_ptr<SessionRegistry> registry_;
@@ -266,7 +310,7 @@ class BeastApiServer final : public ApiServer {
       acceptor_.close(ignored);
       backoff_.cancel();
     });
-    std::vector<std::shared_ptr<Session>> live;
+    std::vector<std::shared_ptr<SessionBase>> live;
     {
       std::lock_guard<std::mutex> lock(registry_->mutex);
       for (auto& [id, weak] : registry_->sessions) {
@@ -296,7 +340,7 @@ class BeastApiServer final : public ApiServer {
   void OnReadable(ErrorCode ec) {
     if (ec == asio::error::operation_aborted || stopped_) return;
     if (ec) {
-      MIGRATE_LOG(kWarn, "") << "api: accept: " << ec.message();
+      MIGRATE_LOG(kWarn, "") << options_.name << ": accept: " << ec.message();
     }
     for (int i = 0; i < 64; ++i) {  // a burst, then other work gets its turn
       int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr,
@@ -311,7 +355,7 @@ class BeastApiServer final : public ApiServer {
         return BackOff();  // not even the reserve: wait instead of spinning
       }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        MIGRATE_LOG(kWarn, "") << "api: accept: " << std::strerror(errno);
+        MIGRATE_LOG(kWarn, "") << options_.name << ": accept: " << std::strerror(errno);
       }
       break;
     }
@@ -337,16 +381,24 @@ class BeastApiServer final : public ApiServer {
     ConnectionLimiter::Admission admission = registry_->limiter.Admit(id);
     if (admission.evict) CloseSession(*admission.evict);
     if (!admission.admitted) {
-      MIGRATE_LOG(kWarn, "") << "api: " << options_.max_connections
+      MIGRATE_LOG(kWarn, "") << options_.name << ": " << options_.max_connections
                              << " connections busy with requests: refusing one more";
+      if (options_.on_refused) options_.on_refused("limit");
       return;  // the socket closes as it goes out of scope
     }
-    std::make_shared<Session>(std::move(socket), *tls_context_, options_, handler_, registry_, id)
-        ->Run();
+    if (tls_context_) {
+      std::make_shared<Session<TlsStream>>(std::move(socket), tls_context_.get(), options_,
+                                           handler_, registry_, id)
+          ->Run();
+    } else {
+      std::make_shared<Session<PlainStream>>(std::move(socket), nullptr, options_, handler_,
+                                             registry_, id)
+          ->Run();
+    }
   }
 
   void CloseSession(uint64_t id) {
-    std::shared_ptr<Session> session;
+    std::shared_ptr<SessionBase> session;
     {
       std::lock_guard<std::mutex> lock(registry_->mutex);
       auto it = registry_->sessions.find(id);
@@ -379,6 +431,19 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptions& opti
   auto server = std::make_unique<BeastApiServer>(options, std::move(tls_context),
                                                  std::move(handler));
   MIGRATE_RETURN_IF_ERROR(server->Listen().WithContext("agent API"));
+  return std::unique_ptr<ApiServer>(std::move(server));
+}
+
+Result<std::unique_ptr<ApiServer>> ApiServer::StartPlain(const ApiServerOptions& options,
+                                                         RequestHandler handler) {
+  ErrorCode ec;
+  auto address = asio::ip::make_address(options.address, ec);
+  if (ec || !address.is_loopback()) {
+    return Status::InvalidArgument("plain HTTP is served on a loopback address only, not '" +
+                                   options.address + "'");
+  }
+  auto server = std::make_unique<BeastApiServer>(options, nullptr, std::move(handler));
+  MIGRATE_RETURN_IF_ERROR(server->Listen().WithContext(options.name));
   return std::unique_ptr<ApiServer>(std::move(server));
 }
 

@@ -1,5 +1,6 @@
-// The agent's HTTPS server: HTTP/1.1 over mutual TLS (Boost.Beast), one session per
-// connection, one strand per session, a timeout on every network operation (each as a
+// The agent's HTTPS server: HTTP/1.1 over mutual TLS (Boost.Beast), or plain HTTP on a
+// loopback address (StartPlain: the metrics endpoint). One session per connection, one strand
+// per session, a timeout on every network operation (each as a
 // whole: a handshake or request that trickles in is cut at its deadline). Connections are
 // capped (ConnectionLimiter), accepted sockets are close-on-exec, and a process out of
 // descriptors sheds connections instead of spinning (transfer::FdReserve).
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "transfer/base/status.h"
 #include "transfer/tls/tls.h"
@@ -48,6 +50,10 @@ struct ApiServerOptions {
   int handshake_timeout_s = 10;  // the whole TLS handshake
   int read_timeout_s = 60;  // idle keep-alive and request read
   int write_timeout_s = 60;
+  std::string name = "api";  // for logs
+  // Optional: told of every connection closed before a request: "handshake" (TLS failed),
+  // "identity" (no usable peer certificate), "limit" (every connection busy).
+  std::function<void(std::string_view reason)> on_refused;
 };
 
 class ApiServer {
@@ -65,6 +71,10 @@ class ApiServer {
   static Result<std::unique_ptr<ApiServer>> Start(const ApiServerOptions& options,
                                                   tls::ContextPtr tls_context,
                                                   RequestHandler handler);
+  // The same server in plain HTTP (requests carry no peer identity), for a loopback address
+  // only: InvalidArgument for any other.
+  static Result<std::unique_ptr<ApiServer>> StartPlain(const ApiServerOptions& options,
+                                                       RequestHandler handler);
 };
 
 }  // namespace migrate::agent

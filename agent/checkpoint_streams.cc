@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "agent/agent_metrics.h"
 #include "transfer/stream/stream_sender.h"
 
 namespace migrate::agent {
@@ -40,6 +41,7 @@ transfer::SendOptions CheckpointStreams::StreamOptions(const proto::StreamTarget
   options.label = label;
   if (request_.compress_level() != 0) options.zstd_level = request_.compress_level();
   options.rate_limit = rate_limit_.get();  // both streams share the cap
+  options.observer = &ctx_.metrics();
   return options;
 }
 

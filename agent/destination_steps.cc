@@ -1,6 +1,7 @@
 #include "agent/destination_steps.h"
 
 
+#include "agent/agent_metrics.h"
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
@@ -213,6 +214,7 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
     return failed;
   }
   MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRestoreDone));
+  ctx_.metrics().Downtime(proto::ROLE_DESTINATION, restored->restore_duration);
   ctx_.Hit("destination.restored", m);
   proto::RestoreResponse response = runtime::RestoreResultToProto(*restored);
   response.set_running_for_ms(MillisSince(restored->running_at));

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "agent/agent_metrics.h"
 #include "transfer/base/log.h"
 #include "transfer/base/unix_time.h"
 
@@ -109,6 +110,7 @@ Result<MigrationPtr> MigrationStore::Begin(const std::string& migration_id,
   m->record.set_container_id(container_id);
   m->record.set_role(role);
   m->record.set_created_unix_ms(NowUnixMillis());
+  m->phase_since = std::chrono::steady_clock::now();
   Publish(*m);
   Register(m);
   return m;
@@ -119,6 +121,7 @@ void MigrationStore::Abandon(const MigrationPtr& m) {
   const std::string& id = m->record.migration_id();
   auto it = migrations_.find(id);
   if (it == migrations_.end() || it->second != m) return;
+  if (metrics_ != nullptr) metrics_->Refused(m->record.role());
   migrations_.erase(it);
   auto claim = claims_.find(m->record.container_id());
   if (claim != claims_.end() && claim->second == id) claims_.erase(claim);
@@ -139,12 +142,24 @@ Status MigrationStore::Advance(Migration& m, Event event, std::string message) {
       << EventName(event) << ": phase " << PhaseName(r.phase())
       << (r.message().empty() ? "" : ": " + r.message());
   Publish(m);
+  Observe(m, event, before.phase());
   if (HasEnded(r.phase())) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto claim = claims_.find(r.container_id());
     if (claim != claims_.end() && claim->second == r.migration_id()) claims_.erase(claim);
   }
   return Status::Ok();
+}
+
+void MigrationStore::Observe(Migration& m, Event event, proto::Phase from) {
+  const auto now = std::chrono::steady_clock::now();
+  const proto::Phase to = m.record.phase();
+  if (metrics_ != nullptr) {
+    std::optional<Seconds> time_in_from;
+    if (m.phase_since) time_in_from = now - *m.phase_since;
+    metrics_->Advanced(m.record.role(), event, from, to, time_in_from);
+  }
+  if (to != from) m.phase_since = now;
 }
 
 Status MigrationStore::Save(Migration& m) {

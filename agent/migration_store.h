@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@
 
 namespace migrate::agent {
 
+class AgentMetrics;
+
 struct Migration {
   std::timed_mutex mutex;  // serialises the migration's steps; guards `record`
   std::atomic<int> enders{0};  // commit/rollback calls waiting for `mutex` (LockForEnding)
@@ -30,6 +33,9 @@ struct Migration {
   // Live counters of this node's outgoing stream; `cancel` stops it (rollback, shutdown).
   transfer::TransferProgress send_progress;
   transfer::CancelFlag cancel;
+  // When `record` entered its phase in this run of the agent (metrics); empty for a
+  // migration loaded from the journal until its next phase.
+  std::optional<std::chrono::steady_clock::time_point> phase_since;
 
   // What status queries show: `record` as last journaled. Status queries must not wait for
   // `mutex` (a checkpoint holds it for minutes), nor read `record` while a step writes it.
@@ -51,7 +57,9 @@ Result<StepLock> LockForEnding(Migration& m, std::chrono::milliseconds wait);
 
 class MigrationStore {
  public:
-  explicit MigrationStore(const Journal& journal) : journal_(journal) {}
+  // `metrics` (optional) is told of every phase change and every migration abandoned.
+  explicit MigrationStore(const Journal& journal, AgentMetrics* metrics = nullptr)
+      : journal_(journal), metrics_(metrics) {}
 
   // Registers every journaled migration (unfinished ones claim their containers) and sets the
   // unreadable ones aside. Returns the unfinished migrations, for recovery.
@@ -86,9 +94,12 @@ class MigrationStore {
 
  private:
   void Publish(Migration& m);
+  // Tells the metrics of the phase change just journaled; restarts the phase's clock.
+  void Observe(Migration& m, Event event, proto::Phase from);
   void Register(const MigrationPtr& m);  // mutex_ held
 
   const Journal& journal_;
+  AgentMetrics* const metrics_;
   mutable std::mutex mutex_;  // guards everything below
   std::map<std::string, MigrationPtr> migrations_;
   std::map<std::string, std::string> claims_;  // container id -> migration id

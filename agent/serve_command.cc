@@ -12,7 +12,9 @@
 
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
+#include "agent/agent_metrics.h"
 #include "agent/api_server.h"
+#include "agent/metrics_endpoint.h"
 #include "agent/runtime/criu.h"
 #include "agent/runtime/posix_process_runner.h"
 #include "agent/runtime/runc_runtime.h"
@@ -28,7 +30,7 @@ namespace {
 struct ServeFlags {
   std::string config_file;
   std::optional<std::string> node_name, listen_address, ca_file, cert_file, key_file, crl_file,
-      state_dir, runc_root, runtime_path, criu_path, cgroup_parent, log_level;
+      state_dir, runc_root, runtime_path, criu_path, cgroup_parent, log_level, metrics_listen;
   std::optional<uint32_t> api_port, data_port;
 };
 
@@ -59,6 +61,33 @@ void UseCriu(const std::string& criu_path) {
   ::setenv("PATH", (dir + ":" + (path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin")).c_str(), 1);
 }
 
+std::function<void(std::string_view)> RefusalsOf(AgentMetrics& metrics, std::string listener) {
+  return [&metrics, listener](std::string_view reason) {
+    metrics.ConnectionRefused(listener, reason);
+  };
+}
+
+// The plain-HTTP loopback listener of GET /metrics, when metrics_listen asks for one.
+Result<std::unique_ptr<ApiServer>> StartMetrics(const proto::AgentConfig& config,
+                                                AgentMetrics& metrics) {
+  if (config.metrics_listen().empty()) return std::unique_ptr<ApiServer>();
+  MIGRATE_ASSIGN_OR_RETURN(ListenAddress where, ParseMetricsListen(config.metrics_listen()));
+  ApiServerOptions options;
+  options.address = where.address;
+  options.port = where.port;
+  options.name = "metrics";
+  options.max_body_bytes = 4096;  // scrapes carry no body
+  options.max_handshakes = 16;
+  options.max_connections = 16;
+  options.on_refused = RefusalsOf(metrics, "metrics");
+  MIGRATE_ASSIGN_OR_RETURN(auto server,
+                           ApiServer::StartPlain(options, [&metrics](ApiRequest r, Respond respond) {
+                             respond(ServeMetrics(r, metrics));
+                           }));
+  MIGRATE_LOG(kInfo, "") << "metrics on http://" << config.metrics_listen() << "/metrics";
+  return server;
+}
+
 Status Serve(const ServeFlags& flags) {
   // Signals are taken by sigwait below: block them before any thread starts.
   sigset_t signals;
@@ -85,6 +114,7 @@ Status Serve(const ServeFlags& flags) {
   if (flags.criu_path) config.set_criu_path(*flags.criu_path);
   if (flags.cgroup_parent) config.set_cgroup_parent(*flags.cgroup_parent);
   if (flags.log_level) config.set_log_level(*flags.log_level);
+  if (flags.metrics_listen) config.set_metrics_listen(*flags.metrics_listen);
   ApplyAgentConfigDefaults(&config);
   MIGRATE_RETURN_IF_ERROR(ValidateAgentConfig(config).WithContext("configuration"));
   LogLevel level = LogLevel::kInfo;
@@ -97,12 +127,14 @@ Status Serve(const ServeFlags& flags) {
   MIGRATE_ASSIGN_OR_RETURN(auto client_tls, tls::MakeClientContext(files));
 
   UseCriu(config.criu_path());
+  AgentMetrics metrics;
   runtime::PosixProcessRunner runner;
   runtime::RuncOptions runc_options;
   runc_options.runc_path = config.runtime_path();
   runc_options.root = config.runc_root();
   runc_options.criu_config_dir = config.state_dir() + "/criu";
   runc_options.timeout = std::chrono::seconds(config.runtime_timeout_seconds());
+  runc_options.on_criu_failure = [&metrics](std::string_view op) { metrics.CriuFailed(op); };
   MIGRATE_ASSIGN_OR_RETURN(auto runc, runtime::RuncRuntime::Create(&runner, runc_options));
   runtime::Criu criu(&runner, config.criu_path());
 
@@ -110,6 +142,7 @@ Status Serve(const ServeFlags& flags) {
   stream_options.bind_address = config.listen_address();
   stream_options.port = static_cast<uint16_t>(config.data_port());
   stream_options.tls = server_tls;
+  stream_options.observer = &metrics;
   MIGRATE_ASSIGN_OR_RETURN(auto streams, transfer::StreamServer::Start(stream_options));
 
   AgentDeps deps;
@@ -121,6 +154,7 @@ Status Serve(const ServeFlags& flags) {
   deps.client_tls = client_tls;
   deps.agent_version = kVersion;
   deps.failpoints = Failpoints::FromEnvironment(config.state_dir());
+  deps.metrics = &metrics;
   deps.orphan_wait = std::chrono::seconds(config.orphan_wait_seconds());
   deps.retention = std::chrono::hours(config.retention_hours());
   auto service = std::make_unique<AgentService>(deps);
@@ -131,6 +165,7 @@ Status Serve(const ServeFlags& flags) {
   ApiServerOptions api_options;
   api_options.address = config.listen_address();
   api_options.port = static_cast<uint16_t>(config.api_port());
+  api_options.on_refused = RefusalsOf(metrics, "api");
   MIGRATE_ASSIGN_OR_RETURN(
       auto api, ApiServer::Start(api_options, server_tls,
                                  [&service](ApiRequest request, Respond respond) {
@@ -141,6 +176,7 @@ Status Serve(const ServeFlags& flags) {
                          << ", data on port " << streams->port() << ", runtime "
                          << runc->info().name << " " << runc->info().version.ToString()
                          << ", state " << config.state_dir();
+  MIGRATE_ASSIGN_OR_RETURN(auto metrics_server, StartMetrics(config, metrics));
   systemd.Ready("serving: API on port " + std::to_string(api->port()),
                 [&api](std::function<void()> ran) { api->Post(std::move(ran)); });
 
@@ -148,6 +184,7 @@ Status Serve(const ServeFlags& flags) {
   sigwait(&signals, &signal_number);
   MIGRATE_LOG(kInfo, "") << "signal " << signal_number << ": shutting down";
   systemd.Stopping();
+  if (metrics_server) metrics_server->Stop();
   api->Stop();
   service.reset();
   streams.reset();
@@ -189,6 +226,9 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
                     "in ignore mode, restored containers get the cgroup <parent>/<id> unless "
                     "the controller names one (default /migrate)");
   serve->add_option("--log-level", flags->log_level, "debug, info, warn or error (default info)");
+  serve->add_option("--metrics-listen", flags->metrics_listen,
+                    "serve Prometheus metrics (GET /metrics, plain HTTP) on this loopback "
+                    "ADDRESS:PORT, e.g. 127.0.0.1:9464 (default: none)");
   serve->footer(
       "Example:\n"
       "  migrate-agent serve --config /etc/migrate/agent.json\n"

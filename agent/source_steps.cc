@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "agent/agent_metrics.h"
 #include "agent/checkpoint_streams.h"
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
@@ -122,6 +123,8 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   *response.mutable_stats() = StatsToProto(streams.images());
   response.set_transfer_tail_ms(MillisSinceSteady(dump_end));
   response.set_frozen_for_ms(MillisSince(dumped->started));
+  ctx_.metrics().Downtime(proto::ROLE_SOURCE,
+                          std::chrono::milliseconds(response.frozen_for_ms()));
   return response;
 }
 

@@ -8,13 +8,15 @@
 #                   198.18.0.0/15 is reserved for network testing (RFC 2544); every address
 #                   lives only inside namespaces this script creates.
 #   per host        a migrate-agent (own certificate, state directory, runc root, cgroup
-#                   parent), started inside the host's network namespace.
+#                   parent), started inside the host's network namespace, its Prometheus
+#                   metrics on 127.0.0.1:9464 of that namespace.
 #   controller      a controller certificate and an inventory file (hosts.json).
 #
 #   test-hosts.sh up     create everything (fails if already up; run `down` first)
 #   test-hosts.sh env    print shell assignments: MIGRATE_HOSTS, HOST_A_RUNC_ROOT, ...
 #   test-hosts.sh down   remove everything it made (containers, agents, namespaces, cgroups)
 #   test-hosts.sh status
+#   test-hosts.sh metrics HOST         print a host's metrics (GET /metrics on its loopback)
 #   test-hosts.sh kill-agent HOST      SIGKILL a host's agent (failure tests)
 #   test-hosts.sh restart-agent HOST   (re)start a host's agent and wait until it listens
 #   test-hosts.sh stop-agent HOST [SIGNAL]   stop it with SIGNAL (default TERM), wait until gone
@@ -41,6 +43,7 @@ MIGRATE_BIN=${MIGRATE_BIN:-$BUILD/controller/migrate}
 HOSTS=(host-a host-b)
 API_PORT=7443
 DATA_PORT=7444
+METRICS_LISTEN=127.0.0.1:9464  # inside each host's namespace: loopback only
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
 log() { printf 'test-hosts: %s\n' "$*" >&2; }
@@ -78,6 +81,7 @@ cmd_env() {
     echo "export ${H}_STATE_DIR=$DIR/$h/state"
     echo "export ${H}_BUNDLES=$DIR/$h/bundles"
     echo "export ${H}_CGROUP_PREFIX=/$h"
+    echo "export ${H}_METRICS=http://$(agent_field "$h" metrics_listen)/metrics"
   done
 }
 
@@ -165,7 +169,8 @@ write_agent_config() {
   "runtime_path": "$runtime",
   "criu_path": "$criu",
   "cgroup_parent": "$(cgroup_parent "$h")",
-  "log_level": "${TEST_HOSTS_LOG_LEVEL:-info}"
+  "log_level": "${TEST_HOSTS_LOG_LEVEL:-info}",
+  "metrics_listen": "$METRICS_LISTEN"
 }
 JSON
   if [ -f "$DIR/$h/received_containers.json" ]; then
@@ -317,6 +322,14 @@ cmd_down() {
   log "down"
 }
 
+# The host's metrics, scraped inside its namespace (the listener is on its loopback).
+cmd_metrics() {
+  check_host "$1"
+  [ -f "$DIR/$1/agent.json" ] || die "test hosts are not up"
+  nsenter --net="/run/netns/$(netns_of "$1")" \
+    curl -sSf --max-time 10 "http://$(agent_field "$1" metrics_listen)/metrics"
+}
+
 cmd_status() {
   local h pid
   [ -f "$DIR/hosts.json" ] || { echo "down"; return 0; }
@@ -336,11 +349,12 @@ case "${1:-}" in
   down) cmd_down ;;
   env) cmd_env ;;
   status) cmd_status ;;
+  metrics) cmd_metrics "${2:-}" ;;
   kill-agent) cmd_kill_agent "${2:-}" ;;
   restart-agent) cmd_restart_agent "${2:-}" ;;
   stop-agent) cmd_stop_agent "${2:-}" "${3:-TERM}" ;;
   start-agent) cmd_start_agent "${2:-}" ;;
   use-runtime) cmd_use_runtime "${2:-}" "${3:-}" "${4:-}" ;;
   use-policy) cmd_use_policy "${2:-}" "${3:-}" ;;
-  *) die "usage: $0 up|env|down|status|kill-agent HOST|restart-agent HOST|stop-agent HOST [SIGNAL]|start-agent HOST|use-runtime HOST RUNTIME [CRIU]|use-policy HOST FILE|-" ;;
+  *) die "usage: $0 up|env|down|status|kill-agent HOST|restart-agent HOST|stop-agent HOST [SIGNAL]|start-agent HOST|use-runtime HOST RUNTIME [CRIU]|use-policy HOST FILE|-|metrics HOST" ;;
 esac

@@ -134,6 +134,12 @@ Result<std::unique_ptr<RuncRuntime>> RuncRuntime::Create(ProcessRunner* runner,
 RuncRuntime::RuncRuntime(ProcessRunner* runner, RuncOptions options, RuntimeInfo info)
     : runner_(runner), options_(std::move(options)), info_(std::move(info)) {}
 
+Status RuncRuntime::FailedRun(std::string_view operation, Status status,
+                              const std::string& log_path) const {
+  if (Exists(log_path) && options_.on_criu_failure) options_.on_criu_failure(operation);
+  return WithLog(std::move(status), log_path);
+}
+
 std::vector<std::string> RuncRuntime::Base() const {
   std::vector<std::string> base = {options_.runc_path, "--root", options_.root};
   if (!options_.criu_path.empty()) base.insert(base.end(), {"--criu", options_.criu_path});
@@ -327,7 +333,8 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
   Result<ProcessResult> run = RunChecked(*runner_, spec);
   result.checkpoint_duration = Since(start);
   if (!run.ok()) {
-    return WithLog(run.status(), result.log_path).WithContext("checkpoint container " + id);
+    return FailedRun("checkpoint", run.status(), result.log_path)
+        .WithContext("checkpoint container " + id);
   }
 
   // The proof: what CRIU really did.
@@ -445,7 +452,7 @@ Result<RestoreResult> RuncRuntime::Restore(const RestoreOptions& options) {
     (void)KillAndDelete(id, options.bundle_dir);
     return status.WithContext("restore container " + id);
   };
-  if (!run.ok()) return fail(WithLog(run.status(), result.log_path));
+  if (!run.ok()) return fail(FailedRun("restore", run.status(), result.log_path));
   result.running_at = std::chrono::system_clock::now();
 
   // The proof: the restore mode CRIU really ran.

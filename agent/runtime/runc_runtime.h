@@ -1,8 +1,10 @@
 // Runtime implemented with runc's CLI: `runc --root <root> ...`.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "agent/runtime/process_runner.h"
 #include "agent/runtime/runtime.h"
@@ -28,6 +30,9 @@ struct RuncOptions {
   std::string ip_path = "ip";
   std::string proc_root = "/proc";
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};  // per runc invocation
+  // Told "checkpoint" or "restore" when CRIU ran (its log exists) and the runtime call failed
+  // (the agent's metrics). Optional.
+  std::function<void(std::string_view operation)> on_criu_failure;
 };
 
 class RuncRuntime final : public Runtime {
@@ -58,6 +63,8 @@ class RuncRuntime final : public Runtime {
 
  private:
   std::vector<std::string> Base() const;  // {runc, --root, root}
+  // A checkpoint or restore run that failed: with CRIU's log, when CRIU ran.
+  Status FailedRun(std::string_view operation, Status status, const std::string& log_path) const;
   static ContainerState StateFromJson(const json::Value& doc);
   ProcessRunner* runner_;
   RuncOptions options_;

@@ -459,14 +459,17 @@ class Sender {
     reader_ = std::make_unique<FrameReader>(conn_.get(), 1u << 20);
 
     Status st = Converse();
+    stats_.duration = Clock::now() - start;
+    stats_.wire_bytes = writer_->bytes();
     if (!st.ok()) {
       conn_->Abort();  // no close_notify: the receiver must see a broken stream
       return st;
     }
-    stats_.duration = Clock::now() - start;
-    stats_.wire_bytes = writer_->bytes();
     return stats_;
   }
+
+  // What the stream moved, whether it succeeded or not.
+  const TransferStats& moved() const { return stats_; }
 
  private:
   Status Converse() {
@@ -662,7 +665,11 @@ Result<TransferStats> SendTree(const SendOptions& options, FileSource& source,
                                const CancelFlag* cancel) {
   MIGRATE_RETURN_IF_ERROR(ValidateOptions(options));
   Sender sender(options, source, cancel);
+  if (options.observer != nullptr) options.observer->StreamStarted(StreamDirection::kSend);
   auto result = sender.Run();
+  if (options.observer != nullptr) {
+    options.observer->StreamEnded(StreamDirection::kSend, sender.moved());
+  }
   if (!result.ok()) {
     return result.status().WithContext("send " + source.root() + " to " + options.server_name +
                                        " (" + options.host + ":" + std::to_string(options.port) +

@@ -35,6 +35,7 @@ struct SendOptions {
   // How long to wait for the receiver's verdict after the last byte (verify + commit).
   std::chrono::milliseconds verdict_timeout{120'000};
   TransferProgress* progress = nullptr;  // optional live counters
+  StreamObserver* observer = nullptr;    // optional: told when the stream starts and ends
   // Optional cap on the frames' bytes (shared by a migration's streams; the TLS records add
   // about 0.1 %). Must outlive SendTree.
   RateLimit* rate_limit = nullptr;

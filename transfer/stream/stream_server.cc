@@ -135,6 +135,10 @@ struct StreamServer::Impl {
                Clock::time_point start);
   Status CommitUnlessCancelled(Slot& slot, StagingTree& tree);
   void Refuse(TlsConnection& conn, const Status& st, const std::string& peer);
+  // Tells the observer of a connection closed before any stream (StreamObserver).
+  void Refused(std::string_view reason) {
+    if (options.observer != nullptr) options.observer->ConnectionRefused(reason);
+  }
   void Finish(Slot& slot, Result<TransferStats> outcome);
 };
 
@@ -296,9 +300,10 @@ void StreamServer::Impl::HandleConnection(int fd, const std::string& peer, ConnS
   auto conn = Handshake(fd, peer, state, &hello, &hello_bytes);
   if (!conn.ok()) {
     MIGRATE_LOG(kWarn, "") << "stream server: " << peer << ": " << conn.status().ToString();
-    return;
+    return Refused("handshake");
   }
   if (hello.protocol_version() != kProtocolVersion) {
+    Refused("protocol");
     return Refuse(
         **conn,
         Status::InvalidArgument("protocol version " + std::to_string(hello.protocol_version()) +
@@ -307,9 +312,15 @@ void StreamServer::Impl::HandleConnection(int fd, const std::string& peer, ConnS
         peer);
   }
   auto id = tls::IdentifyPeer((*conn)->ssl());
-  if (!id.ok()) return Refuse(**conn, id.status(), peer);
+  if (!id.ok()) {
+    Refused("peer");
+    return Refuse(**conn, id.status(), peer);
+  }
   auto slot = Claim(hello, *id, state);
-  if (!slot.ok()) return Refuse(**conn, slot.status(), peer);
+  if (!slot.ok()) {
+    Refused(slot.status().code() == StatusCode::kUnavailable ? "limit" : "peer");
+    return Refuse(**conn, slot.status(), peer);
+  }
   MIGRATE_LOG(kInfo, (*slot)->expected.label) << "stream from " << peer << " ("
                                               << id->common_name << ") into "
                                               << (*slot)->expected.final_dir;
@@ -327,6 +338,7 @@ Status StreamServer::Impl::CommitUnlessCancelled(Slot& slot, StagingTree& tree) 
 void StreamServer::Impl::Receive(TlsConnection& conn, Slot& slot, const std::string& peer,
                                  uint64_t hello_bytes, Clock::time_point start) {
   const ExpectedStream& expected = slot.expected;
+  if (options.observer != nullptr) options.observer->StreamStarted(StreamDirection::kReceive);
   conn.set_cancel(&slot.cancel);
   conn.set_io_timeout(expected.limits.io_timeout);
   std::string accept = MessageFrame(ps::FRAME_TYPE_ACCEPT, [] {
@@ -351,6 +363,7 @@ void StreamServer::Impl::Receive(TlsConnection& conn, Slot& slot, const std::str
   stats.raw_bytes = receiver.data_bytes();
   stats.wire_bytes = hello_bytes + reader.bytes();
   stats.duration = Clock::now() - start;
+  if (options.observer != nullptr) options.observer->StreamEnded(StreamDirection::kReceive, stats);
   if (!st.ok()) {
     tree.reset();  // removes the staging tree (Receive already removed its own on failure)
     st = st.WithContext("receive stream into " + expected.final_dir);

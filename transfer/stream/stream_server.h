@@ -49,6 +49,9 @@ struct StreamServerOptions {
   int max_handshakes = 64;
   std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake + HELLO, as a whole
   int decompress_threads = 2;  // chunk writers per connection, besides the network reader
+  // Optional: told of every stream received and every connection refused. Must outlive the
+  // server.
+  StreamObserver* observer = nullptr;
 };
 
 class StreamServer {

@@ -37,6 +37,22 @@ struct ProgressSnapshot {
   uint64_t wire_bytes = 0;
 };
 
+enum class StreamDirection { kSend, kReceive };
+
+// What a process learns of its streams as they run, for its metrics (the agent's /metrics):
+// called from the streams' own threads, so it must be thread-safe and quick. Optional: the
+// sender and the receiver take a null one.
+class StreamObserver {
+ public:
+  virtual ~StreamObserver() = default;
+  virtual void StreamStarted(StreamDirection direction) = 0;
+  // Every stream that started ends once, verified or not; `stats` holds what it moved.
+  virtual void StreamEnded(StreamDirection direction, const TransferStats& stats) = 0;
+  // The receiver closed a connection before any stream: `reason` is "handshake" (TLS or
+  // HELLO failed), "protocol", "peer" (token or certificate refused) or "limit".
+  virtual void ConnectionRefused(std::string_view reason) = 0;
+};
+
 // Set from any thread to stop a transfer; blocking calls notice it within ~100 ms.
 class CancelFlag {
  public:

@@ -61,5 +61,51 @@ TEST_F(AgentConfigTest, APolicyWithATypoStopsTheAgent) {
       << st.message();
 }
 
+TEST_F(AgentConfigTest, MetricsAreOffByDefault) {
+  auto config = LoadAgentConfig(Write(R"({"node_name": "host-a"})"));
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(Complete(*config).metrics_listen(), "");
+  EXPECT_TRUE(ValidateAgentConfig(Complete(*config)).ok());
+}
+
+TEST_F(AgentConfigTest, MetricsListenOnLoopbackAddresses) {
+  auto v4 = ParseMetricsListen("127.0.0.1:9464");
+  ASSERT_TRUE(v4.ok()) << v4.status().ToString();
+  EXPECT_EQ(v4->address, "127.0.0.1");
+  EXPECT_EQ(v4->port, 9464);
+  auto other = ParseMetricsListen("127.3.2.1:1");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  auto v6 = ParseMetricsListen("[::1]:65535");
+  ASSERT_TRUE(v6.ok()) << v6.status().ToString();
+  EXPECT_EQ(v6->address, "::1");
+  EXPECT_EQ(v6->port, 65535);
+}
+
+TEST_F(AgentConfigTest, AMetricsAddressOffLoopbackStopsTheAgent) {
+  struct Case {
+    const char* listen;
+    const char* says;
+  };
+  for (const Case& c : {Case{"0.0.0.0:9464", "loopback address only"},
+                        Case{"10.0.0.1:9464", "loopback address only"},
+                        Case{"[::]:9464", "loopback address only"},
+                        Case{"localhost:9464", "loopback address only"},
+                        Case{"127.0.0.1", "expected ADDRESS:PORT"},
+                        Case{"::1:9464", "expected ADDRESS:PORT"},
+                        Case{"127.0.0.1:0", "1..65535"},
+                        Case{"127.0.0.1:65536", "1..65535"},
+                        Case{"127.0.0.1:94x", "1..65535"},
+                        Case{"127.0.0.1:", "1..65535"}}) {
+    proto::AgentConfig config;
+    config.set_metrics_listen(c.listen);
+    Status st = ValidateAgentConfig(Complete(config));
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << c.listen;
+    EXPECT_NE(st.message().find(std::string("metrics_listen '") + c.listen + "'"),
+              std::string::npos)
+        << st.message();
+    EXPECT_NE(st.message().find(c.says), std::string::npos) << c.listen << ": " << st.message();
+  }
+}
+
 }  // namespace
 }  // namespace migrate::agent

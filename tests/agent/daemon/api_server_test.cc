@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "controller/https_agent_client.h"
+#include "tests/support/loopback_exchange.h"
 #include "tests/support/poll.h"
 #include "tests/transfer/stalled_peers.h"
 #include "tests/transfer/test_pki.h"
@@ -150,6 +151,29 @@ TEST_F(ApiServerTest, ClientFromAnotherCaNeverReachesTheHandler) {
   EXPECT_EQ(Seen(), 0u);
 }
 
+TEST_F(ApiServerTest, RefusedConnectionsAreToldWithTheirReason) {
+  std::mutex mutex;
+  std::vector<std::string> reasons;
+  ApiServerOptions options;
+  options.on_refused = [&](std::string_view reason) {
+    std::lock_guard<std::mutex> lock(mutex);
+    reasons.emplace_back(reason);
+  };
+  StartServer(options);
+  ASSERT_TRUE(Client(controller_)->GetHealth().ok());
+  testing::TempDir other_dir;
+  testing::TestPki other(other_dir.path());
+  tls::TlsFiles rogue = other.Issue("controller", tls::Role::kController);
+  rogue.ca_file = controller_.ca_file;
+  EXPECT_FALSE(Client(rogue)->GetHealth().ok());
+  ASSERT_TRUE(testing::PollUntil([&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return !reasons.empty();
+  }, std::chrono::seconds(5)));
+  std::lock_guard<std::mutex> lock(mutex);
+  EXPECT_EQ(reasons, std::vector<std::string>{"handshake"});
+}
+
 TEST_F(ApiServerTest, ClientRefusesAServerWithAnotherName) {
   StartServer();
   auto client = Client(controller_, "host-b");
@@ -160,22 +184,8 @@ TEST_F(ApiServerTest, ClientRefusesAServerWithAnotherName) {
 
 TEST_F(ApiServerTest, PlaintextClientGetsNoHttpAnswer) {
   StartServer();
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(server_->port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  std::string request = "GET /v1/health HTTP/1.1\r\nHost: host-a\r\n\r\n";
-  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string answer;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<size_t>(n));
-  ::close(fd);
+  std::string answer = testing::LoopbackExchange(
+      server_->port(), "GET /v1/health HTTP/1.1\r\nHost: host-a\r\n\r\n");
   EXPECT_EQ(answer.find("HTTP/1.1"), std::string::npos) << answer;
   EXPECT_EQ(Seen(), 0u);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
@@ -54,8 +55,10 @@ class RuncRuntimeTest : public ::testing::Test {
   }
   void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
 
-  RuncRuntime Make(const char* version) {
+  RuncRuntime Make(const char* version,
+                   std::function<void(std::string_view)> on_criu_failure = nullptr) {
     RuncOptions options;
+    options.on_criu_failure = std::move(on_criu_failure);
     options.root = dir_ + "/runc-root";
     options.criu_config_dir = dir_ + "/criu-conf";
     options.proc_root = dir_ + "/proc";
@@ -292,6 +295,36 @@ TEST_F(RuncCheckpointTest, RefusesWhatIsNotRunningBeforeTheFreeze) {
   Result<CheckpointResult> r = runtime.Checkpoint(Checkpoint(CgroupMode::kSoft));
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_TRUE(runner_.CallsWith("checkpoint").empty());
+}
+
+// A failed checkpoint counts as a CRIU failure when CRIU ran (its log is there), not when
+// runc failed before it.
+TEST_F(RuncCheckpointTest, AFailedDumpIsToldAsACriuFailureOnlyWhenCriuRan) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/runc-root/c1").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/runc-root/c1/state.json",
+                              R"({"id":"c1","config":{"labels":["bundle=/b"]}})")
+                  .ok());
+  runner_.OnExit({"state", "c1"}, 0, R"({"id":"c1","pid":77,"status":"running","bundle":"/b"})");
+  bool criu_runs = true;
+  runner_.On({"checkpoint"}, [&criu_runs](const ProcessSpec& spec) {
+    if (criu_runs) {
+      EXPECT_TRUE(WriteFileAtomic(After(spec.argv, "--work-path") + "/dump.log",
+                                  "(00.01) Error (criu/cr-dump.c:1): Dumping FAILED.\n")
+                      .ok());
+    }
+    return Result<ProcessResult>(FakeProcessRunner::Exit(1, "", "criu failed: type NOTIFY"));
+  });
+  std::vector<std::string> told;
+  RuncRuntime runtime = Make("1.1.5", [&told](std::string_view op) { told.emplace_back(op); });
+  Result<CheckpointResult> r = runtime.Checkpoint(Checkpoint(CgroupMode::kSoft));
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("Dumping FAILED"), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(told, std::vector<std::string>{"checkpoint"});
+
+  criu_runs = false;
+  ASSERT_EQ(::unlink((dir_ + "/dump-work/dump.log").c_str()), 0);
+  EXPECT_FALSE(runtime.Checkpoint(Checkpoint(CgroupMode::kSoft)).ok());
+  EXPECT_EQ(told.size(), 1u) << "runc failed before CRIU ran";
 }
 
 // Every runc call that names the container passes the id after "--": an id that starts with

@@ -8,8 +8,10 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <thread>
 
+#include "tests/support/poll.h"
 #include "tests/transfer/test_tree.h"
 #include "transfer/stream/file_source.h"
 #include "transfer/stream/stream_sender.h"
@@ -247,6 +249,79 @@ TEST(StreamTest, TokenIsOneTime) {
   EXPECT_EQ(second.status().code(), StatusCode::kPermissionDenied) << second.status().ToString();
   EXPECT_NE(second.status().message().find("already used"), std::string::npos);
   EXPECT_EQ(fx.server().Expect(token, fx.Expected("twice")).code(), StatusCode::kAlreadyExists);
+}
+
+// Counts what a StreamObserver is told, for the tests below.
+class CountingObserver final : public StreamObserver {
+ public:
+  void StreamStarted(StreamDirection d) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++started[d];
+  }
+  void StreamEnded(StreamDirection d, const TransferStats& stats) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++ended[d];
+    raw[d] += stats.raw_bytes;
+    wire[d] += stats.wire_bytes;
+  }
+  void ConnectionRefused(std::string_view reason) override {
+    std::lock_guard<std::mutex> lock(mu);
+    refused.emplace_back(reason);
+  }
+  std::mutex mu;
+  std::map<StreamDirection, int> started, ended;
+  std::map<StreamDirection, uint64_t> raw, wire;
+  std::vector<std::string> refused;
+};
+
+TEST(StreamTest, ObserversSeeEachStreamAndItsBytesOnBothSides) {
+  CountingObserver receiver;
+  StreamFixture fx([&](StreamServerOptions& o) { o.observer = &receiver; });
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  std::string token = StreamFixture::NewToken();
+  ASSERT_TRUE(fx.server().Expect(token, fx.Expected("tree")).ok());
+  CountingObserver sender;
+  SendOptions opts = fx.Send(token);
+  opts.observer = &sender;
+  DirectoryTreeSource source(src);
+  auto sent = SendTree(opts, source);
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  ASSERT_TRUE(WaitFor(fx.server(), token).ok());
+  EXPECT_EQ(sender.started[StreamDirection::kSend], 1);
+  EXPECT_EQ(sender.ended[StreamDirection::kSend], 1);
+  EXPECT_EQ(sender.raw[StreamDirection::kSend], sent->raw_bytes);
+  EXPECT_EQ(sender.wire[StreamDirection::kSend], sent->wire_bytes);
+  std::lock_guard<std::mutex> lock(receiver.mu);  // Wait() returned: the receiver told all
+  EXPECT_EQ(receiver.started[StreamDirection::kReceive], 1);
+  EXPECT_EQ(receiver.ended[StreamDirection::kReceive], 1);
+  EXPECT_EQ(receiver.raw[StreamDirection::kReceive], sent->raw_bytes);
+  EXPECT_EQ(receiver.wire[StreamDirection::kReceive], sent->wire_bytes)
+      << "both sides count the same frames";
+  EXPECT_TRUE(receiver.refused.empty());
+}
+
+TEST(StreamTest, ObserversSeeRefusalsAndFailedStreams) {
+  CountingObserver receiver;
+  StreamFixture fx([&](StreamServerOptions& o) { o.observer = &receiver; });
+  std::string src = fx.dir().Sub("src");
+  MakeSampleTree(src, /*small=*/true);
+  DirectoryTreeSource source(src);
+  CountingObserver sender;
+  SendOptions opts = fx.Send(StreamFixture::NewToken());  // a token nobody expects
+  opts.observer = &sender;
+  EXPECT_FALSE(SendTree(opts, source).ok());
+  EXPECT_EQ(sender.started[StreamDirection::kSend], 1);
+  EXPECT_EQ(sender.ended[StreamDirection::kSend], 1) << "a failed stream ends too";
+  ASSERT_TRUE(migrate::testing::PollUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(receiver.mu);
+        return !receiver.refused.empty();
+      },
+      std::chrono::seconds(10)));
+  std::lock_guard<std::mutex> lock(receiver.mu);
+  EXPECT_EQ(receiver.refused, std::vector<std::string>{"peer"});
+  EXPECT_EQ(receiver.started[StreamDirection::kReceive], 0);
 }
 
 TEST(StreamTest, UnknownTokenIsRefused) {
