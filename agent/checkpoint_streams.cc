@@ -23,8 +23,9 @@ bool HasImageFile(const std::string& dir) {
 }  // namespace
 
 CheckpointStreams::CheckpointStreams(AgentContext& ctx, Migration& m,
-                                     const proto::CheckpointSendRequest& request)
-    : ctx_(ctx), m_(m), request_(request) {
+                                     const proto::CheckpointSendRequest& request,
+                                     bool bundle_after_dump)
+    : ctx_(ctx), m_(m), request_(request), bundle_after_dump_(bundle_after_dump) {
   if (request.bandwidth_bytes_per_second() > 0) {
     rate_limit_ = std::make_unique<transfer::RateLimit>(request.bandwidth_bytes_per_second());
   }
@@ -73,12 +74,15 @@ void CheckpointStreams::SendBundle() {
   const proto::MigrationRecord& r = m_.record;
   // CRIU writes its first image only after the container's tasks are frozen (runc's own
   // descriptors.json comes before the freeze): from then on the root file system is still. A
-  // dump that ends before any image was written sends nothing.
-  while (!dump_over_ && !m_.cancel.cancelled() && !HasImageFile(r.images_dir())) {
+  // dump that ends before any image was written sends nothing. Asked to wait for the dump's
+  // end, it is sent only after a dump that succeeded.
+  const bool after_dump = bundle_after_dump_;
+  while (!dump_over_ && !m_.cancel.cancelled() && (after_dump || !HasImageFile(r.images_dir()))) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  if (m_.cancel.cancelled() || !HasImageFile(r.images_dir())) {
-    bundle_sent_ = Status::Aborted("no freeze: bundle not sent");
+  if (m_.cancel.cancelled() || !HasImageFile(r.images_dir()) || (after_dump && !dump_ok_)) {
+    bundle_sent_ = Status::Aborted(after_dump ? "the dump failed: bundle not sent"
+                                              : "no freeze: bundle not sent");
     return;
   }
   ctx_.Hit("source.frozen", m_);
@@ -90,6 +94,7 @@ void CheckpointStreams::SendBundle() {
 }
 
 void CheckpointStreams::DumpEnded(const Status& dumped) {
+  dump_ok_ = dumped.ok();
   dump_over_ = true;
   if (images_ != nullptr) {
     if (dumped.ok()) {

@@ -1,8 +1,8 @@
 // The two streams of a checkpoint, from the source to the destination's receiver: CRIU's
 // images while CRIU writes them (each pages-*.img chunk by chunk as it grows, every other image
 // once CRIU has closed it), and the bundle (config.json and root file system) once the
-// container is frozen, so that the root file system the destination restores is the one the
-// frozen processes saw.
+// container is frozen (or once the dump has ended, when asked), so that the root file system
+// the destination restores is the one the frozen processes saw.
 #pragma once
 
 #include <atomic>
@@ -19,7 +19,10 @@ namespace migrate::agent {
 
 class CheckpointStreams {
  public:
-  CheckpointStreams(AgentContext& ctx, Migration& m, const proto::CheckpointSendRequest& request);
+  // `bundle_after_dump`: the bundle goes once the dump has succeeded, not at the freeze (the
+  // dump changes the root file system, or reading it while frozen would change the state).
+  CheckpointStreams(AgentContext& ctx, Migration& m, const proto::CheckpointSendRequest& request,
+                    bool bundle_after_dump);
   ~CheckpointStreams();  // joins
 
   // Starts watching the (empty) image folder and both senders.
@@ -43,8 +46,10 @@ class CheckpointStreams {
   AgentContext& ctx_;
   Migration& m_;
   const proto::CheckpointSendRequest& request_;
+  const bool bundle_after_dump_;
   std::unique_ptr<transfer::RateLimit> rate_limit_;  // --bandwidth, when asked for
   std::unique_ptr<transfer::GrowingDirectorySource> images_;
+  std::atomic<bool> dump_ok_{false};  // set before dump_over_
   std::atomic<bool> dump_over_{false};
   Result<transfer::TransferStats> images_sent_ = Status::Internal("images sender did not run");
   Result<transfer::TransferStats> bundle_sent_ = Status::Internal("bundle sender did not run");

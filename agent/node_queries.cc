@@ -49,8 +49,12 @@ Result<proto::ContainerInfo> InspectContainer(AgentContext& ctx, const std::stri
     info.set_cgroups_path(config->cgroups_path().value_or(""));
     info.set_cgroup_namespace(config->creates_namespace("cgroup"));
   }
-  auto bytes = runtime::TreeBytes(state->bundle);
-  if (bytes.ok()) info.set_rootfs_bytes(*bytes);
+  auto scan = runtime::ScanTree(state->bundle);
+  if (scan.ok()) {
+    info.set_rootfs_bytes(scan->bytes);
+    info.set_device_node_count(scan->device_node_count);
+    for (const std::string& node : scan->device_nodes) info.add_device_nodes(node);
+  }
   auto pids = ctx.runtime().Pids(id);
   if (pids.ok()) info.set_memory_bytes(runtime::ProcessesRssBytes(*pids));
   return info;

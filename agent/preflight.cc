@@ -37,12 +37,14 @@ class Checks {
   void ContainerFree();
   Status Source(const proto::ContainerInfo& info);
   void TaskChecks(const std::string& id);
+  void FileLeases(const std::vector<int>& pids);
   void UndumpableTasks(const std::vector<int>& pids);
   void RefuseTasks(std::string name, const Result<std::vector<int>>& tids, const std::string& what,
                    const std::string& why, std::string remedy);
   void Destination(const proto::Capabilities& caps, const proto::ContainerInfo& info);
   void DestinationSpace();
   void ReceivedConfigPolicy();
+  void ReceivedDeviceNodes();
   void LogChecks() const;
 
   AgentContext& ctx_;
@@ -122,7 +124,24 @@ void Checks::TaskChecks(const std::string& id) {
         "CRIU refuses to dump file locks unless asked: pass --file-locks (the locked files "
         "must be in the container's root file system, which moves with it)");
   }
+  FileLeases(*pids);
   UndumpableTasks(*pids);
+}
+
+// Reading a file with a write lease while its holder is frozen would break the lease (and
+// queue SIGIO, which ends the restored holder): the source then sends the root file system
+// after the dump (SourceSteps::BundleAfterDumpReason), and the container stays frozen longer.
+void Checks::FileLeases(const std::vector<int>& pids) {
+  const std::vector<std::string> leases = runtime::WriteLeasesHeld(pids);
+  if (leases.empty()) return;
+  std::string list;
+  for (const std::string& lease : leases) list += (list.empty() ? "" : "; ") + lease;
+  // Not a refusal: the file-locks check (which counts leases too) asks for --file-locks.
+  Add("file-leases", true,
+      std::to_string(leases.size()) + " write lease(s) held by the container's tasks (" + list +
+          "): the root file system is sent after the dump, not during it, so that no lease is "
+          "broken; the container stays frozen longer",
+      "");
 }
 
 // Task states CRIU cannot dump: refused here, before anything is frozen, rather than failing
@@ -250,6 +269,26 @@ void Checks::ReceivedConfigPolicy() {
                    : allowed.message(),
       "allow what the container needs in received_containers of this agent's configuration "
       "(docs/agent.md), or migrate it elsewhere");
+  ReceivedDeviceNodes();
+}
+
+// The bundle stream would meet the source's device nodes after the freeze, and this node's
+// receiver refuses them unless its policy allows them: refused here instead.
+void Checks::ReceivedDeviceNodes() {
+  const uint32_t count = request_.source_device_node_count();
+  if (count == 0) return;
+  std::string list;
+  for (const std::string& node : request_.source_device_nodes()) {
+    list += (list.empty() ? "" : ", ") + node;
+  }
+  if (static_cast<uint32_t>(request_.source_device_nodes_size()) < count) list += ", ...";
+  const bool allowed = ctx_.config().received_containers().allow_device_nodes();
+  Add("device-nodes", allowed,
+      std::to_string(count) + " device node(s) in the container's bundle (" + list + "): " +
+          (allowed ? "received as such (received_containers.allow_device_nodes)"
+                   : "this node's policy for received containers refuses device nodes"),
+      "remove the device nodes from the container's root file system (bind-mount devices "
+      "instead), or set received_containers.allow_device_nodes on this node (docs/agent.md)");
 }
 
 void Checks::DestinationSpace() {
@@ -307,6 +346,7 @@ Result<proto::PreflightResponse> RunPreflight(AgentContext& ctx,
   if (request.role() != proto::ROLE_SOURCE && request.role() != proto::ROLE_DESTINATION) {
     return Status::InvalidArgument("preflight: role must be source or destination");
   }
+  MIGRATE_RETURN_IF_ERROR(runtime::CheckCriuOptions(CriuOptionsOf(request)).WithContext("preflight"));
   return Checks(ctx, request, *mode).Run();
 }
 

@@ -25,6 +25,13 @@ runtime::CriuOptions CriuOptionsOf(const Request& request) {
   options.tcp_established = request.tcp_established();
   options.file_locks = request.file_locks();
   options.ext_unix_sk = request.ext_unix_sk();
+  if constexpr (requires { request.criu_file_options(); }) {  // checkpoint and preflight only
+    const proto::CriuFileOptions& file = request.criu_file_options();
+    options.link_remap = file.link_remap();
+    options.ghost_limit = file.ghost_limit_bytes();
+    options.no_ghost_fiemap = file.no_ghost_fiemap();
+    options.skip_in_flight = file.skip_in_flight();
+  }
   return options;
 }
 

@@ -7,6 +7,7 @@
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
+#include "agent/runtime/host_stats.h"
 #include "agent/runtime/result_proto.h"
 #include "transfer/base/log.h"
 #include "transfer/base/unix_time.h"
@@ -65,6 +66,7 @@ Result<proto::CheckpointSendResponse> SourceSteps::CheckpointSend(
 Result<CgroupMode> SourceSteps::PrepareFreeze(Migration& m,
                                               const proto::CheckpointSendRequest& request) {
   MIGRATE_ASSIGN_OR_RETURN(CgroupMode mode, runtime::CgroupModeFromProto(request.cgroup_mode()));
+  MIGRATE_RETURN_IF_ERROR(runtime::CheckCriuOptions(CriuOptionsOf(request)));
   const std::string& id = request.container_id();
   auto plan = ctx_.runtime().PlanCheckpoint(id, mode);
   if (!plan.ok()) return plan.status();
@@ -88,7 +90,11 @@ Result<CgroupMode> SourceSteps::PrepareFreeze(Migration& m,
 Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
     Migration& m, const proto::CheckpointSendRequest& request, CgroupMode mode) {
   proto::MigrationRecord& r = m.record;
-  CheckpointStreams streams(ctx_, m, request);
+  const std::string after_dump = BundleAfterDumpReason(request);
+  if (!after_dump.empty()) {
+    MIGRATE_LOG(kInfo, r.migration_id()) << "the bundle is sent after the dump: " << after_dump;
+  }
+  CheckpointStreams streams(ctx_, m, request, !after_dump.empty());
   if (Status started = streams.Start(); !started.ok()) {
     (void)ctx_.store().Advance(m, Event::kCheckpointFailed, started.message());
     return started;
@@ -126,6 +132,23 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   ctx_.metrics().Downtime(proto::ROLE_SOURCE,
                           std::chrono::milliseconds(response.frozen_for_ms()));
   return response;
+}
+
+// Why the bundle must wait for the dump's end ("" when it goes at the freeze): with
+// link-remap, CRIU adds hard links (link_remap.N) to the root file system while it dumps the
+// files; and reading a file with a write lease while its holder is frozen breaks the lease
+// and queues the lease-break signal, which CRIU would dump with it (the restored holder dies
+// of SIGIO). After the dump, runc has ended the container: no holder is left to signal.
+std::string SourceSteps::BundleAfterDumpReason(const proto::CheckpointSendRequest& request) {
+  if (request.criu_file_options().link_remap()) {
+    return "CRIU adds link remaps to the files (link-remap)";
+  }
+  auto pids = ctx_.runtime().Pids(request.container_id());
+  if (!pids.ok()) return {};
+  const std::vector<std::string> leases = runtime::WriteLeasesHeld(*pids);
+  if (leases.empty()) return {};
+  return "reading them would break " + std::to_string(leases.size()) + " write lease(s): " +
+         leases.front();
 }
 
 // A dump that failed (or ran past its deadline and was killed) may leave the container

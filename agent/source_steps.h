@@ -29,6 +29,7 @@ class SourceSteps {
                                                runtime::CgroupMode mode);
   Result<std::string> RunHereAgain(Migration& m);
   std::string AfterFailedDump(const proto::MigrationRecord& r);
+  std::string BundleAfterDumpReason(const proto::CheckpointSendRequest& request);
   void RemoveOwnBundle(const proto::MigrationRecord& r);
 
   AgentContext& ctx_;

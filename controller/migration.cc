@@ -299,6 +299,8 @@ MigrationPhase Migration::Preflight() {
   destination_request.set_source_criu_version(source_preflight_.capabilities().criu_version());
   destination_request.set_cgroup_namespace(source_preflight_.container().cgroup_namespace());
   destination_request.set_source_config_json(source_preflight_.container().config_json());
+  destination_request.set_source_device_node_count(source_preflight_.container().device_node_count());
+  *destination_request.mutable_source_device_nodes() = source_preflight_.container().device_nodes();
   Result<proto::PreflightResponse> destination_answer = destination_.Preflight(destination_request);
   if (!destination_answer.ok()) {
     proto::PreflightCheck check;
@@ -407,6 +409,7 @@ MigrationPhase Migration::CheckpointTransfer() {
   checkpoint_answered_ms_ = clock_.NowMs();
   checkpoint_ = *done;
   AddCriuWarnings(request_.source.name(), "dump", checkpoint_.criu_warnings());
+  *report_.mutable_criu_options() = checkpoint_.criu_options();
   proto::ReportCgroupsMode& modes = *report_.mutable_cgroups_mode();
   modes.set_dump_effective(CgroupModeName(checkpoint_.dump_mode().effective()));
   modes.set_dump_evidence(checkpoint_.dump_mode().evidence());

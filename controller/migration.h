@@ -54,6 +54,8 @@ struct MigrationRequest {
   bool tcp_established = false;
   bool file_locks = false;
   bool ext_unix_sk = false;
+  // The others (`--criu-option`): link-remap, ghost-limit, no-ghost-fiemap, skip-in-flight.
+  proto::CriuFileOptions criu_file_options;
   bool keep_images = false;
   bool dry_run = false;  // stop after preflight
   // How often to poll the source agent for transfer progress (0: never). Only used when a
@@ -117,6 +119,9 @@ class Migration {
     request.set_tcp_established(request_.tcp_established);
     request.set_file_locks(request_.file_locks);
     request.set_ext_unix_sk(request_.ext_unix_sk);
+    if constexpr (requires { request.mutable_criu_file_options(); }) {  // not on restore
+      *request.mutable_criu_file_options() = request_.criu_file_options;
+    }
   }
   void AddCriuWarnings(const std::string& host, const std::string& step,
                        const google::protobuf::RepeatedPtrField<std::string>& warnings);

@@ -36,6 +36,18 @@ void AddMoveOptions(CLI::App* cmd, MoveOptions& o, bool with_cgroup_path) {
                 "allow unix sockets connected to peers outside the container (CRIU "
                 "--ext-unix-sk; the peer end is not moved and must exist on the "
                 "destination)");
+  cmd->add_option("--criu-option", o.criu_options,
+                  "a CRIU option runc's CLI lacks, repeatable (the source writes it into a CRIU "
+                  "config file of the checkpoint's own; docs/controller.md): link-remap "
+                  "(an open file that was unlinked while another name still links it: CRIU "
+                  "creates a hard link link_remap.N in the container's files, moved with "
+                  "them; the root file system is then sent after the dump: longer freeze), ghost-limit=SIZE (e.g. 64M: the largest deleted open file CRIU "
+                  "copies into the images, default 1M, at most 16G; bigger images, longer "
+                  "freeze), no-ghost-fiemap (copy deleted files by SEEK_DATA/SEEK_HOLE), "
+                  "skip-in-flight (drops TCP connections not yet accepted by a listener: their "
+                  "clients see a reset)")
+      ->allow_extra_args(false)
+      ->delimiter(',');
   cmd->add_flag("--keep-images", o.keep_images,
                 "keep the checkpoint images on both hosts after a successful commit");
   cmd->add_flag("--dry-run", o.dry_run,
@@ -53,6 +65,35 @@ void AddMoveOptions(CLI::App* cmd, MoveOptions& o, bool with_cgroup_path) {
                   "seconds allowed for checkpoint+transfer (images and bundle)")
       ->check(CLI::Range(1, 7 * 86400))
       ->capture_default_str();
+}
+
+Status ParseCriuOption(const std::string& text, proto::CriuFileOptions* options) {
+  const size_t eq = text.find('=');
+  const std::string name = text.substr(0, eq);
+  const bool has_value = eq != std::string::npos;
+  if (name == "ghost-limit" && has_value) {
+    const std::string size = text.substr(eq + 1);
+    Result<uint64_t> bytes = transfer::ParseByteRate(size);
+    if (!bytes.ok() || size.find('/') != std::string::npos) {
+      return Status::InvalidArgument("--criu-option " + text +
+                                     ": give a size, e.g. ghost-limit=64M or 1048576");
+    }
+    options->set_ghost_limit_bytes(*bytes);
+    return Status::Ok();
+  }
+  if (!has_value && name == "link-remap") {
+    options->set_link_remap(true);
+  } else if (!has_value && name == "no-ghost-fiemap") {
+    options->set_no_ghost_fiemap(true);
+  } else if (!has_value && name == "skip-in-flight") {
+    options->set_skip_in_flight(true);
+  } else {
+    return Status::InvalidArgument(
+        "--criu-option " + text +
+        ": not one migrate passes (link-remap, ghost-limit=SIZE, no-ghost-fiemap, "
+        "skip-in-flight; and the flags --tcp-established, --file-locks, --ext-unix-sk)");
+  }
+  return Status::Ok();
 }
 
 Result<MigrationRequest> MoveRequest(const MoveOptions& o) {
@@ -84,6 +125,9 @@ Result<MigrationRequest> MoveRequest(const MoveOptions& o) {
   request.tcp_established = o.tcp_established;
   request.file_locks = o.file_locks;
   request.ext_unix_sk = o.ext_unix_sk;
+  for (const std::string& option : o.criu_options) {
+    MIGRATE_RETURN_IF_ERROR(ParseCriuOption(option, &request.criu_file_options));
+  }
   request.keep_images = o.keep_images;
   request.dry_run = o.dry_run;
   return request;

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "controller/https_agent_client.h"
 #include "controller/migration.h"
@@ -20,6 +21,7 @@ struct MoveOptions {
   bool tcp_established = false;
   bool file_locks = false;
   bool ext_unix_sk = false;
+  std::vector<std::string> criu_options;  // --criu-option, each ParseCriuOption's
   bool keep_images = false;
   bool dry_run = false;
   std::string output = "text";
@@ -31,6 +33,10 @@ struct MoveOptions {
 // Adds the options above to `cmd` (with --cgroup-path only when `with_cgroup_path`: a path
 // names one container's cgroup).
 void AddMoveOptions(CLI::App* cmd, MoveOptions& options, bool with_cgroup_path);
+
+// One --criu-option ("link-remap", "skip-in-flight", "no-ghost-fiemap", "ghost-limit=SIZE"),
+// set in `options`; InvalidArgument naming the accepted ones for anything else.
+Status ParseCriuOption(const std::string& text, proto::CriuFileOptions* options);
 
 // The request for a move with these options (container and hosts left to the caller), or
 // InvalidArgument for a combination that cannot work.

@@ -124,6 +124,7 @@ std::string ReportToText(const proto::Report& r) {
     if (!m.restore_mechanism().empty()) out << " [" << m.restore_mechanism() << "]";
     out << "\n";
   }
+  for (const std::string& option : r.criu_options()) out << "  CRIU option " << option << "\n";
   if (r.destination_pid() != 0) {
     out << "  on " << r.destination() << ": pid " << r.destination_pid() << ", loopback "
         << (r.loopback_up() ? "up" : "DOWN");

@@ -130,8 +130,17 @@ const std::vector<std::string_view> kHarmlessCriuWarnings = {
 
 namespace {
 
+// CRIU's info lines that say it dropped state because an option told it to: warnings too.
+constexpr std::string_view kDroppedByOption[] = {
+    "Skipping in-flight connection",  // --skip-in-flight: a connection not yet accepted
+};
+
 // "(00.012) Warn  (criu/x.c:12): message" -> "message"; empty when not a warning line.
 std::string_view WarningMessage(std::string_view line) {
+  for (std::string_view dropped : kDroppedByOption) {
+    const size_t at = line.find(dropped);
+    if (at != std::string_view::npos) return line.substr(at);
+  }
   const size_t warn = line.find(" Warn ");
   if (warn == std::string_view::npos) return {};
   std::string_view message = line.substr(warn + 6);

@@ -39,7 +39,8 @@ Result<DumpLogFinding> ParseDumpLog(std::string_view dump_log);
 // What CRIU warned about in a log ("(00.012) Warn  (criu/x.c:12): message" lines), as the
 // messages alone, each once, in order: a user must hear that, e.g., queued inotify events
 // were dropped. Warnings CRIU prints on every run here and that mean nothing for the
-// workload are left out (kHarmlessCriuWarnings).
+// workload are left out (kHarmlessCriuWarnings). CRIU's info lines that say it dropped state
+// an option allowed it to drop ("Skipping in-flight connection ...") are warnings too.
 std::vector<std::string> CriuWarnings(std::string_view log);
 extern const std::vector<std::string_view> kHarmlessCriuWarnings;
 

@@ -9,8 +9,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <sstream>
 
@@ -20,13 +22,21 @@ namespace migrate::runtime {
 namespace {
 
 // nftw offers no user pointer; these are per-thread so that concurrent walks do not mix.
-thread_local uint64_t tree_bytes = 0;
+thread_local TreeScan* tree_scan = nullptr;
+thread_local size_t tree_root_length = 0;
+thread_local size_t tree_max_listed = 0;
 thread_local int remove_errno = 0;
 thread_local std::string remove_failed_path;
 
-int AddSize(const char*, const struct stat* st, int type, struct FTW*) {
+int AddEntry(const char* path, const struct stat* st, int type, struct FTW*) {
   if (type == FTW_F || type == FTW_SL || type == FTW_SLN) {
-    tree_bytes += static_cast<uint64_t>(st->st_size);
+    tree_scan->bytes += static_cast<uint64_t>(st->st_size);
+  }
+  if (type == FTW_F && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))) {
+    if (tree_scan->device_nodes.size() < tree_max_listed) {
+      tree_scan->device_nodes.emplace_back(path + std::min(tree_root_length, std::strlen(path)));
+    }
+    ++tree_scan->device_node_count;
   }
   return 0;
 }
@@ -60,12 +70,20 @@ Result<uint64_t> FreeBytes(const std::string& path) {
   return static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
 }
 
+Result<TreeScan> ScanTree(const std::string& path, size_t max_listed) {
+  TreeScan scan;
+  tree_scan = &scan;
+  tree_root_length = path.size() + 1;  // "<path>/"
+  tree_max_listed = max_listed;
+  const int rc = ::nftw(path.c_str(), AddEntry, 64, FTW_PHYS | FTW_MOUNT);
+  tree_scan = nullptr;
+  if (rc != 0) return Status::FromErrno("walk " + path, errno);
+  return scan;
+}
+
 Result<uint64_t> TreeBytes(const std::string& path) {
-  tree_bytes = 0;
-  if (::nftw(path.c_str(), AddSize, 64, FTW_PHYS | FTW_MOUNT) != 0) {
-    return Status::FromErrno("walk " + path, errno);
-  }
-  return tree_bytes;
+  MIGRATE_ASSIGN_OR_RETURN(TreeScan scan, ScanTree(path, 0));
+  return scan.bytes;
 }
 
 Result<uint64_t> ProcessRssBytes(int pid, const std::string& proc_root) {
@@ -241,6 +259,32 @@ Result<int> FileLocksHeld(const std::vector<int>& pids, const std::string& proc_
     }
   }
   return locks;
+}
+
+std::vector<std::string> WriteLeasesHeld(const std::vector<int>& pids,
+                                        const std::string& proc_root) {
+  std::vector<std::string> leases;
+  for (int pid : pids) {
+    const std::string base = proc_root + "/" + std::to_string(pid);
+    for (const std::string& fd : ListNames(base + "/fdinfo")) {
+      Result<std::string> text = ReadFile(base + "/fdinfo/" + fd);
+      if (!text.ok()) continue;  // closed meanwhile
+      std::istringstream lines(*text);
+      for (std::string line; std::getline(lines, line);) {
+        // "lock:\t1: LEASE  ACTIVE    WRITE 151 00:2c:1234 0 EOF"
+        std::istringstream words(line);
+        std::string tag, number, kind, state, access;
+        words >> tag >> number >> kind >> state >> access;
+        if (tag != "lock:" || kind != "LEASE" || access != "WRITE") continue;
+        char target[4096];
+        const ssize_t n = ::readlink((base + "/fd/" + fd).c_str(), target, sizeof target - 1);
+        const std::string path = n > 0 ? std::string(target, static_cast<size_t>(n)) : "?";
+        leases.push_back("pid " + std::to_string(pid) + ": " + access + " lease on " + path +
+                         " (fd " + fd + ")");
+      }
+    }
+  }
+  return leases;
 }
 
 namespace {

@@ -20,6 +20,16 @@ Result<uint64_t> MemAvailableBytes(const std::string& proc_root = "/proc");
 // symlinks, not crossing into other file systems.
 Result<uint64_t> TreeBytes(const std::string& path);
 
+// What a walk of a tree finds (following no symlink, crossing no mount): its apparent bytes
+// (as TreeBytes), and its device nodes (character and block): how many, and the first
+// `max_listed` paths relative to the tree.
+struct TreeScan {
+  uint64_t bytes = 0;
+  uint32_t device_node_count = 0;
+  std::vector<std::string> device_nodes;
+};
+Result<TreeScan> ScanTree(const std::string& path, size_t max_listed = 5);
+
 // VmRSS of one process, in bytes (0 for kernel threads / zombies).
 Result<uint64_t> ProcessRssBytes(int pid, const std::string& proc_root = "/proc");
 // Sum over pids (processes that vanished meanwhile count 0).
@@ -35,6 +45,13 @@ Result<int> EstablishedTcpConnections(int pid, const std::string& proc_root = "/
 // File locks (flock, POSIX, OFD) held through the open descriptors of `pids` ("lock:" lines
 // of /proc/<pid>/fdinfo/*). CRIU refuses to dump them unless asked (--file-locks).
 Result<int> FileLocksHeld(const std::vector<int>& pids, const std::string& proc_root = "/proc");
+
+// Write leases (fcntl F_SETLEASE F_WRLCK) held through the open descriptors of `pids`, one
+// "pid P: WRITE lease on PATH (fd N)" each, read from the "lock: ... LEASE ... WRITE" lines of
+// /proc/<pid>/fdinfo/* and the fd's link. Any open of such a file by another task breaks the
+// lease and signals its holder (a read lease breaks only on an open for writing).
+std::vector<std::string> WriteLeasesHeld(const std::vector<int>& pids,
+                                        const std::string& proc_root = "/proc");
 
 // Tasks CRIU cannot dump, each a list of the task ids (threads included) of `pids`, read from
 // /proc/<pid>/task/<tid>; tasks that vanish meanwhile are skipped (docs/zdtm.md has the cases).

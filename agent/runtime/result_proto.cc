@@ -11,6 +11,7 @@ proto::CheckpointSendResponse CheckpointResultToProto(const CheckpointResult& re
   out.set_freeze_unix_ms(UnixMillis(result.started));
   out.set_checkpoint_ms(static_cast<uint64_t>(result.checkpoint_duration.count()));
   for (const std::string& warning : result.criu_warnings) out.add_criu_warnings(warning);
+  for (const std::string& option : result.criu_options) out.add_criu_options(option);
   auto stats = ReadCriuStats(result.work_dir, "stats-dump");
   if (stats.ok() && stats->has_dump()) *out.mutable_criu_stats() = stats->dump();
   return out;

@@ -19,6 +19,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kGlobalRuncCriuConfig = "/etc/criu/runc.conf";
+// In a checkpoint's work directory: the CRIU options runc's CLI does not carry (criu_options.h).
+constexpr std::string_view kCriuOptionsFile = "criu-options.conf";
 
 std::chrono::milliseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
@@ -81,14 +83,6 @@ Status EmptyDir(const std::string& path) {
 }
 
 }  // namespace
-
-std::vector<std::string> CriuOptions::RuntimeArgs() const {
-  std::vector<std::string> args;
-  if (tcp_established) args.push_back("--tcp-established");
-  if (file_locks) args.push_back("--file-locks");
-  if (ext_unix_sk) args.push_back("--ext-unix-sk");
-  return args;
-}
 
 proto::ModeEvidence ModeProof::ToProto() const {
   proto::ModeEvidence out;
@@ -288,6 +282,7 @@ Result<std::vector<int>> RuncRuntime::Pids(std::string_view container_id) {
 Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& options) {
   const std::string& id = options.container_id;
   // Everything that can refuse runs before the freeze.
+  MIGRATE_RETURN_IF_ERROR(CheckCriuOptions(options.criu));
   MIGRATE_ASSIGN_OR_RETURN(ContainerState state, State(id));
   if (state.status != "running") {
     return Status::FailedPrecondition("container " + id + " is " + state.status + ", not running");
@@ -323,6 +318,12 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
   AppendId(&spec.argv, id);
   spec.extra_fds = options.extra_fds;
   spec.timeout = options_.timeout;
+  const std::string criu_file = options.work_dir + "/" + std::string(kCriuOptionsFile);
+  if (const std::string text = options.criu.ConfigFileText(); !text.empty()) {
+    MIGRATE_RETURN_IF_ERROR(
+        WriteFileAtomic(criu_file, "# migrate: CRIU options of this checkpoint\n" + text, 0600));
+    spec.extra_env.push_back("CRIU_CONFIG_FILE=" + criu_file);
+  }
 
   CheckpointResult result;
   result.image_dir = options.image_dir;
@@ -351,6 +352,7 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
   }
   proof.evidence = finding->evidence;
   result.criu_warnings = CriuWarnings(log);
+  result.criu_options = DescribeCriuOptions(options.criu, info_.name, criu_file, log);
   Result<CgroupImageSummary> image = ReadCgroupImage(options.image_dir + "/cgroup.img");
   if (image.ok()) {
     result.cgroup_image_dirs = image->total_dirs;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/runtime/cgroup_mode.h"
+#include "agent/runtime/criu_options.h"
 #include "agent/runtime/mode_plan.h"
 #include "agent/runtime/version.h"
 #include "proto/agent_api.pb.h"
@@ -48,14 +49,6 @@ struct ModeProof {
   proto::ModeEvidence ToProto() const;
 };
 
-// CRIU options a workload may need, passed by the runtime's flags of the same names.
-struct CriuOptions {
-  bool tcp_established = false;  // established TCP connections (peers must follow)
-  bool file_locks = false;       // flock/POSIX/OFD locks held by the container's tasks
-  bool ext_unix_sk = false;      // unix sockets connected to peers outside the container
-  std::vector<std::string> RuntimeArgs() const;  // {"--tcp-established", ...}
-};
-
 struct CheckpointOptions {
   std::string container_id;
   std::string image_dir;  // created if missing; must be empty
@@ -76,6 +69,7 @@ struct CheckpointResult {
   std::chrono::system_clock::time_point started;  // just before the freeze
   std::chrono::milliseconds checkpoint_duration{0};
   std::vector<std::string> criu_warnings;  // what dump.log warned about (CriuWarnings)
+  std::vector<std::string> criu_options;   // how each CRIU option reached CRIU (DescribeCriuOptions)
 };
 
 struct RestoreOptions {

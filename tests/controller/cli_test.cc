@@ -155,6 +155,20 @@ TEST_F(CliTest, TextReportAndOptionsReachTheAgents) {
   EXPECT_EQ(last_options_.transfer_timeout, std::chrono::seconds(99));
 }
 
+TEST_F(CliTest, CriuOptionsAreParsedOneEachAndLeaveThePositionalsAlone) {
+  EXPECT_EQ(Run({"container", "--criu-option", "link-remap", "web", "host-a", "host-b",
+                 "--criu-option", "ghost-limit=8M,skip-in-flight", "--criu-option",
+                 "no-ghost-fiemap"}),
+            0)
+      << out_.str() << err_.str();
+  const proto::CriuFileOptions& o =
+      pair_->source->checkpoint_requests.at(0).criu_file_options();
+  EXPECT_TRUE(o.link_remap());
+  EXPECT_EQ(o.ghost_limit_bytes(), 8u << 20);
+  EXPECT_TRUE(o.skip_in_flight());
+  EXPECT_TRUE(o.no_ghost_fiemap());
+}
+
 TEST_F(CliTest, ProgressLineOnlyOnATerminal) {
   env_.err_is_tty = true;
   EXPECT_EQ(Run({"container", "web", "host-a", "host-b"}), 0);
@@ -242,6 +256,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{"HostsCheckUnknownHost",
                 {"hosts", "check", "host-a", "host-q"},
                 "unknown host \"host-q\""},
+        BadArgs{"CriuOptionNotAllowed",
+                {"container", "web", "host-a", "host-b", "--criu-option", "action-script=/x"},
+                "--criu-option action-script=/x: not one migrate passes"},
+        BadArgs{"CriuOptionWithAValueItTakesNone",
+                {"container", "web", "host-a", "host-b", "--criu-option", "link-remap=1"},
+                "not one migrate passes"},
+        BadArgs{"GhostLimitNotASize",
+                {"container", "web", "host-a", "host-b", "--criu-option", "ghost-limit=8M/s"},
+                "give a size"},
+        BadArgs{"GhostLimitZero",
+                {"container", "web", "host-a", "host-b", "--criu-option", "ghost-limit=0"},
+                "give a size"},
         BadArgs{"HostsWithoutCheck", {"hosts"}, "subcommand"}),
     [](const ::testing::TestParamInfo<BadArgs>& p) { return p.param.name; });
 

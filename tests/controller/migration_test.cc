@@ -693,5 +693,26 @@ TEST(MigrationCriuTest, CriuWarningsReachTheReportAndOptionsReachBothAgents) {
   EXPECT_TRUE(pair->source->preflight_requests[0].file_locks());
 }
 
+TEST(MigrationCriuTest, CriuFileOptionsReachPreflightAndDumpAndTheReportSaysHow) {
+  auto pair = MakeHealthyPair();
+  pair->source->checkpoint_send.add_criu_options(
+      "link-remap: CRIU config file /s/criu-options.conf (CRIU_CONFIG_FILE)");
+  MigrationRequest request = Request();
+  request.criu_file_options.set_link_remap(true);
+  request.criu_file_options.set_ghost_limit_bytes(8 << 20);
+  const proto::Report report = RunMigration(*pair, request);
+  EXPECT_EQ(report.status(), "migrated") << report.error();
+  for (const proto::PreflightRequest& preflight : pair->source->preflight_requests) {
+    EXPECT_TRUE(preflight.criu_file_options().link_remap());
+  }
+  ASSERT_EQ(pair->source->checkpoint_requests.size(), 1u);
+  const proto::CriuFileOptions& sent = pair->source->checkpoint_requests[0].criu_file_options();
+  EXPECT_TRUE(sent.link_remap());
+  EXPECT_EQ(sent.ghost_limit_bytes(), 8u << 20);
+  ASSERT_EQ(report.criu_options_size(), 1);
+  EXPECT_EQ(report.criu_options(0),
+            "link-remap: CRIU config file /s/criu-options.conf (CRIU_CONFIG_FILE)");
+}
+
 }  // namespace
 }  // namespace migrate::controller

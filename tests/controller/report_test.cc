@@ -103,6 +103,17 @@ TEST(ReportTextTest, SaysWhatHappenedAndShowsTheEvidence) {
   EXPECT_THAT(text, HasSubstr("raw 300.0 MiB, wire 110.0 MiB"));
 }
 
+TEST(ReportTest, CriuOptionsInTextAndJson) {
+  proto::Report report = MigratedReport();
+  report.add_criu_options("link-remap: CRIU config file /s/w/criu-options.conf (CRIU_CONFIG_FILE)");
+  EXPECT_THAT(ReportToText(report),
+              HasSubstr("  CRIU option link-remap: CRIU config file /s/w/criu-options.conf"));
+  const Struct root = ParseJson(ReportToJson(report));
+  const auto& list = Field(root, "criu_options").list_value();
+  ASSERT_EQ(list.values_size(), 1);
+  EXPECT_THAT(list.values(0).string_value(), HasSubstr("link-remap: CRIU config file"));
+}
+
 TEST(ReportTest, ExitCodes) {
   proto::Report report;
   report.set_status("migrated");

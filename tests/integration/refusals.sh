@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Refusals before anything is frozen: an unknown host, a controller certificate from another
-# CA, an absent container, and strict (which no runc can honour on restore). Each exits
+# CA, an absent container, strict (which no runc can honour on restore), and a device node in
+# the root file system that the destination's policy refuses. Each exits
 # non-zero with a clear error and leaves the container running untouched (same pid, counting).
 source "$(dirname "$0")/lib.sh"
 ID=refuse-$$
@@ -27,6 +28,18 @@ migrate_json "$ID" host-a host-b --cgroups-mode strict
 [ "$RC" -ne 0 ] || fail "strict accepted"
 grep -qi strict <<<"$(report .error)" || fail "strict refusal does not say why: $(report .error)"
 untouched "strict"
+
+# A device node in the root file system, which host-b's policy for received containers refuses
+# (allow_device_nodes is off by default): refused by host-b's preflight, never frozen.
+node="$(container_bundle host-a "$ID")/rootfs/refused-null"
+mknod "$node" c 1 3
+migrate_json "$ID" host-a host-b
+[ "$RC" -eq 1 ] && [ "$(report .frozen)" = false ] ||
+  fail "device node: exit $RC, frozen $(report .frozen): $(report .error)"
+detail=$(report '.checks[] | select(.host == "host-b" and .name == "device-nodes" and .ok == false) | .detail')
+grep -q 'rootfs/refused-null' <<<"$detail" || fail "device node: no failed host-b check naming it: $(jq -c .checks <<<"$REPORT")"
+rm -f "$node"
+untouched "device node"
 
 # A controller certificate from another CA.
 "$MIGRATE_BIN" certs ca --out "$TEST_TMP/rogue-ca" >/dev/null

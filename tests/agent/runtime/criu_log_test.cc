@@ -120,5 +120,11 @@ TEST(CriuWarningsTest, KeepsWhatMattersOnceAndDropsTheHarmless) {
   EXPECT_TRUE(CriuWarnings("(00.1) Version: 4.1.1\n(00.2) Dumping finished successfully\n").empty());
 }
 
+TEST(CriuWarningsTest, WhatSkipInFlightDroppedIsAWarning) {
+  EXPECT_EQ(CriuWarnings("(00.000100) Will skip in-flight TCP connections\n"
+                         "(00.090000) Skipping in-flight connection (l) for 925c18\n"),
+            std::vector<std::string>{"Skipping in-flight connection (l) for 925c18"});
+}
+
 }  // namespace
 }  // namespace migrate::runtime

@@ -8,6 +8,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/ptrace.h>
+#include <sys/sysmacros.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -319,6 +321,73 @@ TEST(HostStatsTest, EffectiveCapabilitiesFromStatus) {
   EXPECT_EQ(HasEffectiveCapability(64, proc.root()).status().code(), StatusCode::kInvalidArgument);
   std::ofstream(proc.root() + "/self/status") << "Name:\tx\n";
   EXPECT_FALSE(HasEffectiveCapability(24, proc.root()).ok());
+}
+
+}  // namespace
+}  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+// Real leases and a real flock in one task: the write lease is listed with its pid and file;
+// the read lease and the lock are not.
+TEST(HostStatsTest, FileLeasesOfARealProcessNameThePidAndTheFile) {
+  const std::string leased = fs::temp_directory_path() / ("migrate-lease-" + std::to_string(getpid()));
+  const std::string locked = leased + ".lock";
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t holder = fork();
+  if (holder == 0) {
+    close(ready[0]);
+    int fd = open(leased.c_str(), O_CREAT | O_RDONLY, 0600);
+    int lock = open(locked.c_str(), O_CREAT | O_RDONLY, 0600);
+    if (fd < 0 || lock < 0 || fcntl(fd, F_SETLEASE, F_WRLCK) != 0 ||
+        fcntl(lock, F_SETLEASE, F_RDLCK) != 0 || flock(lock, LOCK_EX) != 0) {
+      _exit(1);
+    }
+    (void)!write(ready[1], "x", 1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1) << "the child could not take its lease";
+  close(ready[0]);
+  const std::vector<std::string> leases = WriteLeasesHeld({holder});
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].rfind("pid " + std::to_string(holder) + ": WRITE lease on " + leased + " (fd ", 0),
+            0u)
+      << leases[0];
+  EXPECT_TRUE(WriteLeasesHeld({static_cast<int>(getpid())}).empty());
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  fs::remove(leased);
+  fs::remove(locked);
+}
+
+}  // namespace
+}  // namespace migrate::runtime
+
+namespace migrate::runtime {
+namespace {
+
+// Device nodes are found and named relative to the tree; a symlink to one is not followed.
+TEST(HostStatsTest, ScanTreeFindsDeviceNodesAndFollowsNoSymlink) {
+  std::string pattern = (fs::temp_directory_path() / "migrate-scan-XXXXXX").string();
+  const std::string root = mkdtemp(pattern.data());
+  fs::create_directories(root + "/rootfs/dev");
+  ASSERT_EQ(mknod((root + "/rootfs/dev/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  ASSERT_EQ(mknod((root + "/rootfs/dev/zero").c_str(), S_IFCHR | 0666, makedev(1, 5)), 0);
+  std::ofstream(root + "/rootfs/file") << "12345";
+  fs::create_symlink("/dev", root + "/rootfs/hostdev");
+  Result<TreeScan> scan = ScanTree(root, 1);
+  ASSERT_TRUE(scan.ok()) << scan.status().ToString();
+  EXPECT_EQ(scan->device_node_count, 2u);
+  ASSERT_EQ(scan->device_nodes.size(), 1u) << "listed up to max_listed";
+  EXPECT_EQ(scan->device_nodes[0].rfind("rootfs/dev/", 0), 0u) << scan->device_nodes[0];
+  EXPECT_EQ(*TreeBytes(root), scan->bytes);
+  EXPECT_TRUE(ScanTree(root + "/rootfs/file").ok());
+  fs::remove_all(root);
 }
 
 }  // namespace

@@ -288,6 +288,62 @@ TEST_F(RuncCheckpointTest, FullUsesTheFlagAndClearsAStaleOwnedFile) {
   EXPECT_EQ(r->dump_mode.effective, CgroupMode::kFull);
 }
 
+// The options runc's CLI lacks reach CRIU in a file of the checkpoint's own, named by
+// CRIU_CONFIG_FILE in runc's environment (criu swrk reads it before runc's RPC request).
+TEST_F(RuncCheckpointTest, CriuFileOptionsGoToAConfigFileNamedInRuncsEnvironment) {
+  ScriptCheckpoint("\"bundle=/b\"",
+                   Data("dump-soft-default.log") + "(00.000100) Will allow link remaps on FS\n",
+                   Data("cgroup-soft.img"));
+  RuncRuntime runtime = Make("1.1.5");
+  CheckpointOptions options = Checkpoint(CgroupMode::kSoft);
+  options.criu.file_locks = true;
+  options.criu.link_remap = true;
+  options.criu.ghost_limit = 8 << 20;
+  options.criu.no_ghost_fiemap = true;
+  options.criu.skip_in_flight = true;
+  Result<CheckpointResult> r = runtime.Checkpoint(options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const ProcessSpec spec = runner_.CallsWith("checkpoint")[0];
+  const std::string file = dir_ + "/dump-work/criu-options.conf";
+  EXPECT_EQ(spec.extra_env, std::vector<std::string>{"CRIU_CONFIG_FILE=" + file});
+  EXPECT_EQ(*ReadFile(file),
+            "# migrate: CRIU options of this checkpoint\nlink-remap\nghost-limit=8388608\n"
+            "no-ghost-fiemap\nskip-in-flight\n");
+  EXPECT_TRUE(Has(spec.argv, "--file-locks"));
+  EXPECT_FALSE(Has(spec.argv, "--link-remap")) << "runc has no such flag";
+  EXPECT_EQ(r->criu_options,
+            (std::vector<std::string>{
+                "file-locks: runc checkpoint --file-locks",
+                "link-remap: CRIU config file " + file +
+                    " (CRIU_CONFIG_FILE); CRIU's log: \"Will allow link remaps on FS\"",
+                "ghost-limit=8388608: CRIU config file " + file + " (CRIU_CONFIG_FILE)",
+                "no-ghost-fiemap: CRIU config file " + file + " (CRIU_CONFIG_FILE)",
+                "skip-in-flight: CRIU config file " + file +
+                    " (CRIU_CONFIG_FILE); NOT confirmed by CRIU's log (no \"Will skip "
+                    "in-flight TCP connections\")"}));
+}
+
+TEST_F(RuncCheckpointTest, WithoutFileOptionsNoConfigFileAndNoEnvironment) {
+  ScriptCheckpoint("\"bundle=/b\"", Data("dump-soft-default.log"), Data("cgroup-soft.img"));
+  RuncRuntime runtime = Make("1.1.5");
+  CheckpointOptions options = Checkpoint(CgroupMode::kSoft);
+  options.criu.tcp_established = true;
+  ASSERT_TRUE(runtime.Checkpoint(options).ok());
+  EXPECT_TRUE(runner_.CallsWith("checkpoint")[0].extra_env.empty());
+  EXPECT_FALSE(ReadFile(dir_ + "/dump-work/criu-options.conf").ok());
+}
+
+TEST_F(RuncCheckpointTest, RefusesAGhostLimitAboveTheMaximumBeforeAnything) {
+  ScriptCheckpoint("\"bundle=/b\"", Data("dump-soft-default.log"), Data("cgroup-soft.img"));
+  RuncRuntime runtime = Make("1.1.5");
+  CheckpointOptions options = Checkpoint(CgroupMode::kSoft);
+  options.criu.ghost_limit = kMaxGhostLimitBytes + 1;
+  Result<CheckpointResult> r = runtime.Checkpoint(options);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("ghost-limit"), std::string::npos) << r.status().ToString();
+  EXPECT_TRUE(runner_.calls().empty()) << "not even runc state";
+}
+
 TEST_F(RuncCheckpointTest, RefusesWhatIsNotRunningBeforeTheFreeze) {
   ASSERT_TRUE(MakeDirs(dir_ + "/runc-root/c1").ok());
   runner_.OnExit({"state", "c1"}, 0, R"({"id":"c1","pid":0,"status":"stopped","bundle":"/b"})");

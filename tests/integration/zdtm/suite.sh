@@ -9,9 +9,9 @@
 # tests/integration/lib.sh needs (MIGRATE_BIN, the test hosts up).
 #
 # Prints one line per test and a summary: selected, control PASS, migration PASS, refused as
-# expected, lost with the warning, blocked, unexpected, and the time taken. Exit 1 when any test
-# did not do what migration.txt expects (its log is printed), or when a container, cgroup or
-# staging area of the suite is left on a host.
+# expected, lost with the warning, differs as expected, blocked, unexpected, and the time
+# taken. Exit 1 when any test did not do what migration.txt expects (its log is printed), or
+# when a container, cgroup or staging area of the suite is left on a host.
 source "$(dirname "$0")/../lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 LIST=$REPO/tests/zdtm/migration.txt
@@ -92,6 +92,6 @@ left=$(find /sys/fs/cgroup/*/host-a /sys/fs/cgroup/*/migrate-host-b -maxdepth 1 
 count() { awk -F'\t' -v c="$1" -v v="$2" '$c ~ v' "$ZDTM_RESULTS" | wc -l; }
 log "selected ${#tests[@]}: control PASS $(count 3 '^PASS$'), migration PASS $(count 5 '^pass$')," \
     "refused as expected $(count 5 '^refused:'), lost with the warning $(count 5 '^lost$')," \
-    "blocked $(count 5 '^blocked$'), unexpected $unexpected; ${SECONDS} s"
+    "differs as expected $(count 5 '^differs$'), blocked $(count 5 '^blocked$'), unexpected $unexpected; ${SECONDS} s"
 [ "$unexpected" -eq 0 ] || fail "$unexpected test(s) did not do what migration.txt expects"
 log PASS

@@ -6,17 +6,21 @@
 # Two busybox containers on host-a run TEST (built by scripts/build-zdtm.sh into
 # $ZDTM_BIN_DIR) as tests/zdtm/selection.txt says (arguments, capabilities). The control is
 # signalled on host-a where it started; the other is migrated host-a -> host-b in the line's
-# cgroup mode into a new cgroup path (with --tcp-established / --file-locks / --ext-unix-sk as
-# the selection's CRIU column asks), then signalled where it runs. What is asserted depends on
+# cgroup mode into a new cgroup path (with the CRIU options the selection's CRIU column asks:
+# --tcp-established / --file-locks / --ext-unix-sk, the others by --criu-option), then
+# signalled where it runs. What is asserted depends on
 # the line's expectation:
 #   pass           migrated, in the new cgroup, the test says PASS on host-b
 #   lost           migrated with the warning, and the test does not pass: CRIU said it drops
 #                  state the test checks (its FAIL is how the loss shows)
 #   refused:CHECK  refused in preflight (exit 1, never frozen) by the failed check CHECK whose
 #                  detail names what cannot be moved; the test then passes on host-a
+#   differs        migrated without a warning from CRIU, and the test fails on host-b the way
+#                  the evidence says: it compares what no copy of the files keeps (inode numbers)
 #   blocked        rolled back (exit 3) with the error given; the test then passes on host-a
 # and the evidence (a regular expression) must be in, respectively: a warning "CRIU on host-a
-# (dump): ..." (pass, lost; '-': no warning from CRIU at all), the check's detail, the error.
+# (dump): ..." (pass, lost; '-': no warning from CRIU at all), the test's FAIL (differs), the
+# check's detail, the error.
 #
 # Prints one line "RESULT TEST CONTROL MIGRATION OUTCOME SECONDS DETAIL" (tab separated):
 # CONTROL PASS|FAIL; MIGRATION what the migration did (migrated, refused, rolled_back, ...);
@@ -43,8 +47,8 @@ if [ "$CRIU" != - ]; then
   for o in "${opts[@]}"; do
     case "$o" in
       tcp-established|file-locks|ext-unix-sk) MIGRATE_FLAGS+=("--$o") ;;
-      # A test blocked on an option migrate does not offer runs without it (and is rolled back).
-      *) [ "$EXPECT" = blocked ] || fail "$TEST needs CRIU option $o, which migrate container does not offer" ;;
+      link-remap|skip-in-flight|no-ghost-fiemap|ghost-limit=*) MIGRATE_FLAGS+=(--criu-option "$o") ;;
+      *) fail "$TEST needs CRIU option $o, which migrate container does not offer" ;;
     esac
   done
 fi
@@ -126,15 +130,21 @@ migrate_json "$MOVED" host-a host-b --cgroups-mode "$MODE" --cgroup-path "$CGROU
 status=$(report .status)
 [ -n "$status" ] || status=exit-$RC
 case "$EXPECT" in
-  pass|lost)
+  pass|lost|differs)
     [ "$RC" -eq 0 ] || result PASS "$status" 1 "exit $RC: $(report .error)"
-    criu_warnings_as "$EVIDENCE" ||
+    warned=$EVIDENCE
+    [ "$EXPECT" != differs ] || warned=-
+    criu_warnings_as "$warned" ||
       result PASS "$status" 1 "CRIU's warnings are not /$EVIDENCE/: $(jq -c .warnings <<<"$REPORT")"
     expect_absent host-a "$MOVED"
     expect_cgroup host-b "$MOVED" "$CGROUP_PATH"
     if [ "$EXPECT" = pass ]; then
       moved=$(verdict host-b "$MOVED" "$WAIT")
       [ "${moved%% *}" = PASS ] || result PASS "$status" 1 "on host-b: $moved"
+    elif [ "$EXPECT" = differs ]; then
+      moved=$(verdict host-b "$MOVED" "$WAIT")
+      [ "${moved%% *}" = FAIL ] && grep -qE "$EVIDENCE" <<<"$moved" ||
+        result PASS "$status" 1 "on host-b: $moved, expected FAIL /$EVIDENCE/"
     else
       moved=$(verdict host-b "$MOVED" 3)  # it waits for what was lost: 3 s tell
       [ "${moved%% *}" != PASS ] || result PASS "$status" 1 "passed on host-b although CRIU warned: $moved"
