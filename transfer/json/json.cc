@@ -97,6 +97,8 @@ Status ErrorAt(std::string_view text, size_t offset, const std::string& what) {
 }  // namespace
 
 Result<Value> Parse(std::string_view text) {
+  // nlohmann skips one; runc (Go) and RFC 8259 parsers refuse it.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") return ErrorAt(text, 0, "byte order mark");
   const char* last_read = text.data();
   TrackingIterator begin(text.data(), &last_read), end(text.data() + text.size(), &last_read);
   const auto offset_read = [&] { return static_cast<size_t>(last_read - text.data()); };

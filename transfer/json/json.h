@@ -1,11 +1,11 @@
 // JSON documents are nlohmann's ordered_json (Debian's nlohmann-json3-dev): object members
-// keep their document order, integers are exact in the int64 and uint64 ranges (other
-// numbers are doubles, written back in their shortest exact form). Parse adds what a file a
-// user wrote, or a config.json a peer sent, needs on top of nlohmann's strict RFC 8259 parser
-// (no comments, no trailing characters, valid UTF-8 only): an error that says where, the
-// refusal of duplicate member names (nlohmann and Go's encoding/json, which runc reads
-// config.json with, would each keep one of them silently) and a nesting bound (copying and
-// writing a document recurse).
+// keep their document order, integers are exact in the int64 and uint64 ranges (other numbers
+// are doubles, written back in their shortest exact form). Parse adds to nlohmann's strict
+// RFC 8259 parser (no comments, nothing after the document, valid UTF-8 only) what a file a
+// user wrote, or a config.json a peer sent, needs: an error that says where, and refusals of
+// a byte order mark (nlohmann skips it), of duplicate member names (nlohmann and Go's
+// encoding/json, which runc reads config.json with, would each keep one silently) and of
+// nesting beyond a bound (copying and writing a document recurse).
 #pragma once
 
 #include <nlohmann/json.hpp>

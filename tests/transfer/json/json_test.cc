@@ -63,6 +63,7 @@ TEST(JsonTest, TrailingCharactersAndCommentsAreRefused) {
   EXPECT_THAT(ParseError("{\"a\": 1} // note"), HasSubstr("at line 1, column 10"));
   EXPECT_THAT(ParseError("{\"a\": /* note */ 1}"), HasSubstr("at line 1, column 7"));
   EXPECT_TRUE(Parse(" \t\r\n{\"a\": 1}\n").ok()) << "white space around the document is fine";
+  EXPECT_THAT(ParseError("\xEF\xBB\xBF{}"), HasSubstr("byte order mark at line 1, column 1"));
 }
 
 // A string that runc (Go) would read with U+FFFD in place of the bad bytes is refused, so that
