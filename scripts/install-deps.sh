@@ -36,6 +36,7 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libprotobuf-dev protobuf-compiler libzstd-dev libcli11-dev libssl-dev
+  nlohmann-json3-dev
   libsystemd-dev help2man
   libgtest-dev libgmock-dev libbenchmark-dev jq man-db
 )

@@ -1,6 +1,7 @@
 #include "agent/runtime/oci_config.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "agent/runtime/file_util.h"
 
@@ -10,11 +11,11 @@ Result<OciConfig> OciConfig::Parse(std::string_view text) {
   Result<json::Value> doc = json::Parse(text);
   if (!doc.ok()) return doc.status().WithContext("config.json");
   if (!doc->is_object()) return Status::InvalidArgument("config.json: not a JSON object");
-  if (const json::Value* linux_section = doc->Find("linux");
+  if (const json::Value* linux_section = json::Find(*doc, "linux");
       linux_section != nullptr && !linux_section->is_object()) {
     return Status::InvalidArgument("config.json: \"linux\" is not an object");
   }
-  if (const json::Value* ann = doc->Find("annotations");
+  if (const json::Value* ann = json::Find(*doc, "annotations");
       ann != nullptr && !ann->is_object() && !ann->is_null()) {
     return Status::InvalidArgument("config.json: \"annotations\" is not an object");
   }
@@ -35,48 +36,64 @@ Status OciConfig::Save(const std::string& path) const {
 
 std::string OciConfig::ToString() const { return json::Serialize(doc_, 2); }
 
+namespace {
+
+// The string at `v`; nullopt when absent or not a string.
+std::optional<std::string> StringAt(const json::Value* v) {
+  if (v == nullptr || !v->is_string()) return std::nullopt;
+  return v->get<std::string>();
+}
+
+// The member `key` of `parent`, made an empty object or array (`empty`) unless it is one.
+json::Value& SectionAt(json::Value& parent, std::string_view key, json::Value empty) {
+  json::Value& section = parent[std::string(key)];
+  if (section.type() != empty.type()) section = std::move(empty);
+  return section;
+}
+
+// The hooks of `stage` in `doc`; nullptr when there is no such list.
+template <typename Doc>
+auto HookList(Doc& doc, std::string_view stage) -> decltype(json::Find(doc, stage)) {
+  auto* hooks = json::Find(doc, "hooks");
+  auto* list = hooks != nullptr ? json::Find(*hooks, stage) : nullptr;
+  return list != nullptr && list->is_array() ? list : nullptr;
+}
+
+}  // namespace
+
 std::optional<std::string> OciConfig::cgroups_path() const {
-  const json::Value* linux_section = doc_.Find("linux");
-  if (linux_section == nullptr) return std::nullopt;
-  const json::Value* path = linux_section->Find("cgroupsPath");
-  if (path == nullptr || !path->is_string()) return std::nullopt;
-  return path->string_value();
+  const json::Value* linux_section = json::Find(doc_, "linux");
+  return linux_section != nullptr ? StringAt(json::Find(*linux_section, "cgroupsPath"))
+                                  : std::nullopt;
 }
 
 void OciConfig::set_cgroups_path(std::string path) {
-  json::Value* linux_section = doc_.Find("linux");
-  if (linux_section == nullptr) linux_section = &doc_.Set("linux", json::Value::Object());
-  linux_section->Set("cgroupsPath", json::Value::String(std::move(path)));
+  SectionAt(doc_, "linux", json::Value::object())["cgroupsPath"] = std::move(path);
 }
 
 std::optional<std::string> OciConfig::annotation(std::string_view key) const {
-  const json::Value* ann = doc_.Find("annotations");
-  if (ann == nullptr) return std::nullopt;
-  const json::Value* value = ann->Find(key);
-  if (value == nullptr || !value->is_string()) return std::nullopt;
-  return value->string_value();
+  const json::Value* ann = json::Find(doc_, "annotations");
+  return ann != nullptr ? StringAt(json::Find(*ann, key)) : std::nullopt;
 }
 
 void OciConfig::set_annotation(std::string_view key, std::string value) {
-  json::Value* ann = doc_.Find("annotations");
-  if (ann == nullptr || !ann->is_object()) ann = &doc_.Set("annotations", json::Value::Object());
-  ann->Set(std::string(key), json::Value::String(std::move(value)));
+  SectionAt(doc_, "annotations", json::Value::object())[std::string(key)] = std::move(value);
 }
 
 bool OciConfig::remove_annotation(std::string_view key) {
-  json::Value* ann = doc_.Find("annotations");
-  return ann != nullptr && ann->Remove(key);
+  json::Value* ann = json::Find(doc_, "annotations");
+  return ann != nullptr && ann->is_object() && ann->erase(std::string(key)) > 0;
 }
 
 bool OciConfig::creates_namespace(std::string_view wanted) const {
-  const json::Value* linux_section = doc_.Find("linux");
-  const json::Value* ns = linux_section != nullptr ? linux_section->Find("namespaces") : nullptr;
+  const json::Value* linux_section = json::Find(doc_, "linux");
+  const json::Value* ns =
+      linux_section != nullptr ? json::Find(*linux_section, "namespaces") : nullptr;
   if (ns == nullptr || !ns->is_array()) return false;
-  for (const json::Value& entry : ns->array()) {
-    const json::Value* type = entry.Find("type");
-    const json::Value* path = entry.Find("path");
-    if (type != nullptr && type->is_string() && type->string_value() == wanted &&
-        (path == nullptr || (path->is_string() && path->string_value().empty()))) {
+  for (const json::Value& entry : *ns) {
+    const json::Value* path = json::Find(entry, "path");
+    if (StringAt(json::Find(entry, "type")) == wanted &&
+        (path == nullptr || StringAt(path) == "")) {
       return true;
     }
   }
@@ -84,59 +101,43 @@ bool OciConfig::creates_namespace(std::string_view wanted) const {
 }
 
 bool HookHasMarker(const json::Value& hook, std::string_view marker) {
-  const json::Value* args = hook.Find("args");
+  const json::Value* args = json::Find(hook, "args");
   if (args == nullptr || !args->is_array()) return false;
-  for (const json::Value& arg : args->array()) {
-    if (arg.is_string() && arg.string_value().find(marker) != std::string::npos) return true;
+  for (const json::Value& arg : *args) {
+    if (arg.is_string() && arg.get_ref<const std::string&>().find(marker) != std::string::npos) {
+      return true;
+    }
   }
   return false;
 }
 
-namespace {
-
-json::Value Strings(std::vector<std::string> items) {
-  json::Value out = json::Value::Array();
-  for (std::string& s : items) out.array().push_back(json::Value::String(std::move(s)));
-  return out;
-}
-
-}  // namespace
-
 void OciConfig::SetHook(std::string_view stage, std::string_view marker, std::string path,
                         std::vector<std::string> args, std::vector<std::string> env) {
-  json::Value hook = json::Value::Object();
-  hook.Set("path", json::Value::String(std::move(path)));
-  hook.Set("args", Strings(std::move(args)));
-  if (!env.empty()) hook.Set("env", Strings(std::move(env)));
-  json::Value* hooks = doc_.Find("hooks");
-  if (hooks == nullptr || !hooks->is_object()) hooks = &doc_.Set("hooks", json::Value::Object());
-  json::Value* list = hooks->Find(stage);
-  if (list == nullptr || !list->is_array()) {
-    list = &hooks->Set(std::string(stage), json::Value::Array());
-  }
-  for (json::Value& existing : list->array()) {
+  json::Value hook = {{"path", std::move(path)}, {"args", std::move(args)}};
+  if (!env.empty()) hook["env"] = std::move(env);
+  json::Value& hooks = SectionAt(doc_, "hooks", json::Value::object());
+  json::Value& list = SectionAt(hooks, stage, json::Value::array());
+  for (json::Value& existing : list) {
     if (HookHasMarker(existing, marker)) {
       existing = std::move(hook);
       return;
     }
   }
-  list->array().push_back(std::move(hook));
+  list.push_back(std::move(hook));
 }
 
 int OciConfig::CountHooks(std::string_view stage, std::string_view marker) const {
-  const json::Value* hooks = doc_.Find("hooks");
-  const json::Value* list = hooks != nullptr ? hooks->Find(stage) : nullptr;
-  if (list == nullptr || !list->is_array()) return 0;
-  int n = 0;
-  for (const json::Value& hook : list->array()) n += HookHasMarker(hook, marker) ? 1 : 0;
-  return n;
+  const json::Value* list = HookList(doc_, stage);
+  if (list == nullptr) return 0;
+  return static_cast<int>(std::count_if(list->begin(), list->end(), [&](const json::Value& hook) {
+    return HookHasMarker(hook, marker);
+  }));
 }
 
 int OciConfig::RemoveHooks(std::string_view stage, std::string_view marker) {
-  json::Value* hooks = doc_.Find("hooks");
-  json::Value* list = hooks != nullptr ? hooks->Find(stage) : nullptr;
-  if (list == nullptr || !list->is_array()) return 0;
-  std::vector<json::Value>& items = list->array();
+  json::Value* list = HookList(doc_, stage);
+  if (list == nullptr) return 0;
+  json::Value::array_t& items = list->get_ref<json::Value::array_t&>();
   auto end = std::remove_if(items.begin(), items.end(),
                             [&](const json::Value& hook) { return HookHasMarker(hook, marker); });
   int removed = static_cast<int>(items.end() - end);

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -85,7 +87,9 @@ bool UnderAny(std::string_view path, const Strings& prefixes) {
                      [&](const std::string& p) { return Under(path, p); });
 }
 
-std::string Str(const Value* v) { return v != nullptr && v->is_string() ? v->string_value() : ""; }
+std::string Str(const Value* v) {
+  return v != nullptr && v->is_string() ? v->get<std::string>() : "";
+}
 
 // A device as "T MAJOR:MINOR ACCESS" with '*' for a wildcard ("a" type: any).
 struct Device {
@@ -108,9 +112,15 @@ bool ParseDevice(std::string_view text, Device* d) {
   return true;
 }
 
+// An integer as runc reads it into int64 fields (one beyond is clamped, like strtol; runc
+// refuses those, and fractions, so any value is as safe for them), `otherwise` when absent or
+// not an integer.
 long Number(const Value* v, long otherwise) {
-  return v != nullptr && v->type() == Value::Type::kNumber ? std::atol(v->number_text().c_str())
-                                                           : otherwise;
+  if (v == nullptr || !v->is_number_integer()) return otherwise;
+  if (v->is_number_unsigned()) {
+    return static_cast<long>(std::min<uint64_t>(v->get<uint64_t>(), LONG_MAX));
+  }
+  return v->get<long>();
 }
 
 // `wanted` is within `allowed` (wildcards in `allowed` cover anything; an allowed spec without
@@ -169,8 +179,8 @@ class Judge {
     Hooks();
     Root();
     Mounts();
-    const Value* linux_section = doc_.Find("linux");
-    static const Value kEmpty = Value::Object();
+    const Value* linux_section = json::Find(doc_, "linux");
+    static const Value kEmpty = Value::object();
     const Value& linux_part = linux_section != nullptr ? *linux_section : kEmpty;
     Namespaces(linux_part);
     Devices(linux_part);
@@ -187,25 +197,25 @@ class Judge {
   void Refuse(std::string what) { violations_.push_back(std::move(what)); }
 
   // The array at `v` (absent: empty); a present non-array is a violation.
-  const std::vector<Value>& Array(const Value* v, const std::string& what) {
-    static const std::vector<Value> kNone;
+  const Value::array_t& Array(const Value* v, const std::string& what) {
+    static const Value::array_t kNone;
     if (v == nullptr || v->is_null()) return kNone;
     if (!v->is_array()) {
       Refuse(what + ": not an array");
       return kNone;
     }
-    return v->array();
+    return v->get_ref<const Value::array_t&>();
   }
 
   // A key that runc reads as one of kJudgedKeys must be spelled exactly so. The keys of
   // annotations and sysctl are data (Go maps match them exactly), not fields.
   void KeySpellings(const Value& v, const std::string& where) {
     if (v.is_array()) {
-      for (const Value& item : v.array()) KeySpellings(item, where);
+      for (const Value& item : v) KeySpellings(item, where);
       return;
     }
     if (!v.is_object()) return;
-    for (const auto& [key, value] : v.members()) {
+    for (const auto& [key, value] : v.items()) {
       const std::string folded = FoldKey(key);
       for (std::string_view judged : kJudgedKeys) {
         if (key != judged && folded == FoldKey(judged)) {
@@ -221,15 +231,15 @@ class Judge {
   }
 
   void Hooks() {
-    const Value* hooks = doc_.Find("hooks");
+    const Value* hooks = json::Find(doc_, "hooks");
     if (hooks == nullptr || hooks->is_null()) return;
     if (!hooks->is_object()) return Refuse("hooks: not an object");
-    for (const auto& [stage, list] : hooks->members()) {
-      const std::vector<Value>& items = Array(&list, "hooks." + stage);
+    for (const auto& [stage, list] : hooks->items()) {
+      const Value::array_t& items = Array(&list, "hooks." + stage);
       for (size_t i = 0; i < items.size(); ++i) {
         // Migrate's own, from an earlier restore: the restore removes every one of them.
         if (stage == "prestart" && HookHasMarker(items[i], kLoopbackHookMarker)) continue;
-        std::string path = Str(items[i].Find("path"));
+        std::string path = Str(json::Find(items[i], "path"));
         if (!Contains(policy_.allowed_hook_paths(), path)) {
           Refuse("hooks." + stage + "[" + std::to_string(i) + "]: runs " + path +
                  " on this host (allowed_hook_paths: " + Join(policy_.allowed_hook_paths()) + ")" +
@@ -240,24 +250,24 @@ class Judge {
   }
 
   void Root() {
-    const Value* root = doc_.Find("root");
-    std::string path = root != nullptr ? Str(root->Find("path")) : "";
+    const Value* root = json::Find(doc_, "root");
+    std::string path = root != nullptr ? Str(json::Find(*root, "path")) : "";
     if (path.empty() || path[0] == '/' || HasDotDot(path)) {
       Refuse("root.path '" + path + "': must be a relative path inside the bundle, without '..'");
     }
   }
 
   void Mounts() {
-    const std::vector<Value>& mounts = Array(doc_.Find("mounts"), "mounts");
+    const Value::array_t& mounts = Array(json::Find(doc_, "mounts"), "mounts");
     for (size_t i = 0; i < mounts.size(); ++i)
       Mount(mounts[i], "mounts[" + std::to_string(i) + "]");
   }
 
   void Mount(const Value& m, const std::string& where) {
-    std::string type = Str(m.Find("type"));
-    std::string source = Str(m.Find("source"));
+    std::string type = Str(json::Find(m, "type"));
+    std::string source = Str(json::Find(m, "source"));
     bool bind = type == "bind";
-    for (const Value& option : Array(m.Find("options"), where + ".options")) {
+    for (const Value& option : Array(json::Find(m, "options"), where + ".options")) {
       const std::string o = Str(&option);
       if (o == "bind" || o == "rbind") bind = true;
       if (o == "shared" || o == "rshared") Refuse(where + ": " + o + " (shared propagation)");
@@ -282,19 +292,19 @@ class Judge {
 
   void Namespaces(const Value& linux_part) {
     std::vector<std::string> present;
-    const std::vector<Value>& list = Array(linux_part.Find("namespaces"), "linux.namespaces");
+    const Value::array_t& list = Array(json::Find(linux_part, "namespaces"), "linux.namespaces");
     for (const Value& ns : list) {
-      const Value* type = ns.Find("type");
+      const Value* type = json::Find(ns, "type");
       if (type == nullptr || !type->is_string()) {
         Refuse("linux.namespaces: an entry without a type");
         continue;
       }
-      present.push_back(type->string_value());
-      std::string path = Str(ns.Find("path"));
+      present.push_back(type->get_ref<const std::string&>());
+      std::string path = Str(json::Find(ns, "path"));
       if (!path.empty() &&
           (HasDotDot(path) || !UnderAny(path, policy_.allowed_namespace_path_prefixes()))) {
-        Refuse("linux.namespaces: joins the " + type->string_value() + " namespace " + path +
-               " (allowed_namespace_path_prefixes: " +
+        Refuse("linux.namespaces: joins the " + type->get_ref<const std::string&>() +
+               " namespace " + path + " (allowed_namespace_path_prefixes: " +
                Join(policy_.allowed_namespace_path_prefixes()) + ")");
       }
     }
@@ -322,35 +332,36 @@ class Judge {
   }
 
   void Devices(const Value& linux_part) {
-    const std::vector<Value>& devices = Array(linux_part.Find("devices"), "linux.devices");
+    const Value::array_t& devices = Array(json::Find(linux_part, "devices"), "linux.devices");
     for (size_t i = 0; i < devices.size(); ++i) {
       Device d;
-      std::string type = Str(devices[i].Find("type"));
+      std::string type = Str(json::Find(devices[i], "type"));
       d.type = type.size() == 1 ? type[0] : '?';
-      d.major = Number(devices[i].Find("major"), -2);
-      d.minor = Number(devices[i].Find("minor"), -2);
+      d.major = Number(json::Find(devices[i], "major"), -2);
+      d.minor = Number(json::Find(devices[i], "minor"), -2);
       d.access = "rw";
       if (!DeviceAllowed(d)) {
-        Refuse("linux.devices[" + std::to_string(i) + "]: " + Str(devices[i].Find("path")) + " (" +
-               Describe(d) + ") beyond runc's defaults (allowed_devices: " +
+        Refuse("linux.devices[" + std::to_string(i) + "]: " + Str(json::Find(devices[i], "path")) +
+               " (" + Describe(d) + ") beyond runc's defaults (allowed_devices: " +
                Join(policy_.allowed_devices()) + ")");
       }
     }
   }
 
   void DeviceRules(const Value& linux_part) {
-    const Value* resources = linux_part.Find("resources");
+    const Value* resources = json::Find(linux_part, "resources");
     if (resources == nullptr) return;
-    const std::vector<Value>& rules = Array(resources->Find("devices"), "linux.resources.devices");
+    const Value::array_t& rules =
+        Array(json::Find(*resources, "devices"), "linux.resources.devices");
     for (size_t i = 0; i < rules.size(); ++i) {
-      const Value* allow = rules[i].Find("allow");
-      if (allow == nullptr || allow->type() != Value::Type::kBool || !allow->bool_value()) continue;
+      const Value* allow = json::Find(rules[i], "allow");
+      if (allow == nullptr || !allow->is_boolean() || !allow->get<bool>()) continue;
       Device d;
-      std::string type = Str(rules[i].Find("type"));
+      std::string type = Str(json::Find(rules[i], "type"));
       d.type = type.empty() ? 'a' : type[0];
-      d.major = Number(rules[i].Find("major"), -1);
-      d.minor = Number(rules[i].Find("minor"), -1);
-      d.access = Str(rules[i].Find("access"));
+      d.major = Number(json::Find(rules[i], "major"), -1);
+      d.minor = Number(json::Find(rules[i], "minor"), -1);
+      d.access = Str(json::Find(rules[i], "access"));
       if (d.access.empty()) d.access = "rwm";
       if (!DeviceAllowed(d)) {
         Refuse("linux.resources.devices[" + std::to_string(i) + "]: allows " + Describe(d) + " " +
@@ -372,10 +383,10 @@ class Judge {
   }
 
   void Sysctls(const Value& linux_part) {
-    const Value* sysctl = linux_part.Find("sysctl");
+    const Value* sysctl = json::Find(linux_part, "sysctl");
     if (sysctl == nullptr || sysctl->is_null()) return;
     if (!sysctl->is_object()) return Refuse("linux.sysctl: not an object");
-    for (const auto& [name, value] : sysctl->members()) {
+    for (const auto& [name, value] : sysctl->items()) {
       if (!SysctlAllowed(name)) {
         Refuse("linux.sysctl " + name + " outside the namespaced safe set (allowed_sysctls: " +
                Join(policy_.allowed_sysctls()) + ")");
@@ -384,11 +395,11 @@ class Judge {
   }
 
   void Capabilities() {
-    const Value* process = doc_.Find("process");
-    const Value* caps = process != nullptr ? process->Find("capabilities") : nullptr;
+    const Value* process = json::Find(doc_, "process");
+    const Value* caps = process != nullptr ? json::Find(*process, "capabilities") : nullptr;
     if (caps == nullptr || caps->is_null()) return;  // none at all
     if (!caps->is_object()) return Refuse("process.capabilities: not an object");
-    for (const auto& [set, list] : caps->members()) {
+    for (const auto& [set, list] : caps->items()) {
       for (const Value& cap : Array(&list, "process.capabilities." + set)) {
         std::string name = Str(&cap);
         if (!Contains(kDefaultCapabilities, name) &&
@@ -404,7 +415,7 @@ class Judge {
   void RequirePaths(const Value& linux_part, const char* key, const char* what,
                     const std::string_view* begin, const std::string_view* end) {
     std::vector<std::string> have, missing;
-    for (const Value& p : Array(linux_part.Find(key), std::string("linux.") + key)) {
+    for (const Value& p : Array(json::Find(linux_part, key), std::string("linux.") + key)) {
       have.push_back(Str(&p));
     }
     for (const std::string_view* p = begin; p != end; ++p) {
@@ -423,26 +434,26 @@ class Judge {
       RequirePaths(linux_part, "readonlyPaths", "read-only paths", std::begin(kReadonlyPaths),
                    std::end(kReadonlyPaths));
     }
-    std::string propagation = Str(linux_part.Find("rootfsPropagation"));
+    std::string propagation = Str(json::Find(linux_part, "rootfsPropagation"));
     if (propagation == "shared" || propagation == "rshared") {
       Refuse("linux.rootfsPropagation " + propagation + " (mounts would reach this host)");
     }
-    const Value* process = doc_.Find("process");
-    long oom = Number(process != nullptr ? process->Find("oomScoreAdj") : nullptr, 0);
+    const Value* process = json::Find(doc_, "process");
+    long oom = Number(process != nullptr ? json::Find(*process, "oomScoreAdj") : nullptr, 0);
     if (oom < 0 && !policy_.allow_negative_oom_score_adj()) {
       Refuse("process.oomScoreAdj " + std::to_string(oom) +
              " (the container would outlive this host's own processes under memory pressure; "
              "allow_negative_oom_score_adj)");
     }
-    if (policy_.require_seccomp() && linux_part.Find("seccomp") == nullptr) {
+    if (policy_.require_seccomp() && json::Find(linux_part, "seccomp") == nullptr) {
       Refuse("no linux.seccomp (require_seccomp)");
     }
   }
 
   void Annotations() {
-    const Value* annotations = doc_.Find("annotations");
+    const Value* annotations = json::Find(doc_, "annotations");
     if (annotations == nullptr || !annotations->is_object()) return;
-    for (const auto& [key, value] : annotations->members()) {
+    for (const auto& [key, value] : annotations->items()) {
       if (key.rfind("org.systemd.property.", 0) == 0) {
         Refuse("annotation " + key + " (systemd unit properties of this host)");
       }
@@ -450,7 +461,7 @@ class Judge {
   }
 
   void CgroupsPath(const Value& linux_part) {
-    const Value* value = linux_part.Find("cgroupsPath");
+    const Value* value = json::Find(linux_part, "cgroupsPath");
     if (value == nullptr) return;
     std::string path = Str(value);
     if (HasDotDot(path)) return Refuse("linux.cgroupsPath " + path + " with '..'");
@@ -529,8 +540,8 @@ Status CheckReceivedBundle(const std::string& bundle_dir, const OciConfig& confi
     return Status::PermissionDenied(bundle_dir + "/config.json is not a regular file (" +
                                     std::strerror(errno) + ")");
   }
-  const Value* root = config.document().Find("root");
-  std::string path = root != nullptr ? Str(root->Find("path")) : "";
+  const Value* root = json::Find(config.document(), "root");
+  std::string path = root != nullptr ? Str(json::Find(*root, "path")) : "";
   transfer::UniqueFd rootfs(
       path.empty() ? -1 : transfer::OpenBeneath(bundle.get(), path, O_PATH | O_DIRECTORY));
   if (rootfs.get() < 0) {

@@ -82,6 +82,22 @@ Status EmptyDir(const std::string& path) {
   return Status::Ok();
 }
 
+// `state` and `list --format json` describe a container with the same keys (runc and crun).
+ContainerState StateFromJson(const json::Value& doc) {
+  ContainerState state;
+  auto str = [&](std::string_view key) {
+    const json::Value* v = json::Find(doc, key);
+    return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+  };
+  state.id = str("id");
+  state.status = str("status");
+  state.bundle = str("bundle");
+  if (const json::Value* pid = json::Find(doc, "pid"); pid != nullptr && pid->is_number_integer()) {
+    state.init_pid = pid->get<int>();
+  }
+  return state;
+}
+
 }  // namespace
 
 proto::ModeEvidence ModeProof::ToProto() const {
@@ -178,14 +194,14 @@ Result<std::optional<std::string>> RuncRuntime::CreationCriuConfig(std::string_v
   if (!text.ok()) return text.status().WithContext("runc state of " + std::string(container_id));
   Result<json::Value> doc = json::Parse(*text);
   if (!doc.ok()) return doc.status().WithContext(path);
-  const json::Value* config = doc->Find("config");
-  const json::Value* labels = config != nullptr ? config->Find("labels") : nullptr;
+  const json::Value* config = json::Find(*doc, "config");
+  const json::Value* labels = config != nullptr ? json::Find(*config, "labels") : nullptr;
   if (labels == nullptr || !labels->is_array()) return std::optional<std::string>();
   std::string prefix = std::string(kCriuConfigAnnotation) + "=";
-  for (const json::Value& label : labels->array()) {
-    if (label.is_string() && label.string_value().rfind(prefix, 0) == 0) {
-      return std::optional<std::string>(label.string_value().substr(prefix.size()));
-    }
+  for (const json::Value& label : *labels) {
+    if (!label.is_string()) continue;
+    const std::string& value = label.get_ref<const std::string&>();
+    if (value.rfind(prefix, 0) == 0) return std::optional<std::string>(value.substr(prefix.size()));
   }
   return std::optional<std::string>();
 }
@@ -234,22 +250,6 @@ Result<ContainerState> RuncRuntime::State(std::string_view container_id) {
   return StateFromJson(doc);
 }
 
-// `state` and `list --format json` describe a container with the same keys (runc and crun).
-ContainerState RuncRuntime::StateFromJson(const json::Value& doc) {
-  ContainerState state;
-  auto str = [&](std::string_view key) {
-    const json::Value* v = doc.Find(key);
-    return v != nullptr && v->is_string() ? v->string_value() : std::string();
-  };
-  state.id = str("id");
-  state.status = str("status");
-  state.bundle = str("bundle");
-  if (const json::Value* pid = doc.Find("pid"); pid != nullptr && !pid->number_text().empty()) {
-    state.init_pid = std::atoi(pid->number_text().c_str());
-  }
-  return state;
-}
-
 Result<std::vector<ContainerState>> RuncRuntime::List() {
   ProcessSpec spec;
   spec.argv = Base();
@@ -259,7 +259,7 @@ Result<std::vector<ContainerState>> RuncRuntime::List() {
   MIGRATE_ASSIGN_OR_RETURN(json::Value doc, json::Parse(r.stdout_text));
   std::vector<ContainerState> containers;
   if (doc.is_array()) {  // runc prints null when there is none
-    for (const json::Value& entry : doc.array()) containers.push_back(StateFromJson(entry));
+    for (const json::Value& entry : doc) containers.push_back(StateFromJson(entry));
   }
   return containers;
 }
@@ -274,7 +274,7 @@ Result<std::vector<int>> RuncRuntime::Pids(std::string_view container_id) {
   MIGRATE_ASSIGN_OR_RETURN(json::Value doc, json::Parse(r.stdout_text));
   std::vector<int> pids;
   if (doc.is_array()) {
-    for (const json::Value& v : doc.array()) pids.push_back(std::atoi(v.number_text().c_str()));
+    for (const json::Value& v : doc) pids.push_back(v.is_number_integer() ? v.get<int>() : 0);
   }
   return pids;
 }

@@ -8,7 +8,6 @@
 
 #include "agent/runtime/process_runner.h"
 #include "agent/runtime/runtime.h"
-#include "transfer/json/json.h"
 
 namespace migrate::runtime {
 
@@ -65,7 +64,6 @@ class RuncRuntime final : public Runtime {
   std::vector<std::string> Base() const;  // {runc, --root, root}
   // A checkpoint or restore run that failed: with CRIU's log, when CRIU ran.
   Status FailedRun(std::string_view operation, Status status, const std::string& log_path) const;
-  static ContainerState StateFromJson(const json::Value& doc);
   ProcessRunner* runner_;
   RuncOptions options_;
   RuntimeInfo info_;

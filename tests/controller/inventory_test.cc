@@ -82,7 +82,7 @@ TEST(InventoryTest, BadJsonSaysLineAndColumn) {
   ASSERT_FALSE(inv.ok());
   EXPECT_EQ(inv.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(inv.status().message(), HasSubstr("line 3, column 18"));
-  EXPECT_THAT(inv.status().message(), HasSubstr("expected a member name"));
+  EXPECT_THAT(inv.status().message(), HasSubstr("expected string literal"));
 }
 
 TEST(InventoryTest, UnknownFieldIsAnError) {

@@ -24,12 +24,6 @@ using json::Value;
 
 constexpr const char* kBusybox = "/bin/busybox";
 
-Value StringArray(const std::vector<std::string>& items) {
-  Value a = Value::Array();
-  for (const std::string& s : items) a.array().push_back(Value::String(s));
-  return a;
-}
-
 std::string RandomSuffix() {
   static std::atomic<int> counter{0};
   return std::to_string(::getpid()) + "-" + std::to_string(counter++);
@@ -115,29 +109,29 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
   MIGRATE_ASSIGN_OR_RETURN(std::string text, runtime::ReadFile(bundle + "/config.json"));
   MIGRATE_ASSIGN_OR_RETURN(Value doc, json::Parse(text));
 
-  Value* process = doc.Find("process");
-  Value* root = doc.Find("root");
-  Value* linux_section = doc.Find("linux");
-  if (process == nullptr || root == nullptr || linux_section == nullptr) {
+  Value* process = json::Find(doc, "process");
+  Value* root = json::Find(doc, "root");
+  Value* linux_section = json::Find(doc, "linux");
+  if (process == nullptr || root == nullptr || linux_section == nullptr || !process->is_object() ||
+      !root->is_object() || !linux_section->is_object()) {
     return Status::Internal("runc spec produced no process/root/linux");
   }
-  process->Set("terminal", Value::Bool(false));
+  (*process)["terminal"] = false;
   // Counts into /count, replaced atomically so that a reader never sees a partial write.
   std::string loop =
       "i=0; while true; do i=$((i+1)); echo $i > /count.tmp; mv /count.tmp /count; "
       "usleep " +
       std::to_string(options.interval_ms * 1000) + "; done";
-  process->Set("args",
-               StringArray({"/bin/sh", "-c", options.script.empty() ? loop : options.script}));
-  root->Set("readonly", Value::Bool(false));
+  (*process)["args"] = {"/bin/sh", "-c", options.script.empty() ? loop : options.script};
+  (*root)["readonly"] = false;
   if (!options.cgroups_path.empty()) {
-    linux_section->Set("cgroupsPath", Value::String(options.cgroups_path));
+    (*linux_section)["cgroupsPath"] = options.cgroups_path;
   }
-  if (Value* ns = linux_section->Find("namespaces"); ns != nullptr && ns->is_array()) {
-    std::vector<Value> kept;
-    for (Value& entry : ns->array()) {
-      const Value* type = entry.Find("type");
-      std::string ns_type = type != nullptr && type->is_string() ? type->string_value() : "";
+  if (Value* ns = json::Find(*linux_section, "namespaces"); ns != nullptr && ns->is_array()) {
+    Value kept = Value::array();
+    for (Value& entry : *ns) {
+      const Value* type = json::Find(entry, "type");
+      std::string ns_type = type != nullptr && type->is_string() ? type->get<std::string>() : "";
       if (ns_type == "network" && !options.new_network_namespace) continue;
       if (std::find(options.drop_namespaces.begin(), options.drop_namespaces.end(), ns_type) !=
           options.drop_namespaces.end()) {
@@ -145,12 +139,10 @@ Result<std::string> ContainerSandbox::MakeCountingBundle(const std::string& name
       }
       kept.push_back(std::move(entry));
     }
-    ns->array() = std::move(kept);
+    *ns = std::move(kept);
   }
   if (options.criu_config) {
-    Value* ann = doc.Find("annotations");
-    if (ann == nullptr) ann = &doc.Set("annotations", Value::Object());
-    ann->Set("org.criu.config", Value::String(*options.criu_config));
+    doc["annotations"]["org.criu.config"] = *options.criu_config;
   }
   MIGRATE_RETURN_IF_ERROR(
       runtime::WriteFileAtomic(bundle + "/config.json", json::Serialize(doc, 2)));

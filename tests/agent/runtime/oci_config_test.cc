@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
@@ -38,6 +41,58 @@ TEST(OciConfigTest, RewritesCgroupsPathAndKeepsTheRest) {
   EXPECT_EQ(back->cgroups_path(), "/host-b/web-1");
   // Member order kept: linux still ends with namespaces after cgroupsPath.
   EXPECT_LT(out.find("cgroupsPath"), out.find("namespaces"));
+}
+
+// config.json is edited and written back for runc: every member stays where it was (an edit
+// replaces in place, an addition comes last) and integers keep their exact value.
+TEST(OciConfigTest, RewriteKeepsMemberOrderAndExactIntegers) {
+  Result<OciConfig> config = OciConfig::Parse(R"({"ociVersion": "1.0.2",
+    "process": {"oomScoreAdj": -9223372036854775808, "rlimits": [{"hard": 18446744073709551615}]},
+    "linux": {"uidMappings": [], "cgroupsPath": "/host-a/web-1", "sysctl": {}},
+    "annotations": {"z.first": "1", "a.second": "2"}})");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  config->set_cgroups_path("/host-b/web-1");
+  config->set_annotation("m.third", "3");
+  config->set_annotation("z.first", "one");
+  const std::string out = config->ToString();
+  std::vector<size_t> at;
+  for (const char* key :
+       {"ociVersion", "process", "oomScoreAdj", "rlimits", "linux", "uidMappings", "cgroupsPath",
+        "sysctl", "annotations", "z.first", "a.second", "m.third"}) {
+    at.push_back(out.find(std::string("\"") + key + "\""));
+    EXPECT_NE(at.back(), std::string::npos) << key;
+  }
+  EXPECT_TRUE(std::is_sorted(at.begin(), at.end())) << out;
+  EXPECT_NE(out.find("\"oomScoreAdj\": -9223372036854775808"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"hard\": 18446744073709551615"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"cgroupsPath\": \"/host-b/web-1\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"z.first\": \"one\""), std::string::npos) << out;
+}
+
+// What runc (Go's encoding/json) would read differently from what migrate judged, or not
+// at all, is refused with the place of the problem.
+TEST(OciConfigTest, RefusesWhatRuncWouldReadOtherwise) {
+  struct Case {
+    std::string text, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"{\"hooks\": {},\n \"hooks\": {\"prestart\": [{\"path\": \"/bin/sh\"}]}}",
+            "duplicate member \"hooks\" at line 2, column 8"},
+           {"{\"linux\": {\"cgroupsPath\": \"/a\", \"cgroupsPath\": \"/b\"}}",
+            "duplicate member \"cgroupsPath\""},
+           {"{\"hoo\xe2\x84ks\": {}}", "UTF-8"},
+           {"{\"ociVersion\": \"1.0.2\"} {\"hooks\": {}}", "at line 1, column 25"},
+           {"{\"ociVersion\": \"1.0.2\" /* a note */}", "at line 1, column 24"},
+           {std::string(300, '[') + std::string(300, ']'), "nesting deeper than 256"},
+       }) {
+    Result<OciConfig> config = OciConfig::Parse(c.text);
+    ASSERT_FALSE(config.ok()) << c.text;
+    EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(config.status().message().find("config.json: JSON: "), std::string::npos)
+        << config.status().ToString();
+    EXPECT_NE(config.status().message().find(c.message), std::string::npos)
+        << config.status().ToString();
+  }
 }
 
 TEST(OciConfigTest, CreatesLinuxAndAnnotations) {

@@ -36,7 +36,7 @@ json::Value Json(const std::string& text) {
   return *v;
 }
 
-json::Value& Linux(json::Value& doc) { return *doc.Find("linux"); }
+json::Value& Linux(json::Value& doc) { return doc.at("linux"); }
 
 // Refused under `policy`, with a violation that mentions `text`.
 void ExpectRefused(const OciConfig& config, const std::string& text,
@@ -57,8 +57,8 @@ TEST(OciPolicyTest, RuncsOwnDefaultPasses) {
 
 TEST(OciPolicyTest, HooksAreRefusedUnlessTheirExecutableIsAllowed) {
   OciConfig config = Edited([](json::Value& doc) {
-    doc.Set("hooks", Json(R"({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "id"]}],
-                             "createRuntime": [{"path": "/usr/bin/evil"}]})"));
+    doc["hooks"] = Json(R"({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "id"]}],
+                             "createRuntime": [{"path": "/usr/bin/evil"}]})");
   });
   ExpectRefused(config, "hooks.prestart[0]: runs /bin/sh");
   ExpectRefused(config, "hooks.createRuntime[0]: runs /usr/bin/evil");
@@ -74,22 +74,21 @@ TEST(OciPolicyTest, MigratesOwnPrestartHookIsLeftToTheRestore) {
   // it with this node's own. Only in prestart, where the restore looks for it.
   std::string marked = std::string(R"({"path": "/bin/sh", "args": ["sh", "-c", "# )") +
                        std::string(kLoopbackHookMarker) + R"(\nanything"]})";
-  ExpectAccepted(Edited(
-      [&](json::Value& doc) { doc.Set("hooks", Json(R"({"prestart": [)" + marked + "]}")); }));
+  ExpectAccepted(
+      Edited([&](json::Value& doc) { doc["hooks"] = Json(R"({"prestart": [)" + marked + "]}"); }));
   ExpectRefused(Edited([&](json::Value& doc) {
-                  doc.Set("hooks", Json(R"({"createRuntime": [)" + marked + "]}"));
+                  doc["hooks"] = Json(R"({"createRuntime": [)" + marked + "]}");
                 }),
                 "hooks.createRuntime[0]");
 }
 
-json::Value& Mounts(json::Value& doc) { return *doc.Find("mounts"); }
+json::Value& Mounts(json::Value& doc) { return doc.at("mounts"); }
 
 TEST(OciPolicyTest, HostBindMountsNeedAnAllowedPrefix) {
   auto bind = [](const std::string& source, const std::string& extra = "") {
     return Edited([&](json::Value& doc) {
-      Mounts(doc).array().push_back(Json(R"({"destination": "/data", "source": ")" + source +
-                                         R"(", "type": "bind", "options": ["rbind")" + extra +
-                                         "]}"));
+      Mounts(doc).push_back(Json(R"({"destination": "/data", "source": ")" + source +
+                                 R"(", "type": "bind", "options": ["rbind")" + extra + "]}"));
     });
   };
   ExpectRefused(bind("/etc"), "bind mount of /etc");
@@ -106,52 +105,46 @@ TEST(OciPolicyTest, HostBindMountsNeedAnAllowedPrefix) {
 TEST(OciPolicyTest, BindByOptionAndUnknownTypesAreRefused) {
   ExpectRefused(
       Edited([](json::Value& doc) {
-        Mounts(doc).array().push_back(
+        Mounts(doc).push_back(
             Json(R"({"destination": "/h", "source": "/", "type": "none", "options": ["bind"]})"));
       }),
       "bind mount of /");
   OciConfig disk = Edited([](json::Value& doc) {
-    Mounts(doc).array().push_back(
+    Mounts(doc).push_back(
         Json(R"({"destination": "/disk", "source": "/dev/vda", "type": "ext4"})"));
   });
   ExpectRefused(disk, "mount type ext4");
   OciPolicy policy;
   policy.add_allowed_mount_types("ext4");
   ExpectAccepted(disk, policy);
-  ExpectRefused(Edited([](json::Value& doc) {
-                  Linux(doc).Set("rootfsPropagation", json::Value::String("rshared"));
-                }),
+  ExpectRefused(Edited([](json::Value& doc) { Linux(doc)["rootfsPropagation"] = "rshared"; }),
                 "rootfsPropagation rshared");
 }
 
 TEST(OciPolicyTest, RootMustBeInsideTheBundle) {
-  ExpectRefused(
-      Edited([](json::Value& doc) { doc.Find("root")->Set("path", json::Value::String("/")); }),
-      "root.path");
-  ExpectRefused(Edited([](json::Value& doc) {
-                  doc.Find("root")->Set("path", json::Value::String("../other/rootfs"));
-                }),
+  ExpectRefused(Edited([](json::Value& doc) { doc["root"]["path"] = "/"; }), "root.path");
+  ExpectRefused(Edited([](json::Value& doc) { doc["root"]["path"] = "../other/rootfs"; }),
                 "root.path");
 }
 
 TEST(OciPolicyTest, NamespacesJoinedByPathOrSharedWithTheHost) {
   OciConfig joined = Edited([](json::Value& doc) {
-    Linux(doc).Set("namespaces", Json(R"([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"},
-        {"type": "mount"}, {"type": "network", "path": "/proc/1/ns/net"}])"));
+    Linux(doc)["namespaces"] = Json(R"([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"},
+        {"type": "mount"}, {"type": "network", "path": "/proc/1/ns/net"}])");
   });
   ExpectRefused(joined, "joins the network namespace /proc/1/ns/net");
   OciPolicy policy;
   policy.add_allowed_namespace_path_prefixes("/run/netns");
   ExpectRefused(joined, "/proc/1/ns/net", policy);
   ExpectAccepted(Edited([](json::Value& doc) {
-                   Linux(doc).Set("namespaces", Json(R"([{"type": "pid"}, {"type": "ipc"},
+                   Linux(doc)["namespaces"] = Json(R"([{"type": "pid"}, {"type": "ipc"},
                        {"type": "uts"}, {"type": "mount"},
-                       {"type": "network", "path": "/run/netns/web"}])"));
+                       {"type": "network", "path": "/run/netns/web"}])");
                  }),
                  policy);
   OciConfig host_pid = Edited([](json::Value& doc) {
-    Linux(doc).Set("namespaces", Json(R"([{"type": "network"}, {"type": "ipc"}, {"type": "uts"},
-        {"type": "mount"}])"));
+    Linux(doc)["namespaces"] = Json(R"([{"type": "network"}, {"type": "ipc"}, {"type": "uts"},
+        {"type": "mount"}])");
   });
   ExpectRefused(host_pid, "shares the host's pid namespace");
   OciPolicy shares;
@@ -161,21 +154,18 @@ TEST(OciPolicyTest, NamespacesJoinedByPathOrSharedWithTheHost) {
 
 TEST(OciPolicyTest, DevicesBeyondRuncsDefaults) {
   OciConfig disk = Edited([](json::Value& doc) {
-    Linux(doc).Set("devices",
-                   Json(R"([{"path": "/dev/sda", "type": "b", "major": 8, "minor": 0}])"));
+    Linux(doc)["devices"] = Json(R"([{"path": "/dev/sda", "type": "b", "major": 8, "minor": 0}])");
   });
   ExpectRefused(disk, "linux.devices[0]: /dev/sda (b 8:0)");
   OciPolicy policy;
   policy.add_allowed_devices("b 8:*");
   ExpectAccepted(disk, policy);
   ExpectAccepted(Edited([](json::Value& doc) {
-    Linux(doc).Set("devices",
-                   Json(R"([{"path": "/dev/null", "type": "c", "major": 1, "minor": 3}])"));
+    Linux(doc)["devices"] = Json(R"([{"path": "/dev/null", "type": "c", "major": 1, "minor": 3}])");
   }));
   auto rule = [](const std::string& text) {
-    return Edited([&](json::Value& doc) {
-      Linux(doc).Find("resources")->Set("devices", Json("[" + text + "]"));
-    });
+    return Edited(
+        [&](json::Value& doc) { Linux(doc)["resources"]["devices"] = Json("[" + text + "]"); });
   };
   ExpectRefused(rule(R"({"allow": true, "access": "rwm"})"), "allows a *:* rwm");
   ExpectRefused(rule(R"({"allow": true, "type": "b", "major": 8, "minor": 0, "access": "rw"})"),
@@ -190,7 +180,7 @@ TEST(OciPolicyTest, DevicesBeyondRuncsDefaults) {
 TEST(OciPolicyTest, SysctlsOutsideTheSafeSet) {
   auto sysctl = [](const std::string& name) {
     return Edited(
-        [&](json::Value& doc) { Linux(doc).Set("sysctl", Json(R"({")" + name + R"(": "1"})")); });
+        [&](json::Value& doc) { Linux(doc)["sysctl"] = Json(R"({")" + name + R"(": "1"})"); });
   };
   ExpectRefused(sysctl("kernel.core_pattern"), "sysctl kernel.core_pattern");
   ExpectAccepted(sysctl("net.ipv4.ip_local_port_range"));
@@ -202,11 +192,7 @@ TEST(OciPolicyTest, SysctlsOutsideTheSafeSet) {
 
 TEST(OciPolicyTest, CapabilitiesBeyondRuncsDefault) {
   OciConfig admin = Edited([](json::Value& doc) {
-    doc.Find("process")
-        ->Find("capabilities")
-        ->Find("bounding")
-        ->array()
-        .push_back(json::Value::String("CAP_SYS_ADMIN"));
+    doc["process"]["capabilities"]["bounding"].push_back("CAP_SYS_ADMIN");
   });
   ExpectRefused(admin, "process.capabilities.bounding: CAP_SYS_ADMIN");
   OciPolicy policy;
@@ -216,8 +202,8 @@ TEST(OciPolicyTest, CapabilitiesBeyondRuncsDefault) {
 
 TEST(OciPolicyTest, HardeningThatRuncSetsMustStay) {
   OciConfig unmasked = Edited([](json::Value& doc) {
-    Linux(doc).Remove("maskedPaths");
-    Linux(doc).Set("readonlyPaths", Json(R"(["/proc/bus"])"));
+    Linux(doc).erase("maskedPaths");
+    Linux(doc)["readonlyPaths"] = Json(R"(["/proc/bus"])");
   });
   ExpectRefused(unmasked, "masked paths left out: /proc/acpi, /proc/asound, /proc/kcore");
   ExpectRefused(unmasked,
@@ -226,9 +212,7 @@ TEST(OciPolicyTest, HardeningThatRuncSetsMustStay) {
   OciPolicy relaxed;
   relaxed.set_allow_unmasked_paths(true);
   ExpectAccepted(unmasked, relaxed);
-  OciConfig oom = Edited([](json::Value& doc) {
-    doc.Find("process")->Set("oomScoreAdj", json::Value::Number("-1000"));
-  });
+  OciConfig oom = Edited([](json::Value& doc) { doc["process"]["oomScoreAdj"] = -1000; });
   ExpectRefused(oom, "oomScoreAdj -1000");
   OciPolicy seccomp;
   seccomp.set_require_seccomp(true);
@@ -237,13 +221,12 @@ TEST(OciPolicyTest, HardeningThatRuncSetsMustStay) {
 
 TEST(OciPolicyTest, SystemdPropertiesAndCgroupPaths) {
   ExpectRefused(Edited([](json::Value& doc) {
-                  doc.Set("annotations",
-                          Json(R"({"org.systemd.property.DeviceAllow": "'/dev/sda rwm'"})"));
+                  doc["annotations"] =
+                      Json(R"({"org.systemd.property.DeviceAllow": "'/dev/sda rwm'"})");
                 }),
                 "annotation org.systemd.property.DeviceAllow");
-  OciConfig escaping = Edited([](json::Value& doc) {
-    Linux(doc).Set("cgroupsPath", json::Value::String("/host-a/../system.slice"));
-  });
+  OciConfig escaping =
+      Edited([](json::Value& doc) { Linux(doc)["cgroupsPath"] = "/host-a/../system.slice"; });
   ExpectRefused(escaping, "cgroupsPath");
   OciPolicy policy;
   policy.add_allowed_cgroup_prefixes("/migrate");
@@ -252,10 +235,9 @@ TEST(OciPolicyTest, SystemdPropertiesAndCgroupPaths) {
 
 TEST(OciPolicyTest, EveryViolationIsNamedAtOnce) {
   OciConfig config = Edited([](json::Value& doc) {
-    doc.Set("hooks", Json(R"({"poststart": [{"path": "/bin/true"}]})"));
-    Mounts(doc).array().push_back(
-        Json(R"({"destination": "/h", "source": "/etc", "type": "bind"})"));
-    Linux(doc).Set("sysctl", Json(R"({"kernel.panic": "1"})"));
+    doc["hooks"] = Json(R"({"poststart": [{"path": "/bin/true"}]})");
+    Mounts(doc).push_back(Json(R"({"destination": "/h", "source": "/etc", "type": "bind"})"));
+    Linux(doc)["sysctl"] = Json(R"({"kernel.panic": "1"})");
   });
   EXPECT_EQ(OciPolicyViolations(config, OciPolicy()).size(), 3u);
   Status st = CheckOciConfigAgainstPolicy(config, OciPolicy());
@@ -268,42 +250,39 @@ TEST(OciPolicyTest, EveryViolationIsNamedAtOnce) {
 // "Hooks" key is runc's hooks (runc runs it), so only the exact spellings may reach runc.
 TEST(OciPolicyTest, KeysThatRuncReadsWhateverTheirCaseAreRefused) {
   const std::string hook = R"({"createRuntime": [{"path": "/bin/sh"}]})";
-  ExpectRefused(Edited([&](json::Value& doc) { doc.Set("Hooks", Json(hook)); }),
+  ExpectRefused(Edited([&](json::Value& doc) { doc["Hooks"] = Json(hook); }),
                 "key \"Hooks\" is read by runc as \"hooks\"");
-  ExpectRefused(Edited([&](json::Value& doc) { doc.Set("HOOKS", Json(hook)); }), "\"HOOKS\"");
+  ExpectRefused(Edited([&](json::Value& doc) { doc["HOOKS"] = Json(hook); }), "\"HOOKS\"");
   // KELVIN SIGN and LONG S fold to k and s in Go.
-  ExpectRefused(Edited([&](json::Value& doc) { doc.Set("hoo\u212As", Json(hook)); }),
-                "as \"hooks\"");
-  ExpectRefused(Edited([&](json::Value& doc) { doc.Set("mount\u017F", Json("[]")); }),
+  ExpectRefused(Edited([&](json::Value& doc) { doc["hoo\u212As"] = Json(hook); }), "as \"hooks\"");
+  ExpectRefused(Edited([&](json::Value& doc) { doc["mount\u017F"] = Json("[]"); }),
                 "as \"mounts\"");
   ExpectRefused(Edited([&](json::Value& doc) {
-                  Linux(doc).Set("Devices", Json(R"([{"path": "/dev/sda", "type": "b",
-                                                     "major": 8, "minor": 0}])"));
+                  Linux(doc)["Devices"] = Json(R"([{"path": "/dev/sda", "type": "b",
+                                                     "major": 8, "minor": 0}])");
                 }),
                 "linux: key \"Devices\"");
   ExpectRefused(Edited([&](json::Value& doc) {
-                  doc.Find("process")->Set("Capabilities", Json(R"({"bounding": []})"));
+                  doc["process"]["Capabilities"] = Json(R"({"bounding": []})");
                 }),
                 "process: key \"Capabilities\"");
-  ExpectRefused(Edited([&](json::Value& doc) {
-                  Mounts(doc).array().push_back(
-                      Json(R"({"destination": "/h", "Source": "/", "type": "tmpfs"})"));
-                }),
-                "mounts: key \"Source\"");
+  ExpectRefused(
+      Edited([&](json::Value& doc) {
+        Mounts(doc).push_back(Json(R"({"destination": "/h", "Source": "/", "type": "tmpfs"})"));
+      }),
+      "mounts: key \"Source\"");
   // Annotation and sysctl names are data, matched exactly by runc.
   ExpectAccepted(Edited([&](json::Value& doc) {
-    doc.Set("annotations", Json(R"({"Hooks": "x", "Path": "y"})"));
-    Linux(doc).Set("sysctl", Json(R"({"net.ipv4.tcp_syncookies": "1"})"));
+    doc["annotations"] = Json(R"({"Hooks": "x", "Path": "y"})");
+    Linux(doc)["sysctl"] = Json(R"({"net.ipv4.tcp_syncookies": "1"})");
   }));
 }
 
 TEST(OciPolicyTest, MalformedSectionsAreRefusedNotIgnored) {
-  ExpectRefused(Edited([](json::Value& doc) { doc.Set("hooks", json::Value::String("x")); }),
-                "hooks");
-  ExpectRefused(Edited([](json::Value& doc) { doc.Set("mounts", json::Value::Object()); }),
-                "mounts");
+  ExpectRefused(Edited([](json::Value& doc) { doc["hooks"] = "x"; }), "hooks");
+  ExpectRefused(Edited([](json::Value& doc) { doc["mounts"] = json::Value::object(); }), "mounts");
   ExpectRefused(
-      Edited([](json::Value& doc) { Linux(doc).Set("namespaces", Json(R"([{"type": 7}])")); }),
+      Edited([](json::Value& doc) { Linux(doc)["namespaces"] = Json(R"([{"type": 7}])"); }),
       "namespaces");
 }
 
