@@ -1,15 +1,14 @@
 #include "transfer/base/hex.h"
 
+#include <boost/algorithm/hex.hpp>
+#include <iterator>
+
 namespace migrate {
 
 std::string HexLower(std::span<const unsigned char> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    out += kDigits[byte >> 4];
-    out += kDigits[byte & 0xf];
-  }
+  boost::algorithm::hex_lower(bytes.begin(), bytes.end(), std::back_inserter(out));
   return out;
 }
 
