@@ -1,13 +1,14 @@
 // The agent's Prometheus metrics (docs/agent.md, "Metrics"): every metric the agent exports is
-// declared here, once, and each part of the agent reports to it what it saw. Thread-safe.
+// declared here, once, and each part of the agent reports to it what it saw. Thread-safe. The
+// registry and the text format are prometheus-cpp's core library, kept out of this header.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "agent/metrics/registry.h"
 #include "agent/migration_table.h"
 #include "proto/agent_api.pb.h"
 #include "transfer/stream/stream_types.h"
@@ -19,6 +20,9 @@ using Seconds = std::chrono::duration<double>;
 class AgentMetrics final : public transfer::StreamObserver {
  public:
   AgentMetrics();
+  ~AgentMetrics() override;
+  AgentMetrics(const AgentMetrics&) = delete;
+  AgentMetrics& operator=(const AgentMetrics&) = delete;
 
   // A migration moved on by `event` from phase `from` to `to`; `time_in_from` is how long it
   // was in `from` (nothing when it entered `from` before this run of the agent).
@@ -40,21 +44,12 @@ class AgentMetrics final : public transfer::StreamObserver {
                    const transfer::TransferStats& stats) override;
   void ConnectionRefused(std::string_view reason) override { ConnectionRefused("data", reason); }
 
-  // The text exposition format 0.0.4.
-  std::string Render() const { return registry_.Render(); }
+  // Every metric in the text exposition format 0.0.4 (prometheus-cpp's TextSerializer).
+  std::string Render() const;
 
  private:
-  metrics::Registry registry_;
-  metrics::Family<metrics::Counter>& migrations_;
-  metrics::Family<metrics::Histogram>& phase_seconds_;
-  metrics::Family<metrics::Histogram>& downtime_seconds_;
-  metrics::Family<metrics::Counter>& rollbacks_;
-  metrics::Family<metrics::Counter>& streams_;
-  metrics::Family<metrics::Gauge>& streams_in_flight_;
-  metrics::Family<metrics::Counter>& raw_bytes_;
-  metrics::Family<metrics::Counter>& wire_bytes_;
-  metrics::Family<metrics::Counter>& refused_;
-  metrics::Family<metrics::Counter>& criu_failures_;
+  struct Families;  // the registry and its families, in agent_metrics.cc
+  std::unique_ptr<Families> families_;
 };
 
 }  // namespace migrate::agent

@@ -3,7 +3,9 @@
 # Idempotent: re-running it changes nothing on a machine that already has everything.
 #
 # - C++ build dependencies and test tools from bookworm's packages (help2man makes the man
-#   pages of the Debian packages, man-db's man checks them);
+#   pages of the Debian packages, man-db's man checks them; prometheus-cpp-dev brings the
+#   agent's metrics library, whose CMake config also wants the civetweb, curl and zlib headers
+#   of its pull and push parts, which migrate does not link);
 # - runc (without Debian's recommended criu, which fails on recent kernels), iptables
 #   (CRIU locks the network with iptables-restore), busybox-static (test root file systems);
 # - a CRIU that passes `criu check` on the running kernel and can dump inet sockets there.
@@ -36,7 +38,7 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libprotobuf-dev protobuf-compiler libzstd-dev libcli11-dev libssl-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev prometheus-cpp-dev
   libsystemd-dev help2man
   libgtest-dev libgmock-dev libbenchmark-dev jq man-db
 )

@@ -11,7 +11,8 @@ ID=metrics-$$
 scrape() {
   "$TH" metrics "$1" >"$TEST_TMP/$2.$1" || fail "cannot scrape $1's metrics"
 }
-# value HOST NAME SERIES: the sample of SERIES (name and labels, exactly as exposed).
+# value HOST NAME SERIES: the sample of SERIES (name and labels, exactly as exposed: labels
+# sorted by name, as prometheus-cpp writes them).
 value() {
   awk -v s="$3" '$1 == s { print $2; found = 1 } END { if (!found) exit 1 }' "$TEST_TMP/$2.$1" ||
     fail "$1: no series $3 in the $2 scrape"
@@ -86,10 +87,10 @@ expect_moved host-a "migrate_agent_migrations_total{$DST,status=\"committed\"}" 
 expect_moved host-b "migrate_agent_migrations_total{$DST,status=\"committed\"}" 1
 expect_moved host-b "migrate_agent_migrations_total{$SRC,status=\"committed\"}" 0
 for phase in checkpointing checkpointed committing; do
-  expect_histogram_moved host-a migrate_agent_phase_duration_seconds "$SRC,phase=\"$phase\"" 1
+  expect_histogram_moved host-a migrate_agent_phase_duration_seconds "phase=\"$phase\",$SRC" 1
 done
 for phase in prepared restoring restored committing; do
-  expect_histogram_moved host-b migrate_agent_phase_duration_seconds "$DST,phase=\"$phase\"" 1
+  expect_histogram_moved host-b migrate_agent_phase_duration_seconds "phase=\"$phase\",$DST" 1
 done
 expect_histogram_moved host-a migrate_agent_downtime_seconds "$SRC" 1
 expect_histogram_moved host-b migrate_agent_downtime_seconds "$DST" 1
@@ -111,7 +112,7 @@ for h in host-a host-b; do
   expect_moved "$h" 'migrate_agent_criu_failures_total{operation="checkpoint"}' 0
   expect_moved "$h" 'migrate_agent_criu_failures_total{operation="restore"}' 0
 done
-expect_moved host-a "migrate_agent_rollbacks_total{$SRC,outcome=\"done\"}" 0
+expect_moved host-a "migrate_agent_rollbacks_total{outcome=\"done\",$SRC}" 0
 share() {  # HOST ROLE: the growth of that role's downtime sum, in seconds
   awk -v a="$(value "$1" after "migrate_agent_downtime_seconds_sum{role=\"$2\"}")" \
     -v b="$(value "$1" before "migrate_agent_downtime_seconds_sum{role=\"$2\"}")" \

@@ -49,9 +49,12 @@ expect_depends() {
     [[ ", $depends," == *", $dep"[\ ,]* ]] || fail "$(basename "$deb") Depends lacks $dep: $depends"
   done
 }
-expect_depends "$agent" libc6 libprotobuf32 libssl3 libzstd1 libsystemd0 "runc | crun" iproute2
+expect_depends "$agent" libc6 libprotobuf32 libssl3 libzstd1 libsystemd0 libprometheus-cpp-core1.0 \
+  "runc | crun" iproute2
 expect_depends "$controller" libc6 libprotobuf32 libssl3
-[[ $(field "$controller" Depends) != *libsystemd* ]] || fail "the controller links libsystemd"
+for lib in libsystemd libprometheus-cpp; do
+  [[ $(field "$controller" Depends) != *$lib* ]] || fail "the controller links $lib"
+done
 dpkg-deb --ctrl-tarfile "$agent" | tar -t | grep -qx './postinst' || fail "no postinst"
 
 step "dpkg -x into $work/root"

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "agent/migration_store.h"
@@ -22,8 +24,9 @@ double Sample(const AgentMetrics& metrics, const std::string& series) {
   return -1;
 }
 
+// Labels as prometheus-cpp writes them: sorted by name.
 std::string Phase(const std::string& role, const std::string& phase) {
-  return "migrate_agent_phase_duration_seconds_count{role=\"" + role + "\",phase=\"" + phase +
+  return "migrate_agent_phase_duration_seconds_count{phase=\"" + phase + "\",role=\"" + role +
          "\"}";
 }
 
@@ -79,11 +82,11 @@ TEST_F(AgentMetricsTest, ASourceWhoseRollbackFailedCountsAsFailedAndItsRollbackT
   Advance(*m, {Event::kCheckpointBegin, Event::kCheckpointFailed, Event::kRollbackBegin,
                Event::kRollbackFailed});
   EXPECT_EQ(Sample(metrics_, Final("source", "failed")), 1);
-  EXPECT_EQ(Sample(metrics_, "migrate_agent_rollbacks_total{role=\"source\",outcome=\"failed\"}"),
+  EXPECT_EQ(Sample(metrics_, "migrate_agent_rollbacks_total{outcome=\"failed\",role=\"source\"}"),
             1);
   Advance(*m, {Event::kRollbackBegin, Event::kRollbackDone});
   EXPECT_EQ(Sample(metrics_, Final("source", "rolled_back")), 1);
-  EXPECT_EQ(Sample(metrics_, "migrate_agent_rollbacks_total{role=\"source\",outcome=\"done\"}"), 1);
+  EXPECT_EQ(Sample(metrics_, "migrate_agent_rollbacks_total{outcome=\"done\",role=\"source\"}"), 1);
   EXPECT_EQ(Sample(metrics_, Phase("source", "rolling_back")), 2);
 }
 
@@ -142,6 +145,45 @@ TEST_F(AgentMetricsTest, StreamsDowntimeCriuAndRefusals) {
       Sample(metrics_,
              "migrate_agent_connections_refused_total{listener=\"api\",reason=\"handshake\"}"),
       1);
+}
+
+// What a scraper parses: per family one HELP line (one line: prometheus-cpp writes help texts
+// unescaped), its TYPE, then samples of that family alone; a byte counter past 2^32 is written as
+// an integer, which the integration tests add up in shell arithmetic. A family without series is
+// not written: refused connections have none before the first.
+TEST_F(AgentMetricsTest, TheTextFormatIsOneFamilyAfterAnother) {
+  EXPECT_EQ(metrics_.Render().find("migrate_agent_connections_refused_total"), std::string::npos);
+  metrics_.ConnectionRefused("api", "limit");
+  transfer::TransferStats stats;
+  stats.raw_bytes = 5ull << 30;
+  metrics_.StreamStarted(transfer::StreamDirection::kReceive);
+  metrics_.StreamEnded(transfer::StreamDirection::kReceive, stats);
+  const std::regex help(R"(# HELP (migrate_agent_[a-z_]+) [^\\]+)");
+  const std::regex type(R"(# TYPE (migrate_agent_[a-z_]+) (counter|gauge|histogram))");
+  const std::regex sample(
+      R"re(([a-z_]+?)(_bucket|_sum|_count)?(\{([a-z]+="[^"]*",?)+\})? \S+)re");
+  std::istringstream lines(metrics_.Render());
+  std::set<std::string> families;
+  std::string line, family, family_type;
+  std::smatch match;
+  while (std::getline(lines, line)) {
+    if (std::regex_match(line, match, help)) {
+      family = match[1];
+      EXPECT_TRUE(families.insert(family).second) << family << " twice";
+      ASSERT_TRUE(std::getline(lines, line) && std::regex_match(line, match, type)) << line;
+      EXPECT_EQ(match[1].str(), family);
+      family_type = match[2].str();
+    } else if (std::regex_match(line, match, sample)) {
+      EXPECT_EQ(match[1].str(), family) << line;
+      EXPECT_EQ(match[2].matched, family_type == "histogram") << line;
+    } else {
+      ADD_FAILURE() << "not a line of the text format: " << line;
+    }
+  }
+  EXPECT_EQ(families.size(), 10u);
+  EXPECT_NE(metrics_.Render().find(
+                "\nmigrate_agent_stream_raw_bytes_total{direction=\"received\"} 5368709120\n"),
+            std::string::npos);
 }
 
 }  // namespace
