@@ -243,47 +243,47 @@ std::vector<std::string> ListNames(const std::string& dir) {
   return names;
 }
 
-}  // namespace
-
-Result<int> FileLocksHeld(const std::vector<int>& pids, const std::string& proc_root) {
-  int locks = 0;
+// Calls `on_lock(pid, fd, line)` for every "lock:" line of the fdinfo of every open file of
+// `pids` (a file closed meanwhile is skipped).
+template <typename OnLock>
+void ForEachLockLine(const std::vector<int>& pids, const std::string& proc_root, OnLock on_lock) {
   for (int pid : pids) {
     const std::string fdinfo = proc_root + "/" + std::to_string(pid) + "/fdinfo";
     for (const std::string& fd : ListNames(fdinfo)) {
       Result<std::string> text = ReadFile(fdinfo + "/" + fd);
       if (!text.ok()) continue;  // closed meanwhile
-      for (size_t at = text->find("lock:"); at != std::string::npos;
-           at = text->find("lock:", at + 5)) {
-        ++locks;
+      std::istringstream lines(*text);
+      for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("lock:", 0) == 0) on_lock(pid, fd, line);
       }
     }
   }
+}
+
+}  // namespace
+
+Result<int> FileLocksHeld(const std::vector<int>& pids, const std::string& proc_root) {
+  int locks = 0;
+  ForEachLockLine(pids, proc_root, [&](int, const std::string&, const std::string&) { ++locks; });
   return locks;
 }
 
 std::vector<std::string> WriteLeasesHeld(const std::vector<int>& pids,
                                         const std::string& proc_root) {
   std::vector<std::string> leases;
-  for (int pid : pids) {
-    const std::string base = proc_root + "/" + std::to_string(pid);
-    for (const std::string& fd : ListNames(base + "/fdinfo")) {
-      Result<std::string> text = ReadFile(base + "/fdinfo/" + fd);
-      if (!text.ok()) continue;  // closed meanwhile
-      std::istringstream lines(*text);
-      for (std::string line; std::getline(lines, line);) {
-        // "lock:\t1: LEASE  ACTIVE    WRITE 151 00:2c:1234 0 EOF"
-        std::istringstream words(line);
-        std::string tag, number, kind, state, access;
-        words >> tag >> number >> kind >> state >> access;
-        if (tag != "lock:" || kind != "LEASE" || access != "WRITE") continue;
-        char target[4096];
-        const ssize_t n = ::readlink((base + "/fd/" + fd).c_str(), target, sizeof target - 1);
-        const std::string path = n > 0 ? std::string(target, static_cast<size_t>(n)) : "?";
-        leases.push_back("pid " + std::to_string(pid) + ": " + access + " lease on " + path +
-                         " (fd " + fd + ")");
-      }
-    }
-  }
+  ForEachLockLine(pids, proc_root, [&](int pid, const std::string& fd, const std::string& line) {
+    // "lock:\t1: LEASE  ACTIVE    WRITE 151 00:2c:1234 0 EOF"
+    std::istringstream words(line);
+    std::string tag, number, kind, state, access;
+    words >> tag >> number >> kind >> state >> access;
+    if (kind != "LEASE" || access != "WRITE") return;
+    const std::string link = proc_root + "/" + std::to_string(pid) + "/fd/" + fd;
+    char target[4096];
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    const std::string path = n > 0 ? std::string(target, static_cast<size_t>(n)) : "?";
+    leases.push_back("pid " + std::to_string(pid) + ": " + access + " lease on " + path +
+                     " (fd " + fd + ")");
+  });
   return leases;
 }
 
