@@ -6,7 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
-#include <cctype>
+#include <boost/algorithm/string/case_conv.hpp>
 
 namespace migrate::agent {
 namespace {
@@ -25,11 +25,6 @@ const Histogram::BucketBoundaries kDowntimeBounds = {0.05, 0.1, 0.2, 0.3, 0.5, 0
 
 const char* kRoles[] = {"source", "destination"};
 const char* kDirections[] = {"sent", "received"};
-
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 std::string DirectionName(transfer::StreamDirection direction) {
   return direction == transfer::StreamDirection::kSend ? "sent" : "received";
@@ -141,7 +136,7 @@ AgentMetrics::AgentMetrics() : families_(std::make_unique<Families>()) {
   for (const char* operation : {"checkpoint", "restore"}) f.CriuFailures(operation);
   for (const Transition& t : Transitions()) {  // every phase a migration can leave
     if (t.from != proto::PHASE_UNSPECIFIED && t.from != t.to) {
-      f.Phase(RoleName(t.role), Lower(PhaseName(t.from)));
+      f.Phase(RoleName(t.role), boost::algorithm::to_lower_copy(PhaseName(t.from)));
     }
   }
 }
@@ -152,7 +147,8 @@ void AgentMetrics::Advanced(proto::Role role, Event event, proto::Phase from, pr
                             std::optional<Seconds> time_in_from) {
   const std::string role_name = RoleName(role);
   if (from != to && from != proto::PHASE_UNSPECIFIED && time_in_from) {
-    families_->Phase(role_name, Lower(PhaseName(from))).Observe(time_in_from->count());
+    const std::string phase = boost::algorithm::to_lower_copy(PhaseName(from));
+    families_->Phase(role_name, phase).Observe(time_in_from->count());
   }
   if (from != to) {
     if (auto status = FinalStatus(to)) families_->Migrations(role_name, *status).Increment();

@@ -1,6 +1,6 @@
 #include "proto/cgroup_mode_names.h"
 
-#include <cctype>
+#include <boost/algorithm/string/case_conv.hpp>
 #include <utility>
 
 namespace migrate::proto {
@@ -22,8 +22,7 @@ const Names& Table() {
     for (int i = 0; i < d->value_count(); ++i) {
       const google::protobuf::EnumValueDescriptor* v = d->value(i);
       if (v->number() == CGROUP_MODE_UNSPECIFIED) continue;
-      std::string name = v->name().substr(kPrefix.size());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string name = boost::algorithm::to_lower_copy(v->name().substr(kPrefix.size()));
       t.modes.push_back(static_cast<CgroupMode>(v->number()));
       t.names.push_back(std::move(name));
     }
