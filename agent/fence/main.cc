@@ -15,17 +15,17 @@ constexpr char kAbout[] =
     "still comes from the frozen source, so for a while neither copy is whole. The agent that "
     "runs the migration spawns one fence per side, in a session of its own, so that the fence "
     "outlives the agent: if the agent dies, the fence still acts at its deadline.\n"
-    "  destination: the restored copy lives only while its lease is renewed (LEASE-UNTIL); at "
-    "the deadline, or on KILL, the fence kills every task of its cgroups; DISARM leaves it.\n"
-    "  source: the source's tasks stay frozen until HOLD-UNTIL's deadline, then the fence "
-    "resumes them (RST to CRIU's page server, CRIU stopped, CRIU's network lock removed, "
-    "thaw), unless COMMIT said that the destination may hold the only complete copy; RELEASE "
-    "(every page sent) kills the tasks and ends the transfer with a FIN.\n"
+    "destination: the restored copy lives only while its lease is renewed (LEASE-UNTIL); at the "
+    "deadline, or on KILL, the fence kills every task of its cgroups; DISARM leaves it alone.\n"
+    "source: the source's tasks stay frozen until HOLD-UNTIL's deadline, then the fence resumes "
+    "them (RST to CRIU's page server, CRIU stopped, CRIU's network lock removed, thaw), unless "
+    "COMMIT said that the destination may hold the only complete copy; RELEASE (every page sent) "
+    "kills the tasks, ends the transfer with a FIN and thaws.\n"
     "The agent speaks to the fence over --control-fd, one line per command, one line back: "
-    "LEASE-UNTIL <monotonic_ns>, RUNNING <unix_ms>, KILL <reason>, DISARM (destination); "
-    "HOLD-UNTIL <monotonic_ns>, COMMIT, RESUME <reason>, RELEASE (source); STATUS (both). "
-    "The fence writes its state as JSON to --state at every change. Exit status: 0 when it did "
-    "its job, 1 when its last action failed, 2 for bad options.";
+    "LEASE-UNTIL <monotonic_ns>, RUNNING <unix_ms>, KILL <reason>, DISARM (destination); HOLD-UNTIL "
+    "<monotonic_ns>, COMMIT, RESUME <reason>, RELEASE (source); STATUS (both). The fence writes "
+    "its state as JSON to --state at every change. Exit status: 0 when it did its job, 1 when its "
+    "last action failed, 2 for bad options.";
 
 }  // namespace
 
