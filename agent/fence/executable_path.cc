@@ -19,7 +19,8 @@ std::string FindExecutable(std::string_view name) {
     return IsExecutable(path) ? path : "";
   }
   const char* env = std::getenv("PATH");
-  std::string_view dirs = env != nullptr ? env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::string_view dirs =
+      env != nullptr ? env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   while (true) {
     size_t colon = dirs.find(':');
     std::string_view dir = dirs.substr(0, colon);

@@ -48,7 +48,8 @@ class SpawnAttributes {
 };
 
 std::vector<std::string> Argv(const FenceSpec& spec) {
-  std::vector<std::string> argv{spec.binary, spec.role == FenceRole::kSource ? "source" : "destination",
+  std::vector<std::string> argv{spec.binary,
+                                spec.role == FenceRole::kSource ? "source" : "destination",
                                 "--control-fd", std::to_string(kControlChildFd)};
   argv.insert(argv.end(), spec.args.begin(), spec.args.end());
   return argv;
@@ -67,11 +68,13 @@ Status PrepareSpawn(SpawnAttributes& sa, const std::vector<int>& staged) {
     return Status::Internal("posix_spawnattr");
   }
   for (size_t i = 0; i < staged.size(); ++i) {
-    if (posix_spawn_file_actions_adddup2(&sa.actions, staged[i], kControlChildFd + static_cast<int>(i)) != 0) {
+    if (posix_spawn_file_actions_adddup2(&sa.actions, staged[i],
+                                         kControlChildFd + static_cast<int>(i)) != 0) {
       return Status::Internal("posix_spawn_file_actions_adddup2");
     }
   }
-  if (posix_spawn_file_actions_addclosefrom_np(&sa.actions, kControlChildFd + static_cast<int>(staged.size())) != 0) {
+  if (posix_spawn_file_actions_addclosefrom_np(
+          &sa.actions, kControlChildFd + static_cast<int>(staged.size())) != 0) {
     return Status::Internal("posix_spawn_file_actions_addclosefrom_np");
   }
   return Status::Ok();
@@ -82,7 +85,8 @@ Result<std::vector<transfer::UniqueFd>> Stage(const std::vector<int>& fds) {
   std::vector<transfer::UniqueFd> staged;
   for (int fd : fds) {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, kStagingFdBase);
-    if (copy < 0) return Status::FromErrno("hand fd " + std::to_string(fd) + " to the fence", errno);
+    if (copy < 0)
+      return Status::FromErrno("hand fd " + std::to_string(fd) + " to the fence", errno);
     staged.emplace_back(copy);
   }
   return staged;
@@ -140,7 +144,8 @@ Result<std::string> FenceClient::Request(std::string_view line, std::chrono::mil
   std::lock_guard<std::mutex> lock(mu_);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string out = std::string(line) + "\n";
-  if (::send(control_.get(), out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
+  if (::send(control_.get(), out.data(), out.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(out.size())) {
     return Status::Unavailable("fence " + std::to_string(pid_) + ": send: " + std::strerror(errno));
   }
   while (true) {
@@ -159,15 +164,18 @@ Result<std::string> FenceClient::ReadLine(std::chrono::steady_clock::time_point 
       buffer_.erase(0, newline + 1);
       return line;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     pollfd p{control_.get(), POLLIN, 0};
     int n = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
     if (n < 0 && errno == EINTR) continue;
-    if (n == 0) return Status::DeadlineExceeded("fence " + std::to_string(pid_) + ": no answer in time");
+    if (n == 0)
+      return Status::DeadlineExceeded("fence " + std::to_string(pid_) + ": no answer in time");
     char chunk[512];
     ssize_t got = ::read(control_.get(), chunk, sizeof chunk);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return Status::Unavailable("fence " + std::to_string(pid_) + " closed its control socket");
+    if (got <= 0)
+      return Status::Unavailable("fence " + std::to_string(pid_) + " closed its control socket");
     buffer_.append(chunk, static_cast<size_t>(got));
   }
 }

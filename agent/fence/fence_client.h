@@ -63,8 +63,8 @@ class FenceClient {
   pid_t pid_;
   std::mutex mu_;
   transfer::UniqueFd control_;
-  std::string buffer_;      // read past the last answer
-  int stale_answers_ = 0;   // answers to requests that timed out, to skip
+  std::string buffer_;     // read past the last answer
+  int stale_answers_ = 0;  // answers to requests that timed out, to skip
   std::shared_ptr<Reaped> reaped_;
 };
 

@@ -42,7 +42,8 @@ Result<FenceCommand> ParseArgument(const VerbSpec& spec, std::string_view rest) 
   command.verb = spec.verb;
   switch (spec.argument) {
     case Argument::kNone:
-      if (!rest.empty()) return Status::InvalidArgument(std::string(spec.name) + " takes no argument");
+      if (!rest.empty())
+        return Status::InvalidArgument(std::string(spec.name) + " takes no argument");
       return command;
     case Argument::kNumber: {
       MIGRATE_ASSIGN_OR_RETURN(command.number, ParseNumber(spec.name, rest));
@@ -68,7 +69,8 @@ std::string_view VerbName(Verb verb) {
 Result<FenceCommand> ParseFenceCommand(std::string_view line) {
   size_t space = line.find(' ');
   std::string_view name = line.substr(0, space);
-  std::string_view rest = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+  std::string_view rest =
+      space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
   for (const VerbSpec& spec : kVerbs) {
     if (spec.name == name) return ParseArgument(spec, rest);
   }

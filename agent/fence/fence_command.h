@@ -11,8 +11,17 @@
 
 namespace migrate::fence {
 
-enum class Verb { kLeaseUntil, kHoldUntil, kRunning, kKill, kDisarm, kCommit, kResume, kRelease,
-                  kStatus };
+enum class Verb {
+  kLeaseUntil,
+  kHoldUntil,
+  kRunning,
+  kKill,
+  kDisarm,
+  kCommit,
+  kResume,
+  kRelease,
+  kStatus
+};
 
 struct FenceCommand {
   Verb verb = Verb::kStatus;

@@ -69,8 +69,7 @@ class FenceCore {
   void Finish(int code);
   // Ends the fence after its last action: `state` and `answer` when `status` is OK, else state
   // "failed", exit code 1 and FAILED <message>.
-  std::string End(const Status& status, std::string state, std::string reason,
-                  std::string answer);
+  std::string End(const Status& status, std::string state, std::string reason, std::string answer);
   FenceClock* clock() { return clock_; }
 
  private:

@@ -50,8 +50,10 @@ class ControlReader {
  private:
   void Take(FenceCore& core, char c) {
     if (c != '\n') {
-      if (line_.size() < kMaxControlLine) line_ += c;
-      else too_long_ = true;
+      if (line_.size() < kMaxControlLine)
+        line_ += c;
+      else
+        too_long_ = true;
       return;
     }
     SendLine(fd_, too_long_ ? "ERROR line longer than " + std::to_string(kMaxControlLine) + " bytes"

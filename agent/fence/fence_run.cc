@@ -48,9 +48,11 @@ void IgnoreStraySignals() {
 
 Result<SourceResources> OpenSource(const SourceOptions& o) {
   if (DetectFreezer(o.freezer) == FreezerKind::kNone) {
-    return Status::InvalidArgument("--freezer " + o.freezer + " has neither freezer.state nor cgroup.freeze");
+    return Status::InvalidArgument("--freezer " + o.freezer +
+                                   " has neither freezer.state nor cgroup.freeze");
   }
-  MIGRATE_ASSIGN_OR_RETURN(transfer::UniqueFd socket, AdoptFd(o.page_socket_fd, "--page-socket-fd"));
+  MIGRATE_ASSIGN_OR_RETURN(transfer::UniqueFd socket,
+                           AdoptFd(o.page_socket_fd, "--page-socket-fd"));
   transfer::UniqueFd netns(::open(o.netns.c_str(), O_RDONLY | O_CLOEXEC));
   if (netns.get() < 0) return Status::FromErrno("--netns " + o.netns, errno);
   MIGRATE_ASSIGN_OR_RETURN(WatchedProcess criu, WatchedProcess::Open(o.criu_pid));

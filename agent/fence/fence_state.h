@@ -18,9 +18,9 @@ struct FenceState {
   std::string role;   // "source" or "destination"
   std::string label;  // the migration the fence guards (--label)
   std::string state;
-  std::string reason;        // why the state was entered (empty while armed or holding)
-  uint64_t ran_ms = 0;       // destination: how long the copy ran before it was killed
-  pid_t pid = 0;             // the fence's own pid
+  std::string reason;   // why the state was entered (empty while armed or holding)
+  uint64_t ran_ms = 0;  // destination: how long the copy ran before it was killed
+  pid_t pid = 0;        // the fence's own pid
   uint64_t updated_unix_ms = 0;
 
   friend bool operator==(const FenceState&, const FenceState&) = default;

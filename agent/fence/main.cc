@@ -22,7 +22,8 @@ constexpr char kAbout[] =
     "COMMIT said that the destination may hold the only complete copy; RELEASE (every page sent) "
     "kills the tasks, ends the transfer with a FIN and thaws.\n"
     "The agent speaks to the fence over --control-fd, one line per command, one line back: "
-    "LEASE-UNTIL <monotonic_ns>, RUNNING <unix_ms>, KILL <reason>, DISARM (destination); HOLD-UNTIL "
+    "LEASE-UNTIL <monotonic_ns>, RUNNING <unix_ms>, KILL <reason>, DISARM (destination); "
+    "HOLD-UNTIL "
     "<monotonic_ns>, COMMIT, RESUME <reason>, RELEASE (source); STATUS (both). The fence writes "
     "its state as JSON to --state at every change. Exit status: 0 when it did its job, 1 when its "
     "last action failed, 2 for bad options.";
@@ -36,30 +37,41 @@ int main(int argc, char** argv) {
   int exit_code = 0;
 
   migrate::fence::SourceOptions source;
-  CLI::App* src = app.add_subcommand("source", "Hold the source's frozen tasks, then resume or release them");
-  src->add_option("--control-fd", source.control_fd, "this end of the agent's control socketpair")->required();
+  CLI::App* src =
+      app.add_subcommand("source", "Hold the source's frozen tasks, then resume or release them");
+  src->add_option("--control-fd", source.control_fd, "this end of the agent's control socketpair")
+      ->required();
   src->add_option("--page-socket-fd", source.page_socket_fd,
                   "the TCP socket connected to CRIU's page server (SO_LINGER {1,0} set)")
       ->required();
-  src->add_option("--freezer", source.freezer,
-                  "the container's freezer cgroup dir (v1 with freezer.state, v2 with cgroup.freeze)")
+  src->add_option(
+         "--freezer", source.freezer,
+         "the container's freezer cgroup dir (v1 with freezer.state, v2 with cgroup.freeze)")
       ->required();
-  src->add_option("--netns", source.netns, "the container's network namespace, e.g. /proc/<pid>/ns/net")
+  src->add_option("--netns", source.netns,
+                  "the container's network namespace, e.g. /proc/<pid>/ns/net")
       ->required();
   src->add_option("--criu-pid", source.criu_pid, "the pid of CRIU's dump")->required();
-  src->add_option("--state", source.state_file, "the JSON state file (written atomically)")->required();
-  src->add_option("--label", source.label, "the migration this fence guards (log lines, state)")->required();
+  src->add_option("--state", source.state_file, "the JSON state file (written atomically)")
+      ->required();
+  src->add_option("--label", source.label, "the migration this fence guards (log lines, state)")
+      ->required();
   src->callback([&] { exit_code = migrate::fence::RunSourceFence(source); });
 
   migrate::fence::DestinationOptions dest;
-  CLI::App* dst = app.add_subcommand("destination", "Kill the restored copy unless its lease is renewed");
-  dst->add_option("--control-fd", dest.control_fd, "this end of the agent's control socketpair")->required();
+  CLI::App* dst =
+      app.add_subcommand("destination", "Kill the restored copy unless its lease is renewed");
+  dst->add_option("--control-fd", dest.control_fd, "this end of the agent's control socketpair")
+      ->required();
   dst->add_option("--cgroup", dest.cgroups,
                   "a cgroup dir of the restored container (repeatable; v2 uses cgroup.kill)")
       ->required();
-  dst->add_option("--state", dest.state_file, "the JSON state file (written atomically)")->required();
-  dst->add_option("--label", dest.label, "the migration this fence guards (log lines, state)")->required();
-  dst->add_option("--lease-ms", dest.lease_ms, "the first lease, from the fence's start")->required();
+  dst->add_option("--state", dest.state_file, "the JSON state file (written atomically)")
+      ->required();
+  dst->add_option("--label", dest.label, "the migration this fence guards (log lines, state)")
+      ->required();
+  dst->add_option("--lease-ms", dest.lease_ms, "the first lease, from the fence's start")
+      ->required();
   dst->callback([&] { exit_code = migrate::fence::RunDestinationFence(dest); });
 
   try {

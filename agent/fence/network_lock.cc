@@ -71,7 +71,8 @@ Result<int> RunInNetns(int netns_fd, const Program& program, bool quiet) {
   }
   read_end.reset();
   // The rules are far smaller than a pipe's buffer: this write does not wait for the child.
-  if (!program.input.empty()) (void)!::write(write_end.get(), program.input.data(), program.input.size());
+  if (!program.input.empty())
+    (void)!::write(write_end.get(), program.input.data(), program.input.size());
   write_end.reset();
   return WaitWithTimeout(pid);
 }
@@ -85,16 +86,20 @@ std::string ChildFailure(int code) {
 Status RemoveWith(int netns_fd, const std::string& tool) {
   std::string list = FindExecutable(tool);
   if (list.empty()) return Status::Ok();
-  MIGRATE_ASSIGN_OR_RETURN(int probe, RunInNetns(netns_fd, {list, {"-w", "-n", "-L", "CRIU"}, ""}, true));
+  MIGRATE_ASSIGN_OR_RETURN(int probe,
+                           RunInNetns(netns_fd, {list, {"-w", "-n", "-L", "CRIU"}, ""}, true));
   if (probe == 126 || probe == 127 || probe < 0) {
     return Status::IoError(list + " in the network namespace: " + ChildFailure(probe));
   }
   if (probe != 0) return Status::Ok();  // no chain CRIU: nothing to remove
   std::string restore = FindExecutable(tool + "-restore");
-  if (restore.empty()) return Status::NotFound(tool + " has a CRIU chain but no " + tool + "-restore");
-  MIGRATE_ASSIGN_OR_RETURN(int code, RunInNetns(netns_fd, {restore, {"-w", "--noflush"}, kUnlockRules}, false));
+  if (restore.empty())
+    return Status::NotFound(tool + " has a CRIU chain but no " + tool + "-restore");
+  MIGRATE_ASSIGN_OR_RETURN(
+      int code, RunInNetns(netns_fd, {restore, {"-w", "--noflush"}, kUnlockRules}, false));
   if (code != 0) {
-    return Status::IoError(tool + "-restore of the CRIU chain's removal exited with " + std::to_string(code));
+    return Status::IoError(tool + "-restore of the CRIU chain's removal exited with " +
+                           std::to_string(code));
   }
   return Status::Ok();
 }

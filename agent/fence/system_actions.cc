@@ -36,9 +36,7 @@ Status CgroupKiller::KillCopy() {
 
 void SystemSourceActions::ClosePageSocket() { r_.page_socket.reset(); }
 
-Status SystemSourceActions::StopCriu() {
-  return r_.criu.Stop(kCriuGrace).WithContext("stop CRIU");
-}
+Status SystemSourceActions::StopCriu() { return r_.criu.Stop(kCriuGrace).WithContext("stop CRIU"); }
 
 Status SystemSourceActions::UnlockNetwork() { return RemoveCriuNetworkLock(r_.netns.get()); }
 

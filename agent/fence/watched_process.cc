@@ -13,7 +13,8 @@ namespace migrate::fence {
 Result<WatchedProcess> WatchedProcess::Open(pid_t pid) {
   if (pid <= 0) return Status::InvalidArgument("no such process id " + std::to_string(pid));
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0 && errno != ESRCH) return Status::FromErrno("pidfd_open " + std::to_string(pid), errno);
+  if (fd < 0 && errno != ESRCH)
+    return Status::FromErrno("pidfd_open " + std::to_string(pid), errno);
   return WatchedProcess(pid, transfer::UniqueFd(fd));
 }
 

@@ -1,9 +1,8 @@
 // The cgroup side effects for real, on this host's v1 freezer and v2 hierarchies (root).
-#include "agent/fence/cgroup_control.h"
-
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include "agent/fence/cgroup_control.h"
 #include "tests/agent/fence/test_cgroup.h"
 #include "tests/support/poll.h"
 
@@ -49,15 +48,19 @@ TEST_P(CgroupControlRealTest, KillCgroupKillsEveryTaskAndVerifies) {
   Status killed = KillCgroup(cgroup.dir());
   ASSERT_TRUE(killed.ok()) << killed.ToString();
   EXPECT_TRUE(CgroupPids(cgroup.dir())->empty());
-  EXPECT_TRUE(migrate::testing::PollUntil([&] { return cgroup.Exited(a) && cgroup.Exited(b); }, 5s));
+  EXPECT_TRUE(
+      migrate::testing::PollUntil([&] { return cgroup.Exited(a) && cgroup.Exited(b); }, 5s));
 }
 
 TEST_P(CgroupControlRealTest, KillOfAMissingCgroupIsNotFound) {
-  EXPECT_EQ(KillCgroup(std::string(GetParam()) + "/migrate-test-none").code(), StatusCode::kNotFound);
+  EXPECT_EQ(KillCgroup(std::string(GetParam()) + "/migrate-test-none").code(),
+            StatusCode::kNotFound);
 }
 
 INSTANTIATE_TEST_SUITE_P(Hierarchies, CgroupControlRealTest, ::testing::Values(kV1Freezer, kV2),
-                         [](const auto& param_info) { return std::string(param_info.param) == kV2 ? "v2" : "v1freezer"; });
+                         [](const auto& param_info) {
+                           return std::string(param_info.param) == kV2 ? "v2" : "v1freezer";
+                         });
 
 }  // namespace
 }  // namespace migrate::fence

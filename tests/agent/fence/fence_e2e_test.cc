@@ -35,7 +35,8 @@ class FenceEndToEndTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir); }
 
   std::unique_ptr<FenceClient> SpawnDestination(const TestCgroup& cgroup, int lease_ms) {
-    FenceSpec spec{MIGRATE_FENCE_BINARY, FenceRole::kDestination,
+    FenceSpec spec{MIGRATE_FENCE_BINARY,
+                   FenceRole::kDestination,
                    {"--cgroup", cgroup.dir(), "--state", state_file(), "--label", "e2e",
                     "--lease-ms", std::to_string(lease_ms)},
                    {}};
@@ -45,8 +46,8 @@ class FenceEndToEndTest : public ::testing::Test {
   }
   std::string state_file() const { return (dir / "fence.json").string(); }
 
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("fence-e2e-" + std::to_string(::getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("fence-e2e-" + std::to_string(::getpid()));
 };
 
 TEST_F(FenceEndToEndTest, KillsTheCopyAtTheLeaseDeadlineAfterTheAgentLeft) {
@@ -65,10 +66,13 @@ TEST_F(FenceEndToEndTest, KillsTheCopyAtTheLeaseDeadlineAfterTheAgentLeft) {
   EXPECT_TRUE(migrate::testing::PollUntil([&] { return cgroup.Exited(copy); }, 5s));
   EXPECT_GE(MonotonicNs(), lease_end);
   Result<FenceState> state = Status::NotFound("not read yet");
-  EXPECT_TRUE(migrate::testing::PollUntil([&] {
-    state = ReadFenceState(state_file());
-    return state.ok() && state->state == "killed";
-  }, 5s)) << state.status().ToString();
+  EXPECT_TRUE(migrate::testing::PollUntil(
+      [&] {
+        state = ReadFenceState(state_file());
+        return state.ok() && state->state == "killed";
+      },
+      5s))
+      << state.status().ToString();
   EXPECT_EQ(state->reason, "lease expired");
   EXPECT_GE(state->ran_ms, 1000u);
 }
@@ -87,9 +91,11 @@ TEST_F(FenceEndToEndTest, DisarmLeavesTheCopyAlone) {
 TEST_F(FenceEndToEndTest, BadOptionsExitTwoAndTouchNothing) {
   TestCgroup cgroup(kHierarchy);
   pid_t copy = cgroup.StartSleeper();
-  FenceSpec spec{MIGRATE_FENCE_BINARY, FenceRole::kDestination,
-                 {"--cgroup", cgroup.dir(), "--state", state_file(), "--label", "e2e", "--lease-ms", "0"},
-                 {}};
+  FenceSpec spec{
+      MIGRATE_FENCE_BINARY,
+      FenceRole::kDestination,
+      {"--cgroup", cgroup.dir(), "--state", state_file(), "--label", "e2e", "--lease-ms", "0"},
+      {}};
   Result<std::unique_ptr<FenceClient>> fence = FenceClient::Spawn(spec);
   ASSERT_TRUE(fence.ok()) << fence.status().ToString();
   EXPECT_EQ((*fence)->WaitForExit(5s), 2);

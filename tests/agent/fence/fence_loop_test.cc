@@ -26,7 +26,8 @@ class FenceLoopTest : public ::testing::Test {
   }
 
   std::future<int> Run(FenceCore& core) {
-    return std::async(std::launch::async, [&core, this] { return RunFence(core, clock, fence_end); });
+    return std::async(std::launch::async,
+                      [&core, this] { return RunFence(core, clock, fence_end); });
   }
 
   std::string Ask(const std::string& line) {

@@ -11,7 +11,9 @@ namespace {
 
 class FenceStateTest : public ::testing::Test {
  protected:
-  FenceStateTest() : dir(std::filesystem::temp_directory_path() / ("fence-state-" + std::to_string(::getpid()))) {
+  FenceStateTest()
+      : dir(std::filesystem::temp_directory_path() /
+            ("fence-state-" + std::to_string(::getpid()))) {
     std::filesystem::create_directories(dir);
   }
   ~FenceStateTest() override { std::filesystem::remove_all(dir); }
@@ -43,7 +45,8 @@ TEST_F(FenceStateTest, AMissingFileIsNotFound) {
 }
 
 TEST_F(FenceStateTest, RefusesWhatIsNotAFenceState) {
-  for (const char* text : {"{}", "[1]", "not json", R"({"role":"source","label":"x","state":"holding",
+  for (const char* text :
+       {"{}", "[1]", "not json", R"({"role":"source","label":"x","state":"holding",
       "reason":"","ran_ms":-1,"pid":1,"updated_unix_ms":1})"}) {
     std::string path = (dir / "bad.json").string();
     std::ofstream(path) << text;

@@ -74,7 +74,9 @@ class Child {
   explicit Child(pid_t pid) : pid_(pid) {}
   bool NetnsDiffers() const {
     std::error_code a, b;
-    return std::filesystem::read_symlink(netns(), a) != std::filesystem::read_symlink("/proc/self/ns/net", b) && !a;
+    return std::filesystem::read_symlink(netns(), a) !=
+               std::filesystem::read_symlink("/proc/self/ns/net", b) &&
+           !a;
   }
   pid_t pid_;
 };
@@ -135,10 +137,11 @@ class SourceFenceEndToEndTest : public ::testing::Test {
   // Spawns the fence; the test's copy of the page socket is closed, so the fence holds the last.
   std::unique_ptr<FenceClient> Spawn(PageLink& link, const TestCgroup& cgroup, const Child& netns,
                                      const Child& criu) {
-    FenceSpec spec{MIGRATE_FENCE_BINARY, FenceRole::kSource,
+    FenceSpec spec{MIGRATE_FENCE_BINARY,
+                   FenceRole::kSource,
                    {"--page-socket-fd", std::to_string(kFirstHandedFd), "--freezer", cgroup.dir(),
-                    "--netns", netns.netns(), "--criu-pid", std::to_string(criu.pid()),
-                    "--state", state_file(), "--label", "e2e-source"},
+                    "--netns", netns.netns(), "--criu-pid", std::to_string(criu.pid()), "--state",
+                    state_file(), "--label", "e2e-source"},
                    {link.fence_side.get()}};
     Result<std::unique_ptr<FenceClient>> client = FenceClient::Spawn(spec);
     EXPECT_TRUE(client.ok()) << client.status().ToString();
@@ -147,8 +150,8 @@ class SourceFenceEndToEndTest : public ::testing::Test {
   }
   std::string state_file() const { return (dir / "fence.json").string(); }
 
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("fence-source-e2e-" + std::to_string(::getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("fence-source-e2e-" + std::to_string(::getpid()));
 };
 
 TEST_F(SourceFenceEndToEndTest, ResumeResetsStopsCriuUnlocksAndThaws) {
@@ -156,8 +159,10 @@ TEST_F(SourceFenceEndToEndTest, ResumeResetsStopsCriuUnlocksAndThaws) {
   pid_t task = cgroup.StartSleeper();
   ASSERT_TRUE(FreezeCgroup(cgroup.dir()).ok());
   Child netns = Child::InNewNetns();
-  ASSERT_EQ(InNetns(netns, "sh -c 'iptables -N CRIU && iptables -A CRIU -j DROP && "
-                           "iptables -I INPUT -j CRIU && iptables -I OUTPUT -j CRIU'"), 0);
+  ASSERT_EQ(InNetns(netns,
+                    "sh -c 'iptables -N CRIU && iptables -A CRIU -j DROP && "
+                    "iptables -I INPUT -j CRIU && iptables -I OUTPUT -j CRIU'"),
+            0);
   ASSERT_EQ(InNetns(netns, "iptables -w -n -L CRIU"), 0);
   Child criu = Child::Sleep("1000");
   PageLink link = ConnectLoopback();

@@ -96,9 +96,9 @@ TEST_F(SourceFenceTest, NoFinWhenTheTasksCouldNotBeKilled) {
 }
 
 TEST_F(SourceFenceTest, MalformedAndForeignCommandsChangeNothing) {
-  for (const char* line : {"HOLD-UNTIL", "HOLD-UNTIL 1.5", "HOLD-UNTIL 12abc", "COMMIT now",
-                           "RESUME", "RELEASE all", "LEASE-UNTIL 5", "RUNNING 5", "KILL x",
-                           "DISARM", "STATUS please", " COMMIT"}) {
+  for (const char* line :
+       {"HOLD-UNTIL", "HOLD-UNTIL 1.5", "HOLD-UNTIL 12abc", "COMMIT now", "RESUME", "RELEASE all",
+        "LEASE-UNTIL 5", "RUNNING 5", "KILL x", "DISARM", "STATUS please", " COMMIT"}) {
     std::string answer = fence.Handle(line);
     EXPECT_EQ(answer.rfind("ERROR ", 0), 0u) << line << " -> " << answer;
   }

@@ -27,19 +27,23 @@ void WriteFile(const std::string& path, const std::string& value) {
 
 std::string TestCgroup::Unavailable(const std::string& hierarchy) {
   if (::geteuid() != 0) return "needs root (creates cgroups)";
-  if (::access((hierarchy + "/cgroup.procs").c_str(), W_OK) != 0) return "no cgroup hierarchy " + hierarchy;
+  if (::access((hierarchy + "/cgroup.procs").c_str(), W_OK) != 0)
+    return "no cgroup hierarchy " + hierarchy;
   return "";
 }
 
 TestCgroup::TestCgroup(const std::string& hierarchy)
-    : dir_(hierarchy + "/migrate-test-" + std::to_string(::getpid()) + "-" + std::to_string(next_id++)) {
+    : dir_(hierarchy + "/migrate-test-" + std::to_string(::getpid()) + "-" +
+           std::to_string(next_id++)) {
   if (::mkdir(dir_.c_str(), 0755) != 0) throw std::runtime_error("mkdir " + dir_);
 }
 
 TestCgroup::~TestCgroup() {
   for (pid_t pid : children_) ::kill(pid, SIGKILL);
-  if (::access((dir_ + "/freezer.state").c_str(), F_OK) == 0) WriteFile(dir_ + "/freezer.state", "THAWED");
-  if (::access((dir_ + "/cgroup.freeze").c_str(), F_OK) == 0) WriteFile(dir_ + "/cgroup.freeze", "0");
+  if (::access((dir_ + "/freezer.state").c_str(), F_OK) == 0)
+    WriteFile(dir_ + "/freezer.state", "THAWED");
+  if (::access((dir_ + "/cgroup.freeze").c_str(), F_OK) == 0)
+    WriteFile(dir_ + "/cgroup.freeze", "0");
   for (pid_t pid : children_) ::waitpid(pid, nullptr, 0);
   // The kernel lets a cgroup go only once its last task is fully gone: retry for a while.
   migrate::testing::PollUntil([&] { return ::rmdir(dir_.c_str()) == 0 || errno == ENOENT; },
@@ -57,11 +61,14 @@ pid_t TestCgroup::StartSleeper() {
   }
   children_.push_back(pid);
   // Joined once it is listed in the cgroup.
-  migrate::testing::PollUntil([&] {
-    std::ifstream in(procs);
-    for (long p = 0; in >> p;) if (p == pid) return true;
-    return false;
-  }, std::chrono::seconds(5));
+  migrate::testing::PollUntil(
+      [&] {
+        std::ifstream in(procs);
+        for (long p = 0; in >> p;)
+          if (p == pid) return true;
+        return false;
+      },
+      std::chrono::seconds(5));
   return pid;
 }
 
