@@ -166,7 +166,7 @@ Status PageLink::Loop() {
     bool stop = TakeRequests();
     MIGRATE_RETURN_IF_ERROR(WriteTls());
     if (stop) return Status::Ok();
-    MIGRATE_RETURN_IF_ERROR(PingIfDue(Clock::now()));
+    PingIfDue(Clock::now());
     MIGRATE_RETURN_IF_ERROR(WriteTls());
     MIGRATE_RETURN_IF_ERROR(PollOnce());
     MIGRATE_RETURN_IF_ERROR(CheckSilence(Clock::now()));
@@ -187,8 +187,8 @@ bool PageLink::TakeRequests() {
   return stop;
 }
 
-Status PageLink::PingIfDue(Clock::time_point now) {
-  if (options_.ping_interval.count() <= 0 || now < next_ping_) return Status::Ok();
+void PageLink::PingIfDue(Clock::time_point now) {
+  if (options_.ping_interval.count() <= 0 || now < next_ping_) return;
   const uint64_t seq = next_ping_seq_++;
   pings_[seq] = now;
   if (pings_.size() > kMaxPendingPings) pings_.erase(pings_.begin());
@@ -196,7 +196,6 @@ Status PageLink::PingIfDue(Clock::time_point now) {
   ping.mutable_ping()->set_seq(seq);
   QueueControl(ping);
   next_ping_ = now + options_.ping_interval;
-  return Status::Ok();
 }
 
 bool PageLink::WantTlsRead() const { return to_local_.size() < kLocalHighWater; }

@@ -117,7 +117,7 @@ class PageLink {
   // Takes what other threads asked for; true when Stop() was called.
   bool TakeRequests();
   void Wake();
-  Status PingIfDue(Clock::time_point now);
+  void PingIfDue(Clock::time_point now);
   Status PollOnce();
   Status CheckSilence(Clock::time_point now);
   bool WantTlsRead() const;
