@@ -23,13 +23,14 @@
 #include <vector>
 
 #include "proto/stream.pb.h"
+#include "transfer/base/log.h"
+#include "transfer/base/string_pool.h"
+#include "transfer/base/unique_fd.h"
 #include "transfer/stream/chunk_codec.h"
 #include "transfer/stream/frames.h"
-#include "transfer/base/log.h"
+#include "transfer/stream/hello.h"
 #include "transfer/stream/special_files.h"
-#include "transfer/base/string_pool.h"
 #include "transfer/stream/tls_connection.h"
-#include "transfer/base/unique_fd.h"
 
 namespace migrate::transfer {
 namespace {
@@ -434,14 +435,6 @@ Status ValidateOptions(const SendOptions& o) {
   return Status::Ok();
 }
 
-// Turns a VERDICT frame into the sender's result.
-Status VerdictStatus(const std::string& payload) {
-  ps::Verdict v;
-  if (!v.ParseFromString(payload)) return Status::Unavailable("receiver sent a malformed verdict");
-  if (v.code() == ps::VERDICT_CODE_COMMITTED) return Status::Ok();
-  return Status(StatusCodeFromName(v.status_code()), "receiver: " + v.message());
-}
-
 class Sender {
  public:
   Sender(const SendOptions& options, FileSource& source, const CancelFlag* cancel)
@@ -473,20 +466,10 @@ class Sender {
 
  private:
   Status Converse() {
-    ps::Hello hello;
-    hello.set_protocol_version(kProtocolVersion);
-    hello.set_token(options_.token);
-    hello.set_label(options_.label);
     MIGRATE_RETURN_IF_ERROR(
-        SendFrame(ps::FRAME_TYPE_HELLO, MessageFrame(ps::FRAME_TYPE_HELLO, hello)));
+        SendFrame(ps::FRAME_TYPE_HELLO, HelloFrame(options_.token, options_.label)));
     MIGRATE_RETURN_IF_ERROR(writer_->Flush());
-    std::string payload;
-    MIGRATE_ASSIGN_OR_RETURN(FrameHeader h, reader_->Next(&payload));
-    if (h.type == ps::FRAME_TYPE_VERDICT) return VerdictStatus(payload);
-    if (h.type != ps::FRAME_TYPE_ACCEPT) {
-      return Status::Unavailable("receiver answered HELLO with " +
-                                 std::string(FrameTypeName(h.type)));
-    }
+    MIGRATE_RETURN_IF_ERROR(AwaitAccept(*conn_));
 
     MIGRATE_ASSIGN_OR_RETURN(TagKey tag_key, ExportChunkTagKey(*conn_));
     Pipeline pipeline(options_, source_, cancel_, tag_key);
@@ -497,7 +480,8 @@ class Sender {
 
     // Wait for the verdict: verification, metadata, fsync and the commit on the other side.
     conn_->set_io_timeout(options_.verdict_timeout);
-    MIGRATE_ASSIGN_OR_RETURN(h, reader_->Next(&payload));
+    std::string payload;
+    MIGRATE_ASSIGN_OR_RETURN(FrameHeader h, reader_->Next(&payload));
     if (h.type != ps::FRAME_TYPE_VERDICT) {
       return Status::Unavailable("receiver sent " + std::string(FrameTypeName(h.type)) +
                                  " instead of a verdict");

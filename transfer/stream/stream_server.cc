@@ -22,11 +22,13 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <variant>
 
 #include "proto/stream.pb.h"
+#include "transfer/base/log.h"
 #include "transfer/stream/fd_reserve.h"
 #include "transfer/stream/frames.h"
-#include "transfer/base/log.h"
+#include "transfer/stream/hello.h"
 #include "transfer/stream/staging_tree.h"
 #include "transfer/stream/stream_receiver.h"
 #include "transfer/stream/tls_connection.h"
@@ -39,13 +41,23 @@ namespace ps = proto::stream;
 constexpr size_t kMinTokenBytes = 16;
 constexpr auto kCloseTimeout = std::chrono::milliseconds(1000);
 
+// One expected token: a data stream or a page link.
 struct Slot {
-  ExpectedStream expected;
+  std::variant<ExpectedStream, ExpectedLink> expected;
   enum class State { kPending, kRunning, kDone } state = State::kPending;
   std::optional<Result<TransferStats>> outcome;
   CancelFlag cancel;
   std::mutex commit_mu;  // the commit and Cancel() exclude each other
   TransferProgress progress;
+
+  ExpectedStream& stream() { return std::get<ExpectedStream>(expected); }
+  const std::string& peer_node() const {
+    return std::visit([](const auto& e) -> const std::string& { return e.expected_peer_node_name; },
+                      expected);
+  }
+  const std::string& label() const {
+    return std::visit([](const auto& e) -> const std::string& { return e.label; }, expected);
+  }
 };
 
 // Sets the slot's cancel flag between commits: once it returns, the stream either was
@@ -133,6 +145,10 @@ struct StreamServer::Impl {
                                       ConnState& state);
   void Receive(TlsConnection& conn, Slot& slot, const std::string& peer, uint64_t hello_bytes,
                Clock::time_point start);
+  // ACCEPT, then the connection goes to the link's on_connect.
+  void HandOver(std::unique_ptr<TlsConnection> conn, Slot& slot, const std::string& peer);
+  // Adds a checked token's slot.
+  Status Register(const std::string& token, std::variant<ExpectedStream, ExpectedLink> expected);
   Status CommitUnlessCancelled(Slot& slot, StagingTree& tree);
   void Refuse(TlsConnection& conn, const Status& st, const std::string& peer);
   // Tells the observer of a connection closed before any stream (StreamObserver).
@@ -276,13 +292,13 @@ Result<std::shared_ptr<Slot>> StreamServer::Impl::Claim(const ps::Hello& hello,
   if (it->second->state != Slot::State::kPending) {
     return Status::PermissionDenied("stream token already used");
   }
-  const std::string& want = it->second->expected.expected_peer_node_name;
+  const std::string& want = it->second->peer_node();
   bool name_ok = std::any_of(id.dns_names.begin(), id.dns_names.end(),
                              [&](const std::string& n) { return EqualsIgnoreCase(n, want); });
   if (id.role != tls::Role::kNode || !name_ok) {
     return Status::PermissionDenied("peer certificate (" + id.common_name + ", role " +
-                                    std::string(tls::RoleName(id.role)) + ") is not node " +
-                                    want + " that this stream expects");
+                                    std::string(tls::RoleName(id.role)) + ") is not node " + want +
+                                    " that this token expects");
   }
   if (CountLocked(/*streaming=*/true) >= options.max_connections) {
     // Not consumed: the sender may retry once a stream has finished.
@@ -321,9 +337,13 @@ void StreamServer::Impl::HandleConnection(int fd, const std::string& peer, ConnS
     Refused(slot.status().code() == StatusCode::kUnavailable ? "limit" : "peer");
     return Refuse(**conn, slot.status(), peer);
   }
-  MIGRATE_LOG(kInfo, (*slot)->expected.label) << "stream from " << peer << " ("
-                                              << id->common_name << ") into "
-                                              << (*slot)->expected.final_dir;
+  if (std::holds_alternative<ExpectedLink>((*slot)->expected)) {
+    MIGRATE_LOG(kInfo, (*slot)->label())
+        << "page link from " << peer << " (" << id->common_name << ")";
+    return HandOver(std::move(*conn), **slot, peer);
+  }
+  MIGRATE_LOG(kInfo, (*slot)->label()) << "stream from " << peer << " (" << id->common_name
+                                       << ") into " << (*slot)->stream().final_dir;
   Receive(**conn, **slot, peer, hello_bytes, state.accepted);
 }
 
@@ -332,20 +352,16 @@ Status StreamServer::Impl::CommitUnlessCancelled(Slot& slot, StagingTree& tree) 
   // stream never appears, and the server's lock is not held across the rename and fsync.
   std::lock_guard<std::mutex> lock(slot.commit_mu);
   if (slot.cancel.cancelled()) return Status::Aborted("cancelled");
-  return tree.Commit(slot.expected.final_dir);
+  return tree.Commit(slot.stream().final_dir);
 }
 
 void StreamServer::Impl::Receive(TlsConnection& conn, Slot& slot, const std::string& peer,
                                  uint64_t hello_bytes, Clock::time_point start) {
-  const ExpectedStream& expected = slot.expected;
+  const ExpectedStream& expected = slot.stream();
   if (options.observer != nullptr) options.observer->StreamStarted(StreamDirection::kReceive);
   conn.set_cancel(&slot.cancel);
   conn.set_io_timeout(expected.limits.io_timeout);
-  std::string accept = MessageFrame(ps::FRAME_TYPE_ACCEPT, [] {
-    ps::Accept a;
-    a.set_protocol_version(kProtocolVersion);
-    return a;
-  }());
+  std::string accept = AcceptFrame();
   Status st = conn.WriteAll(accept.data(), accept.size());
   FrameReader reader(&conn, expected.limits.max_frame_bytes);
   std::unique_ptr<StagingTree> tree;
@@ -384,6 +400,22 @@ void StreamServer::Impl::Receive(TlsConnection& conn, Slot& slot, const std::str
   MIGRATE_LOG(kInfo, expected.label) << "stream committed to " << expected.final_dir << ": "
                                      << stats.files << " entries, " << stats.raw_bytes << " bytes";
   Finish(slot, stats);
+}
+
+void StreamServer::Impl::HandOver(std::unique_ptr<TlsConnection> conn, Slot& slot,
+                                  const std::string& peer) {
+  std::string accept = AcceptFrame();
+  conn->set_io_timeout(options.handshake_timeout);
+  Status st = conn->WriteAll(accept.data(), accept.size());
+  if (!st.ok()) {
+    st = st.WithContext("accept page link from " + peer);
+    MIGRATE_LOG(kWarn, slot.label()) << st.ToString();
+    return Finish(slot, st);
+  }
+  conn->set_cancel(nullptr);  // the link's owner decides when it ends
+  std::get<ExpectedLink>(slot.expected).on_connect(std::move(conn));
+  MIGRATE_LOG(kInfo, slot.label()) << "page link from " << peer << " ended";
+  Finish(slot, TransferStats{});
 }
 
 StreamServer::StreamServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -478,13 +510,28 @@ Status StreamServer::Expect(const std::string& token, ExpectedStream expected) {
     return Status::InvalidArgument("staging directory " + expected.staging_dir +
                                    " is not on the same file system as " + expected.final_dir);
   }
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->stopping) return Status::FailedPrecondition("stream server is stopping");
-  if (impl_->slots.count(token) != 0)
-    return Status::AlreadyExists("stream token already registered");
+  return impl_->Register(token, std::move(expected));
+}
+
+Status StreamServer::ExpectLink(const std::string& token, ExpectedLink expected) {
+  if (token.size() < kMinTokenBytes) {
+    return Status::InvalidArgument("link token must have at least 16 bytes");
+  }
+  if (expected.expected_peer_node_name.empty()) {
+    return Status::InvalidArgument("page link needs the expected peer's node name");
+  }
+  if (!expected.on_connect) return Status::InvalidArgument("page link needs on_connect");
+  return impl_->Register(token, std::move(expected));
+}
+
+Status StreamServer::Impl::Register(const std::string& token,
+                                    std::variant<ExpectedStream, ExpectedLink> expected) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (stopping) return Status::FailedPrecondition("stream server is stopping");
+  if (slots.count(token) != 0) return Status::AlreadyExists("stream token already registered");
   auto slot = std::make_shared<Slot>();
   slot->expected = std::move(expected);
-  impl_->slots.emplace(token, std::move(slot));
+  slots.emplace(token, std::move(slot));
   return Status::Ok();
 }
 

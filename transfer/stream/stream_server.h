@@ -4,6 +4,8 @@
 // expected source node, is received into a fresh directory under `staging_dir`, verified
 // (every chunk, every file digest, the trailer manifest) and only then renamed to
 // `final_dir`. On any error the staging directory is removed and `final_dir` never appears.
+// A migration may also register a page link (ExpectLink): the same token and certificate
+// rules, then the connection is handed over as it is (post-copy's lazy page traffic).
 //
 // Threads: the server owns its threads (one acceptor, one per connection plus one
 // decompressing writer per connection). All public methods are thread-safe.
@@ -11,12 +13,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
-#include "transfer/stream/byte_budget.h"
 #include "transfer/base/status.h"
+#include "transfer/stream/byte_budget.h"
 #include "transfer/stream/stream_types.h"
+#include "transfer/stream/tls_connection.h"
 #include "transfer/tls/tls.h"
 
 namespace migrate::transfer {
@@ -35,6 +39,18 @@ struct ExpectedStream {
   bool preserve_ownership = true;  // chown entries to the sender's uid/gid (needs root)
   bool fsync = true;               // fdatasync files and directories before the commit
   FaultHook fault_hook;            // tests only
+};
+
+// A page link the server expects: after the HELLO it answers ACCEPT and hands the
+// connection to `on_connect`.
+struct ExpectedLink {
+  std::string expected_peer_node_name;  // must be a SAN DNS name of the client (role node)
+  std::string label;                    // for logs: migration id
+  // Called once, on the connection's own thread, with the connection after ACCEPT (no cancel
+  // flag set on it; its io_timeout is the server's handshake_timeout). The link's slot is
+  // finished, and counted against max_connections, until it returns. The server's destructor
+  // waits for it: make it return first (PageLink::Stop).
+  std::function<void(std::unique_ptr<TlsConnection>)> on_connect;
 };
 
 struct StreamServerOptions {
@@ -69,6 +85,13 @@ class StreamServer {
   // token is shorter than 16 bytes, final_dir exists, or staging_dir is missing or on another
   // file system than final_dir's parent.
   Status Expect(const std::string& token, ExpectedStream expected);
+
+  // Registers a one-time token for a page link. kAlreadyExists if the token is known;
+  // kInvalidArgument if it is shorter than 16 bytes, or the node name or on_connect is
+  // missing. Wait() on the token returns once on_connect has returned (empty stats);
+  // Cancel() before the link connects makes a later connect refused (Wait: kAborted);
+  // Cancel() of a running link does nothing (its owner stops it).
+  Status ExpectLink(const std::string& token, ExpectedLink expected);
 
   // Blocks until the token's stream has finished (verified and committed: its stats; or its
   // error), or `deadline` passes (kDeadlineExceeded; the stream keeps running). kNotFound for

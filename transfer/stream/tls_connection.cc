@@ -138,6 +138,30 @@ Status TlsConnection::WaitFor(Want want, Clock::time_point deadline, const char*
   }
 }
 
+Status TlsConnection::Failure(int err, const char* what) {
+  if (err == SSL_ERROR_SYSCALL) {
+    int e = errno;
+    std::string text = tls::OpenSslErrorText(what);
+    if (e == 0) return Status::Unavailable(text + ": connection closed by peer without TLS close");
+    return Status::Unavailable(text + ": " + std::strerror(e));
+  }
+  unsigned long detail = ERR_peek_error();
+  std::string text = tls::OpenSslErrorText(what);
+  // Verification failures are refusals, not outages.
+  if (ERR_GET_REASON(detail) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+    long v = SSL_get_verify_result(ssl_);
+    return Status::PermissionDenied(text + " (" + X509_verify_cert_error_string(v) + ")");
+  }
+  if (ERR_GET_REASON(detail) == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||
+      ERR_GET_REASON(detail) == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
+      ERR_GET_REASON(detail) == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
+      ERR_GET_REASON(detail) == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN ||
+      ERR_GET_REASON(detail) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+    return Status::PermissionDenied(text);
+  }
+  return Status::Unavailable(text);
+}
+
 template <typename Op>
 Result<int> TlsConnection::Drive(Op op, Clock::time_point deadline, const char* what) {
   if (fd_ < 0) return Status::Aborted(std::string(what) + ": connection closed locally");
@@ -157,31 +181,8 @@ Result<int> TlsConnection::Drive(Op op, Clock::time_point deadline, const char* 
         continue;
       case SSL_ERROR_ZERO_RETURN:
         return 0;
-      case SSL_ERROR_SYSCALL: {
-        int e = errno;
-        std::string text = tls::OpenSslErrorText(what);
-        if (e == 0) {
-          return Status::Unavailable(text + ": connection closed by peer without TLS close");
-        }
-        return Status::Unavailable(text + ": " + std::strerror(e));
-      }
-      default: {
-        unsigned long detail = ERR_peek_error();
-        std::string text = tls::OpenSslErrorText(what);
-        // Verification failures are refusals, not outages.
-        if (ERR_GET_REASON(detail) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-          long v = SSL_get_verify_result(ssl_);
-          return Status::PermissionDenied(text + " (" + X509_verify_cert_error_string(v) + ")");
-        }
-        if (ERR_GET_REASON(detail) == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||
-            ERR_GET_REASON(detail) == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
-            ERR_GET_REASON(detail) == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
-            ERR_GET_REASON(detail) == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN ||
-            ERR_GET_REASON(detail) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
-          return Status::PermissionDenied(text);
-        }
-        return Status::Unavailable(text);
-      }
+      default:
+        return Failure(err, what);
     }
   }
 }
@@ -295,6 +296,40 @@ Result<size_t> TlsConnection::ReadSome(void* buf, size_t size, Clock::time_point
 Status TlsConnection::ReadExact(void* buf, size_t size) {
   return transfer::ReadExact(*this, buf, size, Clock::now() + io_timeout_);
 }
+
+template <typename Op>
+Result<bool> TlsConnection::Once(Op op, const char* what) {
+  if (fd_ < 0) return Status::Aborted(std::string(what) + ": connection closed locally");
+  SigpipeGuard no_sigpipe;
+  ERR_clear_error();
+  errno = 0;
+  int r = op();
+  if (r > 0) return true;
+  int err = SSL_get_error(ssl_, r);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return false;
+  if (err == SSL_ERROR_ZERO_RETURN) {
+    return Status::Unavailable(std::string(what) + ": peer closed the connection");
+  }
+  return Failure(err, what);
+}
+
+Result<size_t> TlsConnection::TryRead(void* buf, size_t size) {
+  size_t got = 0;
+  MIGRATE_ASSIGN_OR_RETURN(bool done,
+                           Once([&] { return SSL_read_ex(ssl_, buf, size, &got); }, "TLS read"));
+  bytes_read_ += got;
+  return done ? got : size_t{0};
+}
+
+Result<size_t> TlsConnection::TryWrite(const void* data, size_t size) {
+  size_t written = 0;
+  MIGRATE_ASSIGN_OR_RETURN(
+      bool done, Once([&] { return SSL_write_ex(ssl_, data, size, &written); }, "TLS write"));
+  bytes_written_ += written;
+  return done ? written : size_t{0};
+}
+
+bool TlsConnection::HasBufferedInput() { return fd_ >= 0 && SSL_has_pending(ssl_) == 1; }
 
 bool TlsConnection::ReadableNow() {
   if (fd_ < 0) return false;

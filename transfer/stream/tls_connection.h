@@ -51,6 +51,17 @@ class TlsConnection final : public ByteSource {
   // True when a read would not block (decrypted bytes pending or the socket is readable).
   bool ReadableNow();
 
+  // Non-blocking calls for a caller that polls fd() itself (the page link). TryRead reads
+  // what is there: 0 when nothing is (poll for input, or for output after a WANT_WRITE:
+  // both are polled by such callers), kUnavailable when the peer closed (close_notify or
+  // not). TryWrite writes all `size` bytes or none yet: after a 0, call it again with the
+  // same bytes (they may have moved) and the same size once the socket is writable.
+  Result<size_t> TryRead(void* buf, size_t size);
+  Result<size_t> TryWrite(const void* data, size_t size);
+  // True when OpenSSL holds received bytes (decrypted or not) that poll() on fd() no longer
+  // reports.
+  bool HasBufferedInput();
+
   // Orderly close: sends close_notify, then reads and discards until the peer's
   // close_notify or EOF (at most `drain_timeout`), so that no unread data makes the kernel
   // answer with a reset that truncates what the peer has not read yet.
@@ -69,10 +80,15 @@ class TlsConnection final : public ByteSource {
   // call on, also on error.
   static Result<std::unique_ptr<TlsConnection>> Wrap(int fd, const tls::ContextPtr& ctx,
                                                      const CancelFlag* cancel);
+  // The status of a failed OpenSSL call (SSL_get_error `err`, not a WANT_*).
+  Status Failure(int err, const char* what);
   enum class Want { kRead, kWrite };
   // Waits until the socket is ready for `want`, the deadline passes or cancel is set.
   Status WaitFor(Want want, Clock::time_point deadline, const char* what);
   // Runs one OpenSSL call until it completes; returns its >0 result, 0 on clean close.
+  // One non-blocking OpenSSL call: true when it completed, false when it would block.
+  template <typename Op>
+  Result<bool> Once(Op op, const char* what);
   template <typename Op>
   Result<int> Drive(Op op, Clock::time_point deadline, const char* what);
 
