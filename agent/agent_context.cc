@@ -1,8 +1,19 @@
 #include "agent/agent_context.h"
 
+#include "agent/fence/fence_client.h"
+
 #include "agent/agent_metrics.h"
 
 namespace migrate::agent {
+
+Result<std::string> FenceBinary(const AgentContext& ctx) {
+  if (!ctx.deps().fence_path.empty()) return ctx.deps().fence_path;
+  return fence::FindFenceBinary();
+}
+
+std::string FenceStatePath(const AgentContext& ctx, const std::string& migration_id) {
+  return ctx.MigrationDir(migration_id) + "/fence.json";
+}
 
 AgentContext::AgentContext(AgentDeps deps)
     : deps_(std::move(deps)),

@@ -11,6 +11,7 @@
 #include "agent/failpoints.h"
 #include "agent/journal.h"
 #include "agent/migration_store.h"
+#include "agent/post_copy_sessions.h"
 #include "agent/runtime/criu.h"
 #include "agent/runtime/process_runner.h"
 #include "agent/runtime/runtime.h"
@@ -41,7 +42,22 @@ struct AgentDeps {
   std::chrono::milliseconds step_lock_wait{std::chrono::seconds(30)};
   // Ended migrations' journals and images are removed this long after they ended.
   std::chrono::milliseconds retention{std::chrono::hours(72)};
+  // Post-copy: the destination's copy lives at most this long without a page-link round
+  // trip; the source resumes on its own no earlier than lease + margin after the last one.
+  std::chrono::milliseconds post_copy_lease{2000};
+  std::chrono::milliseconds post_copy_margin{1000};
+  std::string fence_path;  // the migrate-fence binary (empty: found next to the agent)
+  // Tests only (MIGRATE_TAMPER_PAGE_BYTES): the source corrupts the first page frame it sends
+  // after this many bytes of pages (0: never).
+  uint64_t tamper_page_bytes = 0;
 };
+
+class AgentContext;
+// The migrate-fence binary: AgentDeps::fence_path, else found beside the agent or on PATH.
+Result<std::string> FenceBinary(const AgentContext& ctx);
+// Where a migration's fence keeps its state (<state>/migrations/<id>/fence.json); the fence
+// names it in its arguments, so WaitForOrphans(FenceStatePath(...)) waits for the fence.
+std::string FenceStatePath(const AgentContext& ctx, const std::string& migration_id);
 
 class AgentContext {
  public:
@@ -56,6 +72,7 @@ class AgentContext {
   StateFiles& files() const { return *files_; }
   const Journal& journal() const { return journal_; }
   MigrationStore& store() { return store_; }
+  PostCopySessions& post_copy() { return post_copy_; }
   AgentMetrics& metrics() const { return *metrics_; }
   const std::string& node() const { return deps_.config.node_name(); }
   void Hit(std::string_view failpoint, Migration& m) const {
@@ -77,6 +94,7 @@ class AgentContext {
   std::unique_ptr<AgentMetrics> own_metrics_;  // when deps_.metrics is null
   AgentMetrics* metrics_;
   MigrationStore store_;
+  PostCopySessions post_copy_;
 };
 
 

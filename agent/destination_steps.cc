@@ -2,6 +2,7 @@
 
 
 #include "agent/agent_metrics.h"
+#include "agent/destination_pages.h"
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
@@ -31,6 +32,36 @@ transfer::ExpectedStream Expected(const proto::MigrationRecord& r, std::string f
   return expected;
 }
 
+bool IsPostCopy(const proto::MigrationRecord& r) {
+  return r.strategy() == proto::STRATEGY_POST_COPY;
+}
+
+// The restored container's cgroup in every hierarchy, for the fence to kill: the path asked
+// for, else the one in the received config.json (soft: the source's).
+std::vector<std::string> FenceCgroups(const proto::MigrationRecord& r,
+                                      const std::optional<std::string>& cgroups_path) {
+  std::string path = cgroups_path.value_or("");
+  if (path.empty()) {
+    auto config = runtime::OciConfig::Load(r.bundle_dir() + "/config.json");
+    if (config.ok()) path = config->cgroups_path().value_or("");
+  }
+  return path.empty() ? std::vector<std::string>() : runtime::CgroupDirs(path);
+}
+
+// The fence kills every task of the copy's cgroup: it must hold none but the copy's.
+Status CheckFenceable(const std::vector<std::string>& cgroups) {
+  for (const std::string& dir : cgroups) {
+    Result<std::string> procs = runtime::ReadFile(dir + "/cgroup.procs");
+    if (procs.ok() && !procs->empty()) {
+      return Status::FailedPrecondition(
+          "post-copy: cgroup " + dir + " already holds tasks, which the fence of the copy "
+          "restored into it would kill with it (give the container a cgroup of its own: "
+          "--cgroup-path)");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<proto::PrepareReceiveResponse> DestinationSteps::PrepareReceive(
@@ -53,6 +84,7 @@ Result<proto::PrepareReceiveResponse> DestinationSteps::PrepareReceive(
   r.set_approved_config_sha256(request.approved_config_sha256());
   r.set_bundle_dir(ctx_.BundleDir(request.container_id(), request.migration_id()));
   r.set_images_dir(ctx_.MigrationDir(request.migration_id()) + "/images");
+  r.set_strategy(request.strategy());
   Status made = Status::Ok();
   for (const std::string& d : {ctx_.MigrationDir(request.migration_id()), ctx_.StagingDir(),
                                ctx_.ContainerHome(request.container_id())}) {
@@ -60,11 +92,14 @@ Result<proto::PrepareReceiveResponse> DestinationSteps::PrepareReceive(
   }
   Result<std::string> bundle_token = tls::RandomHex(32);
   Result<std::string> images_token = tls::RandomHex(32);
-  if (made.ok() && !bundle_token.ok()) made = bundle_token.status();
-  if (made.ok() && !images_token.ok()) made = images_token.status();
+  Result<std::string> pages_token = tls::RandomHex(32);
+  for (const auto* token : {&bundle_token, &images_token, &pages_token}) {
+    if (made.ok() && !token->ok()) made = token->status();
+  }
   if (made.ok()) {
     r.set_bundle_token(*bundle_token);
     r.set_images_token(*images_token);
+    if (IsPostCopy(r)) r.set_pages_token(*pages_token);
     made = ctx_.store().Advance(*m, Event::kPrepareReceive);
   }
   if (!made.ok()) {
@@ -99,7 +134,16 @@ Result<proto::PrepareReceiveResponse> DestinationSteps::Expect(Migration& m) {
     ctx_.deps().streams->Cancel(r.bundle_token());
     return expected.WithContext("images stream");
   }
+  if (IsPostCopy(r)) {
+    auto pages = DestinationPages::Expect(ctx_, r);
+    if (!pages.ok()) {
+      CancelStreams(r);
+      return pages.status();
+    }
+    ctx_.post_copy().PutDestination(r.migration_id(), *pages);
+  }
   proto::PrepareReceiveResponse response;
+  response.set_pages_token(r.pages_token());
   response.set_bundle_token(r.bundle_token());
   response.set_images_token(r.images_token());
   response.set_data_port(ctx_.deps().streams->port());
@@ -200,12 +244,34 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
   options.cgroup_mode = mode;
   options.cgroups_path = cgroups_path;
   options.criu = CriuOptionsOf(request);
+  std::shared_ptr<DestinationPages> pages;
+  if (IsPostCopy(r)) {
+    pages = ctx_.post_copy().Destination(r.migration_id());
+    const std::vector<std::string> cgroups = FenceCgroups(r, cgroups_path);
+    Status before = pages ? CheckFenceable(cgroups)
+                          : Status::FailedPrecondition("the page link of this migration is gone "
+                                                       "(the agent restarted)");
+    if (before.ok()) before = pages->BeforeRestore(options.work_dir, cgroups);
+    if (!before.ok()) {
+      (void)ctx_.store().Advance(m, Event::kRestoreFailed, before.message());
+      return before.WithContext("post-copy restore on " + ctx_.node());
+    }
+    options.extra_args.push_back("--lazy-pages");
+  }
   auto restored = ctx_.runtime().Restore(options);
   auto state = restored.ok() ? ctx_.runtime().State(r.container_id())
                              : Result<runtime::ContainerState>(restored.status());
   if (state.ok() && state->status != "running") {
     state = Status::FailedPrecondition("container is not running after restore (" +
                                        state->status + ")");
+  }
+  Result<proto::PostCopyStats> post_copy = proto::PostCopyStats();
+  if (state.ok() && pages) {
+    ctx_.Hit("destination.post_copy_running", m);
+    post_copy = pages->AwaitPages(restored->running_at);
+    if (!post_copy.ok()) state = post_copy.status();
+  } else if (!state.ok() && pages) {
+    (void)pages->KillCopy("the restore failed: " + state.status().message());
   }
   if (!state.ok()) {
     (void)KillOrphans(r.images_dir(), r.migration_id());  // a CRIU the failed restore left
@@ -218,11 +284,13 @@ Result<proto::RestoreResponse> DestinationSteps::RunRestore(
   ctx_.Hit("destination.restored", m);
   proto::RestoreResponse response = runtime::RestoreResultToProto(*restored);
   response.set_running_for_ms(MillisSince(restored->running_at));
+  if (pages) *response.mutable_post_copy() = *post_copy;
   return response;
 }
 
 Status DestinationSteps::Commit(Migration& m) {
   proto::MigrationRecord& r = m.record;
+  ctx_.post_copy().Drop(r.migration_id());
   MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kCommitBegin));
   if (!r.keep_images()) MIGRATE_RETURN_IF_ERROR(ctx_.files().RemoveTree(r.images_dir()));
   if (ctx_.deps().streams != nullptr) {
@@ -236,6 +304,11 @@ Status DestinationSteps::Commit(Migration& m) {
 }
 
 void DestinationSteps::CancelStreams(const proto::MigrationRecord& r) {
+  if (auto pages = ctx_.post_copy().Destination(r.migration_id())) {
+    (void)pages->KillCopy("rolled back");
+    pages->Cancel();
+    ctx_.post_copy().Drop(r.migration_id());
+  }
   if (ctx_.deps().streams == nullptr) return;
   for (const std::string& token : {r.bundle_token(), r.images_token()}) {
     if (!token.empty()) ctx_.deps().streams->Cancel(token);
@@ -249,6 +322,9 @@ Status DestinationSteps::Rollback(Migration& m) {
   // run of the agent must end before the container's state can tell anything.
   MIGRATE_RETURN_IF_ERROR(WaitForOrphans(r.images_dir(), ctx_.deps().orphan_wait,
                                          r.migration_id()));
+  // Post-copy: a fence an earlier run left kills the copy at its lease's end.
+  MIGRATE_RETURN_IF_ERROR(WaitForOrphans(FenceStatePath(ctx_, r.migration_id()),
+                                         ctx_.deps().orphan_wait, r.migration_id()));
   MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRollbackBegin));
   auto state = ctx_.runtime().State(r.container_id());
   if (state.ok() && runtime::SameBundle(state->bundle, r.bundle_dir())) {

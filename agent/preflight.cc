@@ -1,5 +1,7 @@
 #include "agent/preflight.h"
 
+#include "agent/post_copy_checks.h"
+
 #include <linux/capability.h>
 #include <signal.h>
 #include <unistd.h>
@@ -136,6 +138,14 @@ void Checks::FileLeases(const std::vector<int>& pids) {
   if (leases.empty()) return;
   std::string list;
   for (const std::string& lease : leases) list += (list.empty() ? "" : "; ") + lease;
+  if (request_.strategy() == proto::STRATEGY_POST_COPY) {
+    Add("file-leases", false,
+        std::to_string(leases.size()) + " write lease(s) held by the container's tasks (" + list +
+            "): post-copy reads the root file system while their holder is frozen and alive, "
+            "which would break them",
+        "use --strategy stop-and-copy");
+    return;
+  }
   // Not a refusal: the file-locks check (which counts leases too) asks for --file-locks.
   Add("file-leases", true,
       std::to_string(leases.size()) + " write lease(s) held by the container's tasks (" + list +
@@ -331,6 +341,11 @@ Result<proto::PreflightResponse> Checks::Run() {
     MIGRATE_RETURN_IF_ERROR(Source(*info));
   } else {
     Destination(*caps, *info);
+  }
+  if (request_.strategy() == proto::STRATEGY_POST_COPY) {
+    for (proto::PreflightCheck& c : PostCopyChecks(ctx_, request_, *caps, info->init_pid())) {
+      *response_.add_checks() = std::move(c);
+    }
   }
   LogChecks();
   return response_;

@@ -154,6 +154,9 @@ Status Serve(const ServeFlags& flags) {
   deps.client_tls = client_tls;
   deps.agent_version = kVersion;
   deps.failpoints = Failpoints::FromEnvironment(config.state_dir());
+  if (const char* tamper = std::getenv("MIGRATE_TAMPER_PAGE_BYTES"); tamper && *tamper) {
+    deps.tamper_page_bytes = std::strtoull(tamper, nullptr, 10);
+  }
   deps.metrics = &metrics;
   deps.orphan_wait = std::chrono::seconds(config.orphan_wait_seconds());
   deps.retention = std::chrono::hours(config.retention_hours());

@@ -4,6 +4,8 @@
 
 #include "agent/agent_metrics.h"
 #include "agent/checkpoint_streams.h"
+#include "agent/fence/network_lock.h"
+#include "agent/source_pages.h"
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
@@ -33,6 +35,10 @@ proto::TransferStats StatsToProto(const transfer::TransferStats& stats) {
   out.set_duration_ms(static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(stats.duration).count()));
   return out;
+}
+
+bool IsPostCopy(const proto::MigrationRecord& r) {
+  return r.strategy() == proto::STRATEGY_POST_COPY;
 }
 
 uint64_t MillisSinceSteady(std::chrono::steady_clock::time_point since) {
@@ -81,6 +87,8 @@ Result<CgroupMode> SourceSteps::PrepareFreeze(Migration& m,
   r.set_peer_node(request.target().node_name());
   r.set_source_bundle(state.bundle);
   r.set_cgroup_mode(request.cgroup_mode());
+  r.set_strategy(request.strategy());
+  if (IsPostCopy(r)) MIGRATE_RETURN_IF_ERROR(CheckPostCopy(request));
   r.set_images_dir(ctx_.MigrationDir(r.migration_id()) + "/images");
   MIGRATE_RETURN_IF_ERROR(ctx_.files().RemoveTree(r.images_dir()));
   MIGRATE_RETURN_IF_ERROR(ctx_.files().MakeDirs(r.images_dir()));
@@ -105,7 +113,9 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   checkpoint.work_dir = ctx_.MigrationDir(r.migration_id()) + "/dump-work";
   checkpoint.cgroup_mode = mode;
   checkpoint.criu = CriuOptionsOf(request);
-  auto dumped = ctx_.runtime().Checkpoint(checkpoint);
+  std::shared_ptr<SourcePages> pages;
+  auto dumped = IsPostCopy(r) ? DumpAllButPages(m, request, checkpoint, &pages)
+                              : ctx_.runtime().Checkpoint(checkpoint);
   const auto dump_end = std::chrono::steady_clock::now();
   ctx_.Hit("source.dump_returned", m);
   streams.DumpEnded(dumped.status());
@@ -119,6 +129,11 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   // verified, the destination cannot restore, so the phase stays CHECKPOINTING (a restart
   // restores the container here).
   if (Status sent = streams.Outcome(); !sent.ok()) {
+    if (pages) {
+      Status resumed = pages->Resume("a stream failed: " + sent.message());
+      sent = sent.WithContext(resumed.ok() ? "the source resumed" : resumed.message());
+      ctx_.post_copy().Drop(r.migration_id());
+    }
     (void)ctx_.store().Advance(m, Event::kCheckpointFailed, sent.message());
     return sent;
   }
@@ -129,9 +144,37 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   *response.mutable_stats() = StatsToProto(streams.images());
   response.set_transfer_tail_ms(MillisSinceSteady(dump_end));
   response.set_frozen_for_ms(MillisSince(dumped->started));
+  response.set_strategy(IsPostCopy(r) ? proto::STRATEGY_POST_COPY : proto::STRATEGY_STOP_AND_COPY);
   ctx_.metrics().Downtime(proto::ROLE_SOURCE,
                           std::chrono::milliseconds(response.frozen_for_ms()));
   return response;
+}
+
+// Post-copy: the dump up to CRIU's page server (SourcePages), the transfer kept in the
+// agent's post-copy sessions until the commit or rollback.
+Result<runtime::CheckpointResult> SourceSteps::DumpAllButPages(
+    Migration& m, const proto::CheckpointSendRequest& request,
+    const runtime::CheckpointOptions& checkpoint, std::shared_ptr<SourcePages>* pages) {
+  MIGRATE_ASSIGN_OR_RETURN(*pages, SourcePages::Start(ctx_, m, request, checkpoint));
+  Result<runtime::CheckpointResult> dumped = (*pages)->WaitReady();
+  if (dumped.ok()) ctx_.post_copy().PutSource(m.record.migration_id(), *pages);
+  return dumped;
+}
+
+// What post-copy cannot carry, refused before the freeze.
+Status SourceSteps::CheckPostCopy(const proto::CheckpointSendRequest& request) {
+  if (request.tcp_established()) {
+    return Status::FailedPrecondition(
+        "post-copy with --tcp-established: a rollback would resume the source's connections "
+        "at the sequence numbers of the freeze after the destination's copy used them");
+  }
+  auto pids = ctx_.runtime().Pids(request.container_id());
+  if (pids.ok() && !runtime::WriteLeasesHeld(*pids).empty()) {
+    return Status::FailedPrecondition(
+        "post-copy with write leases held: the bundle is read while their holder is frozen "
+        "and alive, which breaks the leases");
+  }
+  return Status::Ok();
 }
 
 // Why the bundle must wait for the dump's end ("" when it goes at the freeze): with
@@ -170,6 +213,7 @@ std::string SourceSteps::AfterFailedDump(const proto::MigrationRecord& r) {
 Status SourceSteps::Commit(Migration& m) {
   proto::MigrationRecord& r = m.record;
   MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kCommitBegin));
+  if (IsPostCopy(r)) MIGRATE_RETURN_IF_ERROR(EndPostCopy(m, /*commit=*/true));
   // runc destroyed the container at the end of its dump; one left from this bundle (paused,
   // stopped) goes too: the destination runs it now. One from another bundle is not ours.
   auto state = ctx_.runtime().State(r.container_id());
@@ -199,8 +243,29 @@ void SourceSteps::RemoveOwnBundle(const proto::MigrationRecord& r) {
   if (left.ok() && left->empty()) (void)ctx_.files().RemoveTree(home);
 }
 
+// Post-copy's end on the source: the session's fence releases (commit: CRIU ends the tasks) or
+// resumes (rollback) the source. A fence an earlier run of this agent left is ended: the
+// controller commits or rolls back the source only on the destination's word, and the
+// freezer keeps the tasks whole without it.
+Status SourceSteps::EndPostCopy(Migration& m, bool commit) {
+  const proto::MigrationRecord& r = m.record;
+  if (auto pages = ctx_.post_copy().Source(r.migration_id())) {
+    Status ended = commit ? pages->Release() : pages->Resume("rolled back");
+    if (ended.ok()) ctx_.post_copy().Drop(r.migration_id());
+    return ended;
+  }
+  MIGRATE_RETURN_IF_ERROR(KillOrphans(FenceStatePath(ctx_, r.migration_id()), r.migration_id()));
+  return KillOrphans(r.images_dir(), r.migration_id());
+}
+
 Status SourceSteps::Rollback(Migration& m) {
   proto::MigrationRecord& r = m.record;
+  if (IsPostCopy(r) && r.phase() != proto::PHASE_CHECKPOINTING) {
+    MIGRATE_RETURN_IF_ERROR(EndPostCopy(m, /*commit=*/false));
+  } else if (IsPostCopy(r)) {  // a fence an earlier run left resumes the source on its own
+    MIGRATE_RETURN_IF_ERROR(WaitForOrphans(FenceStatePath(ctx_, r.migration_id()),
+                                           ctx_.deps().orphan_wait, r.migration_id()));
+  }
   MIGRATE_RETURN_IF_ERROR(WaitForOrphans(r.images_dir(), ctx_.deps().orphan_wait,
                                          r.migration_id()));
   MIGRATE_RETURN_IF_ERROR(ctx_.store().Advance(m, Event::kRollbackBegin));
@@ -235,6 +300,10 @@ Result<std::string> SourceSteps::RunHereAgain(Migration& m) {
     return std::string("the container still runs on the source");
   }
   if (state.ok() && state->status == "paused") {
+    if (IsPostCopy(r)) {  // a failed lazy transfer leaves CRIU's network lock in place
+      MIGRATE_RETURN_IF_ERROR(fence::RemoveCriuNetworkLock(
+          "/proc/" + std::to_string(state->init_pid) + "/ns/net"));
+    }
     MIGRATE_RETURN_IF_ERROR(ctx_.runtime().Resume(id).WithContext("thaw the container"));
     auto after = ctx_.runtime().State(id);
     if (!after.ok() || after->status != "running") {
@@ -243,6 +312,12 @@ Result<std::string> SourceSteps::RunHereAgain(Migration& m) {
                                         " after resume");
     }
     return std::string("resumed the container an interrupted dump had left frozen");
+  }
+  if (IsPostCopy(r)) {
+    return Status::DataLoss("post-copy: the container's memory was only in its tasks on the source, "
+                            "and they are gone (" +
+                            (state.ok() ? state->status : state.status().message()) +
+                            "); its images hold no pages to restore from");
   }
   if (state.ok()) {  // stopped or created from this bundle: make room for the restore
     MIGRATE_RETURN_IF_ERROR(ctx_.runtime().KillAndDelete(id, r.source_bundle()));

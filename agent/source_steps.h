@@ -4,10 +4,15 @@
 // here again: still running, thawed, or restored from the kept images).
 #pragma once
 
+#include <memory>
+
 #include "agent/agent_context.h"
+#include "agent/runtime/runtime.h"
 #include "proto/agent_api.pb.h"
 
 namespace migrate::agent {
+
+class SourcePages;
 
 class SourceSteps {
  public:
@@ -27,6 +32,12 @@ class SourceSteps {
   Result<runtime::CgroupMode> PrepareFreeze(Migration& m, const proto::CheckpointSendRequest& r);
   Result<proto::CheckpointSendResponse> Freeze(Migration& m, const proto::CheckpointSendRequest& r,
                                                runtime::CgroupMode mode);
+  Result<runtime::CheckpointResult> DumpAllButPages(Migration& m,
+                                                    const proto::CheckpointSendRequest& request,
+                                                    const runtime::CheckpointOptions& checkpoint,
+                                                    std::shared_ptr<SourcePages>* pages);
+  Status CheckPostCopy(const proto::CheckpointSendRequest& request);
+  Status EndPostCopy(Migration& m, bool commit);
   Result<std::string> RunHereAgain(Migration& m);
   std::string AfterFailedDump(const proto::MigrationRecord& r);
   std::string BundleAfterDumpReason(const proto::CheckpointSendRequest& request);

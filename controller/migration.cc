@@ -47,6 +47,10 @@ std::string_view MigrationPhaseName(MigrationPhase phase) {
   return "unknown";
 }
 
+std::string_view StrategyName(proto::Strategy strategy) {
+  return strategy == proto::STRATEGY_POST_COPY ? "post-copy" : "stop-and-copy";
+}
+
 std::string NewMigrationId() {
   std::random_device random;
   std::array<unsigned char, 8> bytes;
@@ -102,6 +106,10 @@ proto::Report Migration::Run() {
   report_.set_destination(request_.destination.name());
   report_.set_migration_id(request_.migration_id);
   report_.set_cgroup_path(request_.cgroup_path);
+  report_.set_strategy(std::string(StrategyName(request_.strategy)));
+  if (request_.strategy == proto::STRATEGY_POST_COPY) {
+    report_.mutable_post_copy()->set_limit(std::string(kPostCopyLimit));
+  }
   report_.mutable_cgroups_mode()->set_requested(CgroupModeName(request_.cgroup_mode));
   report_.mutable_timings_ms();
   report_.mutable_bytes();
@@ -367,6 +375,7 @@ MigrationPhase Migration::Prepare() {
   prepare.set_container_id(request_.container_id);
   prepare.set_source_node(request_.source.name());
   prepare.set_bytes_needed(BytesNeeded());
+  prepare.set_strategy(request_.strategy);
   const std::string& approved = source_preflight_.container().config_json();
   if (!approved.empty()) {  // the bytes the destination's preflight judged
     const transfer::Digest digest = transfer::Sha256::Of(approved.data(), approved.size());
@@ -394,6 +403,7 @@ MigrationPhase Migration::CheckpointTransfer() {
   // The bundle travels during the freeze too, so that the destination's root file system is
   // the one the frozen processes saw.
   send.set_bundle_token(receive_.bundle_token());
+  send.set_pages_token(receive_.pages_token());
   send.set_cgroup_mode(request_.cgroup_mode);
   SetCriuOptions(send);
   send.set_compress_level(request_.compress_level);
@@ -460,6 +470,7 @@ MigrationPhase Migration::Restore() {
   report_.set_destination_pid(restore_.init_pid());
   report_.set_loopback_up(restore_.loopback_up());
   for (const std::string& line : restore_.cgroups()) report_.add_destination_cgroups(line);
+  if (restore_.has_post_copy()) ReportPostCopy(restore_.post_copy());
   const uint64_t frozen_at = checkpoint_.freeze_unix_ms();
   const uint64_t running_at = restore_.running_unix_ms();
   if (checkpoint_.frozen_for_ms() != 0) {
@@ -481,6 +492,18 @@ MigrationPhase Migration::Restore() {
                          std::to_string(running_at) + " ms (unix time)");
   }
   return MigrationPhase::kVerify;
+}
+
+void Migration::ReportPostCopy(const proto::PostCopyStats& pages) {
+  proto::ReportPostCopy& r = *report_.mutable_post_copy();
+  r.set_pages_total(static_cast<double>(pages.pages_total()));
+  r.set_pages_copied(static_cast<double>(pages.pages_copied()));
+  r.set_pages_faulted(static_cast<double>(pages.pages_faulted()));
+  r.set_pages_pushed(static_cast<double>(pages.pages_pushed()));
+  r.set_link_raw(static_cast<double>(pages.link_raw_bytes()));
+  r.set_link_wire(static_cast<double>(pages.link_wire_bytes()));
+  report_.mutable_timings_ms()->set_post_copy_window(
+      static_cast<uint32_t>(std::min<uint64_t>(pages.window_ms(), UINT32_MAX)));
 }
 
 MigrationPhase Migration::Verify() {

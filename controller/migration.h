@@ -56,6 +56,8 @@ struct MigrationRequest {
   bool ext_unix_sk = false;
   // The others (`--criu-option`): link-remap, ghost-limit, no-ghost-fiemap, skip-in-flight.
   proto::CriuFileOptions criu_file_options;
+  // How the memory moves (`--strategy`): stop-and-copy, or post-copy (docs/post-copy.md).
+  proto::Strategy strategy = proto::STRATEGY_STOP_AND_COPY;
   bool keep_images = false;
   bool dry_run = false;  // stop after preflight
   // How often to poll the source agent for transfer progress (0: never). Only used when a
@@ -65,6 +67,15 @@ struct MigrationRequest {
   // ends as it would on a failure of the next step (rolled back after the freeze). May be null.
   const std::atomic<bool>* interrupted = nullptr;
 };
+
+// "stop-and-copy" | "post-copy".
+std::string_view StrategyName(proto::Strategy strategy);
+
+// What post-copy cannot survive, said in --help, the docs and every post-copy report.
+inline constexpr std::string_view kPostCopyLimit =
+    "while pages are in flight the container's memory exists whole only in the source's "
+    "frozen tasks: losing the source host itself then loses the container (the destination's "
+    "copy is killed when its pages stop)";
 
 // 16 random hex digits.
 std::string NewMigrationId();
@@ -119,6 +130,7 @@ class Migration {
     request.set_tcp_established(request_.tcp_established);
     request.set_file_locks(request_.file_locks);
     request.set_ext_unix_sk(request_.ext_unix_sk);
+    request.set_strategy(request_.strategy);
     if constexpr (requires { request.mutable_criu_file_options(); }) {  // not on restore
       *request.mutable_criu_file_options() = request_.criu_file_options;
     }
@@ -126,6 +138,7 @@ class Migration {
   void AddCriuWarnings(const std::string& host, const std::string& step,
                        const google::protobuf::RepeatedPtrField<std::string>& warnings);
   void AddCheck(const std::string& host, const proto::PreflightCheck& check);
+  void ReportPostCopy(const proto::PostCopyStats& pages);
   void AddControllerCheck(const std::string& name, bool ok, const std::string& detail,
                           const std::string& remedy);
   bool AllChecksOk() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "controller/migration.h"
 #include "proto/cgroup_mode_names.h"
 #include "transfer/stream/rate_limit.h"
 
@@ -20,6 +21,16 @@ void AddMoveOptions(CLI::App* cmd, MoveOptions& o, bool with_cgroup_path) {
                     "cgroup (ignore or soft; in ignore the default is the "
                     "destination agent's cgroup parent + id, in soft the dumped path)");
   }
+  cmd->add_option("--strategy", o.strategy,
+                  "how the memory moves. stop-and-copy: dumped, sent and restored while the "
+                  "container is frozen (downtime grows with memory). post-copy: all but the "
+                  "pages move while frozen, the container runs on the destination at once and "
+                  "its pages follow over the agents' TLS page link; the source's tasks stay "
+                  "frozen until every page arrived, and a cut transfer kills the destination's "
+                  "copy and resumes the source from the freeze (runc only; not with "
+                  "--tcp-established). Limit: " + std::string(kPostCopyLimit))
+      ->check(CLI::IsMember({"stop-and-copy", "post-copy"}))
+      ->capture_default_str();
   cmd->add_option("--compress-level", o.compress_level,
                   "zstd level 1..19 for the streams (default: the agents' default)")
       ->check(CLI::Range(1, 19));
@@ -121,6 +132,13 @@ Result<MigrationRequest> MoveRequest(const MoveOptions& o) {
   }
   request.cgroup_mode = mode;
   request.cgroup_path = o.cgroup_path;
+  request.strategy =
+      o.strategy == "post-copy" ? proto::STRATEGY_POST_COPY : proto::STRATEGY_STOP_AND_COPY;
+  if (request.strategy == proto::STRATEGY_POST_COPY && o.tcp_established) {
+    return Status::InvalidArgument(
+        "--strategy post-copy cannot carry --tcp-established: a rollback would resume the "
+        "source's connections after the destination's copy used them");
+  }
   request.compress_level = o.compress_level;
   request.tcp_established = o.tcp_established;
   request.file_locks = o.file_locks;

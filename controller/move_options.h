@@ -15,6 +15,7 @@ namespace migrate::controller {
 
 struct MoveOptions {
   std::string cgroups_mode = "soft";
+  std::string strategy = "stop-and-copy";
   std::string cgroup_path;
   int compress_level = 0;
   std::string bandwidth;  // e.g. "200MiB/s"; empty: no cap

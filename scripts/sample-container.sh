@@ -15,6 +15,9 @@
 # has none on a hybrid host): inside, /proc/self/cgroup then shows paths relative to it.
 # SAMPLE_FIFO=1 puts two FIFOs in its root file system: /fifo, which the shell holds open
 # (fd 3, read-write) while it counts, and /idle.fifo (mode 0640), which nothing opens.
+# SAMPLE_WORKLOAD=BINARY runs that static program as the container's process instead, with
+# SAMPLE_MEMORY_MIB as its argument (the benchmarks' tests/tools/page_workload: it writes
+# /count and /progress itself).
 # RUNTIME names the runtime binary (default runc from PATH; crun works too).
 # SAMPLE_COUNT_OVER_TCP=1 sends the count through an established TCP connection over the
 # container's own 127.0.0.1 (busybox nc client -> nc server -> /count): the count goes on only
@@ -78,6 +81,12 @@ make_bundle() {
     -e "s|^\(\s*\)\"linux\": {|\1\"linux\": {\n\1\t\"cgroupsPath\": \"$cgroups_path\",|" \
     "$bundle/config.json"
   grep -q "cgroupsPath\": \"$cgroups_path\"" "$bundle/config.json" || die "config.json edit failed"
+  if [ -n "${SAMPLE_WORKLOAD:-}" ]; then
+    cp "$SAMPLE_WORKLOAD" "$bundle/rootfs/bin/workload"
+    jq --arg mib "${SAMPLE_MEMORY_MIB:-64}" '.process.args = ["/bin/workload", $mib]' \
+      "$bundle/config.json" >"$bundle/config.json.new"
+    mv "$bundle/config.json.new" "$bundle/config.json"
+  fi
   if [ "${SAMPLE_CGROUPNS:-0}" = 1 ]; then
     jq '.linux.namespaces += [{"type": "cgroup"}]' "$bundle/config.json" >"$bundle/config.json.new"
     mv "$bundle/config.json.new" "$bundle/config.json"

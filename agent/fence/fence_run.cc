@@ -62,7 +62,8 @@ Result<SourceResources> OpenSource(const SourceOptions& o) {
 Status CheckDestination(const DestinationOptions& o) {
   if (o.cgroups.empty()) return Status::InvalidArgument("no --cgroup");
   for (const std::string& dir : o.cgroups) {
-    if (::access((dir + "/cgroup.procs").c_str(), R_OK) != 0) {
+    // The restore makes it: absent is fine, present it must be a cgroup.
+    if (::access(dir.c_str(), F_OK) == 0 && ::access((dir + "/cgroup.procs").c_str(), R_OK) != 0) {
       return Status::InvalidArgument("--cgroup " + dir + " is not a cgroup directory");
     }
   }

@@ -30,7 +30,11 @@ uint64_t SystemClock::UnixMs() { return UnixMillis(std::chrono::system_clock::no
 Status StateFile::Write(const FenceState& state) { return WriteFenceState(path_, state); }
 
 Status CgroupKiller::KillCopy() {
-  for (const std::string& cgroup : cgroups_) MIGRATE_RETURN_IF_ERROR(KillCgroup(cgroup));
+  // A cgroup not made (yet) holds no copy: the restore may not have got that far.
+  for (const std::string& cgroup : cgroups_) {
+    Status killed = KillCgroup(cgroup);
+    if (!killed.ok() && killed.code() != StatusCode::kNotFound) return killed;
+  }
   return Status::Ok();
 }
 

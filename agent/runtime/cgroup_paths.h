@@ -3,10 +3,15 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "transfer/base/status.h"
 
 namespace migrate::runtime {
+
+// The folder of `cgroup_path` (absolute) in each mounted hierarchy, existing or not.
+std::vector<std::string> CgroupDirs(const std::string& cgroup_path,
+                                    const std::string& mountinfo_path = "/proc/self/mountinfo");
 
 // True when `cgroup_path` (absolute, e.g. /migrate/web) exists in any hierarchy mounted as
 // `mountinfo_path` lists them.
@@ -17,5 +22,10 @@ bool CgroupPathExists(const std::string& cgroup_path,
 // tasks or children (EBUSY): that one is reported and left, never forced.
 Status RemoveEmptyCgroup(const std::string& cgroup_path,
                          const std::string& mountinfo_path = "/proc/self/mountinfo");
+
+// The folder that freezes the cgroup task `pid` is in: in the v1 freezer hierarchy (it has
+// freezer.state) when the task has one, else in the v2 hierarchy (cgroup.freeze).
+Result<std::string> FreezerDirOf(int pid, const std::string& proc_root = "/proc",
+                                 const std::string& mountinfo_path = "/proc/self/mountinfo");
 
 }  // namespace migrate::runtime

@@ -279,7 +279,10 @@ Result<std::vector<int>> RuncRuntime::Pids(std::string_view container_id) {
   return pids;
 }
 
-Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& options) {
+// Everything before the freeze: the checks that can refuse, the folders, the CRIU config
+// files, and the command (with `more_args` before the container id).
+Result<RuncRuntime::DumpSetup> RuncRuntime::PrepareDump(const CheckpointOptions& options,
+                                                        const std::vector<std::string>& more_args) {
   const std::string& id = options.container_id;
   // Everything that can refuse runs before the freeze.
   MIGRATE_RETURN_IF_ERROR(CheckCriuOptions(options.criu));
@@ -307,7 +310,9 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
     MIGRATE_RETURN_IF_ERROR(WriteFileAtomic(*annotation, text));
   }
 
-  ProcessSpec spec;
+  DumpSetup setup;
+  ProcessSpec& spec = setup.spec;
+  setup.plan = plan;
   spec.argv = Base();
   spec.argv.insert(spec.argv.end(), {"checkpoint", "--image-path", options.image_dir, "--work-path",
                                      options.work_dir});
@@ -315,33 +320,29 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
   if (options.leave_running) spec.argv.push_back("--leave-running");
   spec.argv.insert(spec.argv.end(), plan.runtime_args.begin(), plan.runtime_args.end());
   spec.argv.insert(spec.argv.end(), options.extra_args.begin(), options.extra_args.end());
+  spec.argv.insert(spec.argv.end(), more_args.begin(), more_args.end());
   AppendId(&spec.argv, id);
   spec.extra_fds = options.extra_fds;
   spec.timeout = options_.timeout;
-  const std::string criu_file = options.work_dir + "/" + std::string(kCriuOptionsFile);
+  const std::string& criu_file = setup.criu_file =
+      options.work_dir + "/" + std::string(kCriuOptionsFile);
   if (const std::string text = options.criu.ConfigFileText(); !text.empty()) {
     MIGRATE_RETURN_IF_ERROR(
         WriteFileAtomic(criu_file, "# migrate: CRIU options of this checkpoint\n" + text, 0600));
     spec.extra_env.push_back("CRIU_CONFIG_FILE=" + criu_file);
   }
 
-  CheckpointResult result;
-  result.image_dir = options.image_dir;
-  result.work_dir = options.work_dir;
-  result.log_path = options.work_dir + "/dump.log";
-  result.started = std::chrono::system_clock::now();
-  Clock::time_point start = Clock::now();
-  Result<ProcessResult> run = RunChecked(*runner_, spec);
-  result.checkpoint_duration = Since(start);
-  if (!run.ok()) {
-    return FailedRun("checkpoint", run.status(), result.log_path)
-        .WithContext("checkpoint container " + id);
-  }
+  return setup;
+}
 
-  // The proof: what CRIU really did.
+// The proof, from CRIU's log: what CRIU really did.
+Status RuncRuntime::ProveDump(const CheckpointOptions& options, const DumpSetup& setup,
+                             CheckpointResult& result) {
   MIGRATE_ASSIGN_OR_RETURN(std::string log, ReadFile(result.log_path));
   Result<DumpLogFinding> finding = ParseDumpLog(log);
   if (!finding.ok()) return finding.status().WithContext(result.log_path);
+  const ModePlan& plan = setup.plan;
+  const std::string& criu_file = setup.criu_file;
   ModeProof& proof = result.dump_mode;
   proof.requested = options.cgroup_mode;
   proof.mechanism = plan.description;
@@ -379,6 +380,30 @@ Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& option
                   "at dump time CRIU treats soft, full and strict alike (the mode acts on "
                   "restore)";
   }
+  return Status::Ok();
+}
+
+
+CheckpointResult RuncRuntime::NewCheckpointResult(const CheckpointOptions& options) {
+  CheckpointResult result;
+  result.image_dir = options.image_dir;
+  result.work_dir = options.work_dir;
+  result.log_path = options.work_dir + "/dump.log";
+  result.started = std::chrono::system_clock::now();
+  return result;
+}
+
+Result<CheckpointResult> RuncRuntime::Checkpoint(const CheckpointOptions& options) {
+  MIGRATE_ASSIGN_OR_RETURN(DumpSetup setup, PrepareDump(options, {}));
+  CheckpointResult result = NewCheckpointResult(options);
+  Clock::time_point start = Clock::now();
+  Result<ProcessResult> run = RunChecked(*runner_, setup.spec);
+  result.checkpoint_duration = Since(start);
+  if (!run.ok()) {
+    return FailedRun("checkpoint", run.status(), result.log_path)
+        .WithContext("checkpoint container " + options.container_id);
+  }
+  MIGRATE_RETURN_IF_ERROR(ProveDump(options, setup, result));
   return result;
 }
 

@@ -53,6 +53,8 @@ class RuncRuntime final : public Runtime {
   Result<RestoreResult> Restore(const RestoreOptions& options) override;
   Status KillAndDelete(std::string_view container_id, std::string_view owned_bundle) override;
   Status Resume(std::string_view container_id) override;
+  Result<std::unique_ptr<LazyCheckpoint>> StartLazyCheckpoint(const CheckpointOptions& options,
+                                                              uint16_t page_server_port) override;
 
   // "<criu_config_dir>/<id>.conf".
   std::string OwnedConfigPath(std::string_view container_id) const;
@@ -61,6 +63,17 @@ class RuncRuntime final : public Runtime {
   Result<std::optional<std::string>> CreationCriuConfig(std::string_view container_id);
 
  private:
+  friend class RuncLazyCheckpoint;
+  struct DumpSetup {
+    ProcessSpec spec;
+    ModePlan plan;
+    std::string criu_file;  // the checkpoint's own CRIU config file (CriuOptions)
+  };
+  Result<DumpSetup> PrepareDump(const CheckpointOptions& options,
+                                const std::vector<std::string>& more_args);
+  Status ProveDump(const CheckpointOptions& options, const DumpSetup& setup,
+                   CheckpointResult& result);
+  static CheckpointResult NewCheckpointResult(const CheckpointOptions& options);
   std::vector<std::string> Base() const;  // {runc, --root, root}
   // A checkpoint or restore run that failed: with CRIU's log, when CRIU ran.
   Status FailedRun(std::string_view operation, Status status, const std::string& log_path) const;

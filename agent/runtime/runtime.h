@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,6 +105,21 @@ struct RestoreResult {
   std::vector<std::string> criu_warnings;         // what restore.log warned about
 };
 
+// A post-copy dump under way (Runtime::StartLazyCheckpoint): CRIU dumps all but the memory
+// pages, then serves them from its page server until the destination has them all or the
+// connection is cut; the tasks stay seized (and, by the agent, frozen) meanwhile.
+class LazyCheckpoint {
+ public:
+  virtual ~LazyCheckpoint() = default;
+  // Once every image but the pages is written and the page server listens: the result so far
+  // (the mode proof from CRIU's log; checkpoint_duration up to now). The dump's failure if it
+  // ended first.
+  virtual Result<CheckpointResult> WaitReady(std::chrono::milliseconds timeout) = 0;
+  // Waits for the runtime's end: OK when CRIU served every page and ended the tasks (its
+  // success), else the failure with CRIU's log.
+  virtual Status Finish() = 0;
+};
+
 // Whether this runtime can honour a mode, per side (for Capabilities and preflight).
 struct ModeSupport {
   CgroupMode mode = CgroupMode::kSoft;
@@ -150,6 +166,15 @@ class Runtime {
 
   // Thaws a paused (frozen) container, e.g. one an interrupted dump left frozen.
   virtual Status Resume(std::string_view container_id) = 0;
+
+  // Post-copy: a checkpoint whose page server listens on 127.0.0.1:`page_server_port`.
+  // Why not, when this runtime cannot (FailedPrecondition, nothing frozen).
+  virtual Result<std::unique_ptr<LazyCheckpoint>> StartLazyCheckpoint(
+      const CheckpointOptions& options, uint16_t page_server_port) {
+    (void)options;
+    (void)page_server_port;
+    return Status::FailedPrecondition(info().name + " cannot run a post-copy checkpoint");
+  }
 };
 
 }  // namespace migrate::runtime

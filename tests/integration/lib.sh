@@ -39,6 +39,8 @@ netns_path() { case $1 in host-a) echo "$HOST_A_NETNS" ;; host-b) echo "$HOST_B_
 
 cleanup_containers() {
   local pair host id root
+  # A test that failed while a watcher sampled: the watcher must not outlive it.
+  [ -z "${WATCHER:-}" ] || kill "$WATCHER" 2>/dev/null || true
   for pair in "${CREATED[@]}"; do
     read -r host id <<<"$pair"
     for h in host-a host-b; do
