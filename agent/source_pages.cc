@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agent/fence/cgroup_control.h"
+#include "agent/fence/fence_state.h"
 #include "agent/fence/network_lock.h"
 #include "agent/orphans.h"
 #include "agent/runtime/cgroup_paths.h"
@@ -233,7 +234,8 @@ void SourcePages::OnLocalClosed() {
 
 Status SourcePages::Release() {
   ended_.store(true);
-  MIGRATE_RETURN_IF_ERROR(FenceRequest("RELEASE", "RELEASED").WithContext("release the source"));
+  MIGRATE_RETURN_IF_ERROR(
+      FenceEnd("RELEASE", "RELEASED", "released").WithContext("release the source"));
   if (link_) link_->CloseLocal();
   criu_socket_.reset();
   if (dump_thread_.joinable()) dump_thread_.join();
@@ -247,11 +249,12 @@ Status SourcePages::Resume(const std::string& reason) {
   MIGRATE_LOG(kWarn, id_) << "resuming the source: " << reason;
   if (link_) link_->CloseLocal();
   criu_socket_.reset();  // an RST once the fence's copy is closed too
-  Status resumed = Status::Ok();
-  if (fence_) {
-    resumed = FenceRequest("RESUME " + reason, "RESUMED");
-  } else {
-    // No fence yet: this agent does the fence's steps itself.
+  Status resumed = fence_ ? FenceEnd("RESUME " + reason, "RESUMED", "resumed")
+                          : Status::FailedPrecondition("no fence");
+  if (!resumed.ok()) {
+    // No fence (yet, or any more): this agent does the fence's steps itself.
+    MIGRATE_LOG(kWarn, id_) << "the fence did not resume the source (" << resumed.message()
+                            << "): resuming it here";
     resumed = KillOrphans(images_dir_, id_);
     if (resumed.ok() && init_pid_ > 0) {
       resumed = fence::RemoveCriuNetworkLock("/proc/" + std::to_string(init_pid_) + "/ns/net");
@@ -261,6 +264,19 @@ Status SourcePages::Resume(const std::string& reason) {
   SetOutcome(resumed.ok() ? "resumed: " + reason : "resume failed: " + resumed.message());
   if (link_) link_->Stop();
   return resumed;
+}
+
+// The fence's answer to `line`, or, when the fence has ended already (it acted on its own),
+// what its state file says it did.
+Status SourcePages::FenceEnd(const std::string& line, const std::string& answer,
+                             const std::string& state) {
+  Status asked = FenceRequest(line, answer);
+  if (asked.ok() || asked.code() != StatusCode::kUnavailable) return asked;
+  Result<fence::FenceState> ended = fence::ReadFenceState(FenceStatePath(ctx_, id_));
+  if (ended.ok() && ended->state == state) return Status::Ok();
+  return Status::FailedPrecondition("the fence ended " +
+                                    (ended.ok() ? ended->state + " (" + ended->reason + ")"
+                                                : ended.status().message()));
 }
 
 void SourcePages::SetOutcome(const std::string& outcome) {

@@ -64,6 +64,7 @@ class SourcePages final : public transfer::PageLinkHandler {
   Status ConnectLink();
   void SetOutcome(const std::string& outcome);
   Status FenceRequest(const std::string& line, const std::string& want);
+  Status FenceEnd(const std::string& line, const std::string& answer, const std::string& state);
 
   AgentContext& ctx_;
   const std::string id_;

@@ -150,7 +150,7 @@ size_t ChunkCompressor::MaxEncodedSize(size_t size) {
 }
 
 Result<proto::stream::ChunkEncoding> ChunkCompressor::Encode(const char* data, size_t size,
-                                                             std::string* out) {
+                                                             std::string* out, bool raw_fallback) {
   size_t start = out->size();
   size_t bound = ZSTD_compressBound(size);
   out->resize(start + bound);
@@ -167,7 +167,7 @@ Result<proto::stream::ChunkEncoding> ChunkCompressor::Encode(const char* data, s
     out->resize(start);
     return Status::Internal("zstd compress: output bound too small");
   }
-  if (o.pos + size / 32 >= size) {
+  if (raw_fallback && o.pos + size / 32 >= size) {
     out->resize(start + size);
     std::memcpy(out->data() + start, data, size);
     return proto::stream::CHUNK_ENCODING_RAW;

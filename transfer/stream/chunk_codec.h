@@ -81,8 +81,11 @@ class ChunkCompressor {
   ChunkCompressor& operator=(const ChunkCompressor&) = delete;
 
   // Appends the encoded chunk to `out` (which the caller pre-sized with headroom) and returns
-  // its encoding: ZSTD, or RAW when compression does not save at least 1/32 of the size.
-  Result<proto::stream::ChunkEncoding> Encode(const char* data, size_t size, std::string* out);
+  // its encoding: ZSTD, or RAW when compression does not save at least 1/32 of the size and
+  // `raw_fallback` allows it (without it, incompressible bytes still go in a zstd frame, for
+  // its content checksum).
+  Result<proto::stream::ChunkEncoding> Encode(const char* data, size_t size, std::string* out,
+                                              bool raw_fallback = true);
 
   // The largest Encode can append for `size` raw bytes.
   static size_t MaxEncodedSize(size_t size);

@@ -398,7 +398,9 @@ void PageLink::QueueData(const char* data, size_t size) {
   std::string frame(kFrameHeaderBytes + kDataHeaderBytes, '\0');
   auto encoding = ps::CHUNK_ENCODING_RAW;
   if (options_.zstd_level > 0) {
-    auto enc = compressor_.Encode(data, size, &frame);
+    // Always a zstd frame: its content checksum (XXH64) lets the peer detect a corrupted frame
+    // that TLS cannot (one corrupted before it was encrypted).
+    auto enc = compressor_.Encode(data, size, &frame, /*raw_fallback=*/false);
     if (enc.ok()) encoding = *enc;
   }
   if (frame.size() == kFrameHeaderBytes + kDataHeaderBytes) {  // not compressed, or it failed
