@@ -2,7 +2,8 @@
 # The main job on a fresh Debian 12 machine (as root): install dependencies, build, bring up
 # two test hosts (network namespaces with their own agents), start a counting container on
 # host-a, migrate it to host-b and back with `migrate container`, print the reports, and
-# tear the hosts down again (KEEP_HOSTS=1 leaves them up to play with).
+# tear the hosts down again (KEEP_HOSTS=1 leaves them up to play with). Then a container
+# holding 384 MiB moves twice, stop-and-copy and post-copy, with both downtimes side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
@@ -49,3 +50,13 @@ sleep 1
 bundle_a=$(runc --root "$HOST_A_RUNC_ROOT" state counter | jq -r .bundle)
 echo "count on host-a: $(./scripts/sample-container.sh count "$bundle_a") (bundle $bundle_a)"
 ./scripts/sample-container.sh remove counter "$HOST_A_RUNC_ROOT"
+
+say "a container holding 384 MiB: stop-and-copy host-a -> host-b, then post-copy back"
+SAMPLE_MEMORY_MIB=384 ./scripts/sample-container.sh start big "$HOST_A_RUNC_ROOT" "$HOST_A_BUNDLES/big" /host-a/big
+sleep 1
+summary='{strategy, status, downtime_ms: .timings_ms.downtime, post_copy_window_ms: .timings_ms.post_copy_window,
+          criu_dump_ms: .timings_ms.checkpoint, restore_ms: .timings_ms.restore,
+          pages: .post_copy | {pages_total, pages_faulted, pages_pushed}}'
+"$MIGRATE" container big host-a host-b --cgroups-mode ignore --output json | jq "$summary"
+"$MIGRATE" container big host-b host-a --cgroups-mode ignore --strategy post-copy --output json | jq "$summary"
+./scripts/sample-container.sh remove big "$HOST_A_RUNC_ROOT"

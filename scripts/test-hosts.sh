@@ -318,6 +318,9 @@ cmd_down() {
   case "$DIR" in
     /|"") die "refusing to remove '$DIR'" ;;
   esac
+  # A CRIU killed mid-restore leaves its cgroup yard (and runc its criu-root) mounted.
+  awk -v d="$DIR/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$DIR"
   log "down"
 }
