@@ -88,6 +88,22 @@ TEST_F(FenceEndToEndTest, DisarmLeavesTheCopyAlone) {
   EXPECT_EQ(ReadFenceState(state_file())->state, "disarmed");
 }
 
+// Armed before the restore made the copy's cgroup: a cgroup not there (yet) holds no copy, so
+// the fence starts, and its kill at the deadline succeeds with nothing to kill.
+TEST_F(FenceEndToEndTest, ACgroupTheRestoreHasNotMadeYetIsAccepted) {
+  TestCgroup cgroup(kHierarchy);
+  FenceSpec spec{MIGRATE_FENCE_BINARY,
+                 FenceRole::kDestination,
+                 {"--cgroup", cgroup.dir() + "/not-made-yet", "--state", state_file(), "--label",
+                  "e2e", "--lease-ms", "300"},
+                 {}};
+  Result<std::unique_ptr<FenceClient>> fence = FenceClient::Spawn(spec);
+  ASSERT_TRUE(fence.ok()) << fence.status().ToString();
+  ASSERT_EQ(*(*fence)->Request("STATUS", 5s), "STATE armed");
+  EXPECT_EQ((*fence)->WaitForExit(5s), 0);
+  EXPECT_EQ(ReadFenceState(state_file())->state, "killed");
+}
+
 TEST_F(FenceEndToEndTest, BadOptionsExitTwoAndTouchNothing) {
   TestCgroup cgroup(kHierarchy);
   pid_t copy = cgroup.StartSleeper();
