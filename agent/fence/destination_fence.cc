@@ -3,23 +3,11 @@
 #include <utility>
 
 namespace migrate::fence {
-namespace {
-
-FenceState Initial(std::string label, pid_t pid) {
-  FenceState state;
-  state.role = "destination";
-  state.label = std::move(label);
-  state.state = "armed";
-  state.pid = pid;
-  return state;
-}
-
-}  // namespace
 
 DestinationFence::DestinationFence(FenceClock* clock, StateSink* sink, DestinationActions* actions,
                                    std::string label, pid_t pid,
                                    std::chrono::milliseconds first_lease)
-    : FenceCore(clock, sink, Initial(std::move(label), pid),
+    : FenceCore(clock, sink, InitialFenceState("destination", std::move(label), "armed", pid),
                 clock->MonotonicNs() + std::chrono::nanoseconds(first_lease).count()),
       actions_(actions) {}
 

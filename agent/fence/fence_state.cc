@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "transfer/base/unique_fd.h"
 #include "transfer/json/json.h"
@@ -43,6 +44,15 @@ Status WriteAll(int fd, const std::string& data) {
 }
 
 }  // namespace
+
+FenceState InitialFenceState(std::string role, std::string label, std::string state, pid_t pid) {
+  FenceState initial;
+  initial.role = std::move(role);
+  initial.label = std::move(label);
+  initial.state = std::move(state);
+  initial.pid = pid;
+  return initial;
+}
 
 std::string SerializeFenceState(const FenceState& state) {
   json::Value doc = json::Value::object();

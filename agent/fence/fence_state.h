@@ -26,6 +26,10 @@ struct FenceState {
   friend bool operator==(const FenceState&, const FenceState&) = default;
 };
 
+// A fence's first state: its role, the migration it guards, where it starts ("armed",
+// "holding") and its pid.
+FenceState InitialFenceState(std::string role, std::string label, std::string state, pid_t pid);
+
 // `{"role","label","state","reason","ran_ms","pid","updated_unix_ms"}`, compact.
 std::string SerializeFenceState(const FenceState& state);
 // InvalidArgument when a member is missing or has the wrong type.

@@ -28,6 +28,17 @@ constexpr char kAbout[] =
     "its state as JSON to --state at every change. Exit status: 0 when it did its job, 1 when its "
     "last action failed, 2 for bad options.";
 
+// The options both roles take: the control socket, the state file, the migration's label.
+void AddCommonOptions(CLI::App* role, int& control_fd, std::string& state_file,
+                      std::string& label) {
+  role->add_option("--control-fd", control_fd, "this end of the agent's control socketpair")
+      ->required();
+  role->add_option("--state", state_file, "the JSON state file (written atomically)")
+      ->required();
+  role->add_option("--label", label, "the migration this fence guards (log lines, state)")
+      ->required();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -39,8 +50,7 @@ int main(int argc, char** argv) {
   migrate::fence::SourceOptions source;
   CLI::App* src =
       app.add_subcommand("source", "Hold the source's frozen tasks, then resume or release them");
-  src->add_option("--control-fd", source.control_fd, "this end of the agent's control socketpair")
-      ->required();
+  AddCommonOptions(src, source.control_fd, source.state_file, source.label);
   src->add_option("--page-socket-fd", source.page_socket_fd,
                   "the TCP socket connected to CRIU's page server (SO_LINGER {1,0} set)")
       ->required();
@@ -52,23 +62,14 @@ int main(int argc, char** argv) {
                   "the container's network namespace, e.g. /proc/<pid>/ns/net")
       ->required();
   src->add_option("--criu-pid", source.criu_pid, "the pid of CRIU's dump")->required();
-  src->add_option("--state", source.state_file, "the JSON state file (written atomically)")
-      ->required();
-  src->add_option("--label", source.label, "the migration this fence guards (log lines, state)")
-      ->required();
   src->callback([&] { exit_code = migrate::fence::RunSourceFence(source); });
 
   migrate::fence::DestinationOptions dest;
   CLI::App* dst =
       app.add_subcommand("destination", "Kill the restored copy unless its lease is renewed");
-  dst->add_option("--control-fd", dest.control_fd, "this end of the agent's control socketpair")
-      ->required();
+  AddCommonOptions(dst, dest.control_fd, dest.state_file, dest.label);
   dst->add_option("--cgroup", dest.cgroups,
                   "a cgroup dir of the restored container (repeatable; v2 uses cgroup.kill)")
-      ->required();
-  dst->add_option("--state", dest.state_file, "the JSON state file (written atomically)")
-      ->required();
-  dst->add_option("--label", dest.label, "the migration this fence guards (log lines, state)")
       ->required();
   dst->add_option("--lease-ms", dest.lease_ms, "the first lease, from the fence's start")
       ->required();

@@ -3,22 +3,11 @@
 #include <utility>
 
 namespace migrate::fence {
-namespace {
-
-FenceState Initial(std::string label, pid_t pid) {
-  FenceState state;
-  state.role = "source";
-  state.label = std::move(label);
-  state.state = "holding";
-  state.pid = pid;
-  return state;
-}
-
-}  // namespace
 
 SourceFence::SourceFence(FenceClock* clock, StateSink* sink, SourceActions* actions,
                          std::string label, pid_t pid)
-    : FenceCore(clock, sink, Initial(std::move(label), pid), clock->MonotonicNs() + kFirstHoldNs),
+    : FenceCore(clock, sink, InitialFenceState("source", std::move(label), "holding", pid),
+                clock->MonotonicNs() + kFirstHoldNs),
       actions_(actions) {}
 
 std::string SourceFence::Dispatch(const FenceCommand& command) {
