@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include "agent/fence/fence_command.h"
 #include "agent/orphans.h"
 #include "agent/runtime/file_util.h"
 #include "transfer/base/log.h"
@@ -11,11 +12,6 @@ namespace migrate::agent {
 namespace {
 
 using Steady = std::chrono::steady_clock;
-
-std::string MonotonicNs(Steady::time_point t) {
-  return std::to_string(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-}
 
 uint64_t ParseRanMs(const std::string& answer) {  // "KILLED <ran_ms>"
   size_t space = answer.find(' ');
@@ -217,10 +213,7 @@ Status DestinationPages::FenceRequest(const std::string& line, const std::string
     fence = fence_.get();
   }
   if (fence == nullptr) return Status::FailedPrecondition("no fence");
-  MIGRATE_ASSIGN_OR_RETURN(*answer, fence->Request(line, std::chrono::seconds(10)));
-  if (answer->rfind(want, 0) != 0) {
-    return Status::FailedPrecondition("fence answered \"" + *answer + "\" to " + line);
-  }
+  MIGRATE_ASSIGN_OR_RETURN(*answer, fence->Ask(line, want, std::chrono::seconds(10)));
   return Status::Ok();
 }
 
@@ -246,8 +239,9 @@ void DestinationPages::OnPong(uint64_t, Steady::time_point sent) {
     return;
   }
   std::string answer;
-  (void)FenceRequest("LEASE-UNTIL " + MonotonicNs(sent + ctx_.deps().post_copy_lease), "OK",
-                     &answer);
+  (void)FenceRequest(
+      fence::DeadlineCommand(fence::Verb::kLeaseUntil, sent + ctx_.deps().post_copy_lease), "OK",
+      &answer);
 }
 
 void DestinationPages::OnControl(const proto::stream::LinkControl& message) {

@@ -3,6 +3,7 @@
 
 #include "agent/agent_metrics.h"
 #include "agent/destination_pages.h"
+#include "agent/fence/cgroup_control.h"
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
@@ -32,10 +33,6 @@ transfer::ExpectedStream Expected(const proto::MigrationRecord& r, std::string f
   return expected;
 }
 
-bool IsPostCopy(const proto::MigrationRecord& r) {
-  return r.strategy() == proto::STRATEGY_POST_COPY;
-}
-
 // The restored container's cgroup in every hierarchy, for the fence to kill: the path asked
 // for, else the one in the received config.json (soft: the source's).
 std::vector<std::string> FenceCgroups(const proto::MigrationRecord& r,
@@ -51,8 +48,8 @@ std::vector<std::string> FenceCgroups(const proto::MigrationRecord& r,
 // The fence kills every task of the copy's cgroup: it must hold none but the copy's.
 Status CheckFenceable(const std::vector<std::string>& cgroups) {
   for (const std::string& dir : cgroups) {
-    Result<std::string> procs = runtime::ReadFile(dir + "/cgroup.procs");
-    if (procs.ok() && !procs->empty()) {
+    Result<std::vector<pid_t>> pids = fence::CgroupPids(dir);
+    if (pids.ok() && !pids->empty()) {
       return Status::FailedPrecondition(
           "post-copy: cgroup " + dir + " already holds tasks, which the fence of the copy "
           "restored into it would kill with it (give the container a cgroup of its own: "

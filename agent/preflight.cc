@@ -138,7 +138,7 @@ void Checks::FileLeases(const std::vector<int>& pids) {
   if (leases.empty()) return;
   std::string list;
   for (const std::string& lease : leases) list += (list.empty() ? "" : "; ") + lease;
-  if (request_.strategy() == proto::STRATEGY_POST_COPY) {
+  if (IsPostCopy(request_)) {
     Add("file-leases", false,
         std::to_string(leases.size()) + " write lease(s) held by the container's tasks (" + list +
             "): post-copy reads the root file system while their holder is frozen and alive, "
@@ -342,7 +342,7 @@ Result<proto::PreflightResponse> Checks::Run() {
   } else {
     Destination(*caps, *info);
   }
-  if (request_.strategy() == proto::STRATEGY_POST_COPY) {
+  if (IsPostCopy(request_)) {
     for (proto::PreflightCheck& c : PostCopyChecks(ctx_, request_, *caps, info->init_pid())) {
       *response_.add_checks() = std::move(c);
     }

@@ -18,6 +18,12 @@ Status CheckIds(const std::string& migration_id, const std::string& container_id
 // A cgroup path the agent may hand to the runtime: absolute, no "." or ".." components.
 Status CheckCgroupPath(const std::string& path);
 
+// Whether a request or a journaled migration moves the memory post-copy (docs/post-copy.md).
+template <typename RequestOrRecord>
+bool IsPostCopy(const RequestOrRecord& r) {
+  return r.strategy() == proto::STRATEGY_POST_COPY;
+}
+
 // The CRIU options a request asks for (every request that carries them names them alike).
 template <typename Request>
 runtime::CriuOptions CriuOptionsOf(const Request& request) {

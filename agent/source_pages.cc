@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agent/fence/cgroup_control.h"
+#include "agent/fence/fence_command.h"
 #include "agent/fence/fence_state.h"
 #include "agent/fence/network_lock.h"
 #include "agent/orphans.h"
@@ -46,11 +47,6 @@ uint16_t LocalPort(int fd) {
   return ntohs(addr.sin_port);
 }
 
-std::string MonotonicNs(Steady::time_point t) {
-  return std::to_string(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-}
-
 // CRIU logs the connection its page server accepted: it must be this agent's.
 Status CheckAccepted(const std::string& log_path, uint16_t our_port) {
   const std::string want = "Accepted connection from 127.0.0.1:" + std::to_string(our_port) + "\n";
@@ -72,6 +68,10 @@ Result<std::shared_ptr<SourcePages>> SourcePages::Start(
     AgentContext& ctx, const Migration& m, const proto::CheckpointSendRequest& request,
     const runtime::CheckpointOptions& options) {
   std::shared_ptr<SourcePages> pages(new SourcePages(ctx, m, request));
+  // Found before the dump, so that the freeze after it costs no runtime call.
+  MIGRATE_ASSIGN_OR_RETURN(runtime::ContainerState state, ctx.runtime().State(pages->container_));
+  pages->init_pid_ = state.init_pid;
+  MIGRATE_ASSIGN_OR_RETURN(pages->freezer_dir_, runtime::FreezerDirOf(pages->init_pid_));
   MIGRATE_ASSIGN_OR_RETURN(pages->port_, FreeLoopbackPort());
   MIGRATE_ASSIGN_OR_RETURN(pages->dump_, ctx.runtime().StartLazyCheckpoint(options, pages->port_));
   return pages;
@@ -106,9 +106,6 @@ Result<runtime::CheckpointResult> SourcePages::WaitReady() {
 // The freeze that outlives CRIU and this agent: the kernel keeps the tasks frozen until
 // something thaws the cgroup.
 Status SourcePages::HoldTasks() {
-  MIGRATE_ASSIGN_OR_RETURN(runtime::ContainerState state, ctx_.runtime().State(container_));
-  init_pid_ = state.init_pid;
-  MIGRATE_ASSIGN_OR_RETURN(freezer_dir_, runtime::FreezerDirOf(init_pid_));
   return fence::FreezeCgroup(freezer_dir_).WithContext("freeze the source's tasks");
 }
 
@@ -151,9 +148,7 @@ Status SourcePages::SpawnFence() {
                "--label", id_};
   spec.fds = {criu_socket_.get()};
   MIGRATE_ASSIGN_OR_RETURN(fence_, fence::FenceClient::Spawn(spec));
-  return FenceRequest("HOLD-UNTIL " + MonotonicNs(Steady::now() + ctx_.deps().post_copy_lease +
-                                                  ctx_.deps().post_copy_margin),
-                      "OK");
+  return FenceRequest(fence::DeadlineCommand(fence::Verb::kHoldUntil, HoldUntil()), "OK");
 }
 
 Status SourcePages::ConnectLink() {
@@ -188,17 +183,17 @@ Status SourcePages::ConnectLink() {
 
 Status SourcePages::FenceRequest(const std::string& line, const std::string& want) {
   if (!fence_) return Status::FailedPrecondition("no fence");
-  MIGRATE_ASSIGN_OR_RETURN(std::string answer, fence_->Request(line, std::chrono::seconds(20)));
-  if (answer.rfind(want, 0) != 0) {
-    return Status::FailedPrecondition("fence answered \"" + answer + "\" to " + line);
-  }
-  return Status::Ok();
+  return fence_->Ask(line, want, std::chrono::seconds(20)).status();
+}
+
+// The source's fence holds the tasks at least this long after a page-link round trip.
+Steady::time_point SourcePages::HoldUntil() const {
+  return Steady::now() + ctx_.deps().post_copy_lease + ctx_.deps().post_copy_margin;
 }
 
 bool SourcePages::OnPing(uint64_t) {
   if (ended_.load()) return false;
-  const auto hold = Steady::now() + ctx_.deps().post_copy_lease + ctx_.deps().post_copy_margin;
-  return FenceRequest("HOLD-UNTIL " + MonotonicNs(hold), "OK").ok();
+  return FenceRequest(fence::DeadlineCommand(fence::Verb::kHoldUntil, HoldUntil()), "OK").ok();
 }
 
 void SourcePages::OnPong(uint64_t, Steady::time_point) {}

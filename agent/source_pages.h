@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,6 +65,7 @@ class SourcePages final : public transfer::PageLinkHandler {
   Status ConnectLink();
   void SetOutcome(const std::string& outcome);
   Status FenceRequest(const std::string& line, const std::string& want);
+  std::chrono::steady_clock::time_point HoldUntil() const;
   Status FenceEnd(const std::string& line, const std::string& answer, const std::string& state);
 
   AgentContext& ctx_;

@@ -37,10 +37,6 @@ proto::TransferStats StatsToProto(const transfer::TransferStats& stats) {
   return out;
 }
 
-bool IsPostCopy(const proto::MigrationRecord& r) {
-  return r.strategy() == proto::STRATEGY_POST_COPY;
-}
-
 uint64_t MillisSinceSteady(std::chrono::steady_clock::time_point since) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now() - since)

@@ -137,6 +137,15 @@ FenceClient::FenceClient(pid_t pid, transfer::UniqueFd control, std::shared_ptr<
 
 FenceClient::~FenceClient() = default;  // closes the control fd; the reaper thread runs on
 
+Result<std::string> FenceClient::Ask(std::string_view line, std::string_view want,
+                                     std::chrono::milliseconds timeout) {
+  MIGRATE_ASSIGN_OR_RETURN(std::string answer, Request(line, timeout));
+  if (answer.rfind(want, 0) != 0) {
+    return Status::FailedPrecondition("fence answered \"" + answer + "\" to " + std::string(line));
+  }
+  return answer;
+}
+
 Result<std::string> FenceClient::Request(std::string_view line, std::chrono::milliseconds timeout) {
   if (line.find('\n') != std::string_view::npos) {
     return Status::InvalidArgument("a fence command is one line");

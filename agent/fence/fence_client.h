@@ -47,6 +47,10 @@ class FenceClient {
   // when the fence is gone (EOF), DeadlineExceeded after `timeout` (a late answer is skipped
   // by the next Request). Thread-safe: one request at a time.
   Result<std::string> Request(std::string_view line, std::chrono::milliseconds timeout);
+  // Request, where the answer must start with `want` (e.g. "OK", "KILLED"): the answer, or
+  // FailedPrecondition naming the answer the fence gave instead.
+  Result<std::string> Ask(std::string_view line, std::string_view want,
+                          std::chrono::milliseconds timeout);
 
   pid_t pid() const { return pid_; }
   // The fence's exit status once it has exited and been reaped (a signal: 128 + signo).

@@ -66,6 +66,12 @@ std::string_view VerbName(Verb verb) {
   return "?";
 }
 
+std::string DeadlineCommand(Verb verb, std::chrono::steady_clock::time_point until) {
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
+  return std::string(VerbName(verb)) + " " + std::to_string(ns);
+}
+
 Result<FenceCommand> ParseFenceCommand(std::string_view line) {
   size_t space = line.find(' ');
   std::string_view name = line.substr(0, space);

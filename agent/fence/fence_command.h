@@ -3,6 +3,7 @@
 //   KILL <reason>  DISARM  COMMIT  RESUME <reason>  RELEASE  STATUS
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -31,6 +32,10 @@ struct FenceCommand {
 
 // The verb as it is spelled on the wire.
 std::string_view VerbName(Verb verb);
+
+// The line for a deadline verb (LEASE-UNTIL, HOLD-UNTIL): `until` on CLOCK_MONOTONIC, which
+// std::chrono::steady_clock is on Linux, in nanoseconds.
+std::string DeadlineCommand(Verb verb, std::chrono::steady_clock::time_point until);
 
 // One line without its newline. InvalidArgument for an unknown verb, a missing, extra or
 // malformed argument (numbers are non-negative decimal int64s), or a KILL / RESUME without

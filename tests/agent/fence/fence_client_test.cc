@@ -41,6 +41,20 @@ TEST_F(FenceClientTest, HandsTheArgumentsAndSkipsALateAnswer) {
   EXPECT_EQ(*answer, "source --control-fd 3 --label x: SECOND");
 }
 
+TEST_F(FenceClientTest, AskReturnsTheExpectedAnswerAndNamesAnyOther) {
+  FenceSpec spec{Script("0"), FenceRole::kSource, {"--label", "x"}, {}};
+  Result<std::unique_ptr<FenceClient>> client = FenceClient::Spawn(spec);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Result<std::string> ok = (*client)->Ask("PING", "source --control-fd", 5s);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(*ok, "source --control-fd 3 --label x: PING");
+  Result<std::string> other = (*client)->Ask("PING", "OK", 5s);
+  EXPECT_EQ(other.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.status().message().find("source --control-fd 3 --label x: PING"),
+            std::string::npos)
+      << other.status().message();
+}
+
 TEST_F(FenceClientTest, RefusesTwoLinesAndReportsAFenceThatIsGone) {
   FenceSpec spec{"/bin/true", FenceRole::kDestination, {}, {}};
   Result<std::unique_ptr<FenceClient>> client = FenceClient::Spawn(spec);
