@@ -50,14 +50,15 @@ uint16_t LocalPort(int fd) {
 // CRIU logs the connection its page server accepted: it must be this agent's.
 Status CheckAccepted(const std::string& log_path, uint16_t our_port) {
   const std::string want = "Accepted connection from 127.0.0.1:" + std::to_string(our_port) + "\n";
-  for (int i = 0; i < 40; ++i) {
+  // CRIU logs it at once; a short step keeps this out of the downtime.
+  for (int i = 0; i < 1000; ++i) {
     Result<std::string> log = runtime::ReadFile(log_path);
     if (log.ok() && log->find("Accepted connection from") != std::string::npos) {
       if (log->find(want) != std::string::npos) return Status::Ok();
       return Status::PermissionDenied("CRIU's page server accepted another connection than this "
                                       "agent's (port " + std::to_string(our_port) + ")");
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return Status::DeadlineExceeded("CRIU's page server did not accept this agent's connection");
 }
@@ -74,6 +75,7 @@ Result<std::shared_ptr<SourcePages>> SourcePages::Start(
   MIGRATE_ASSIGN_OR_RETURN(pages->freezer_dir_, runtime::FreezerDirOf(pages->init_pid_));
   MIGRATE_ASSIGN_OR_RETURN(pages->port_, FreeLoopbackPort());
   MIGRATE_ASSIGN_OR_RETURN(pages->dump_, ctx.runtime().StartLazyCheckpoint(options, pages->port_));
+  pages->early_freeze_ = std::make_unique<EarlyFreeze>(pages->dump_->log_path(), pages->freezer_dir_);
   return pages;
 }
 
@@ -85,7 +87,10 @@ SourcePages::~SourcePages() {
 
 Result<runtime::CheckpointResult> SourcePages::WaitReady() {
   Result<runtime::CheckpointResult> dumped = dump_->WaitReady(std::chrono::minutes(10));
-  if (!dumped.ok()) return dumped;  // CRIU failed before serving: it left the tasks alive
+  early_freeze_->Stop();
+  // CRIU failed before serving: it left the tasks alive (frozen when the early freeze was
+  // taken: the failed dump's handling thaws them).
+  if (!dumped.ok()) return dumped;
   Status st = HoldTasks();
   if (st.ok()) st = ConnectToCriu();
   if (st.ok()) st = CheckAccepted(dumped->log_path, LocalPort(criu_socket_.get()));
@@ -213,7 +218,9 @@ void SourcePages::OnControl(const proto::stream::LinkControl& message) {
     Status resumed = Resume("the destination killed its copy after " +
                             std::to_string(message.killed().ran_ms()) +
                             " ms: " + message.killed().reason());
-    if (!resumed.ok()) MIGRATE_LOG(kError, id_) << resumed.ToString();
+    if (!resumed.ok()) {
+      MIGRATE_LOG(kError, id_) << resumed.ToString();
+    }
   } else if (message.has_cut()) {
     MIGRATE_LOG(kWarn, id_) << "the destination cut the page link: " << message.cut().reason();
   }

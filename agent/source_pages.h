@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "agent/agent_context.h"
+#include "agent/early_freeze.h"
 #include "agent/fence/fence_client.h"
 #include "agent/runtime/runtime.h"
 #include "transfer/base/unique_fd.h"
@@ -77,6 +78,7 @@ class SourcePages final : public transfer::PageLinkHandler {
   int init_pid_ = 0;
   std::string freezer_dir_;
   std::unique_ptr<runtime::LazyCheckpoint> dump_;
+  std::unique_ptr<EarlyFreeze> early_freeze_;  // from the dump's start to its readiness
   transfer::UniqueFd criu_socket_;
   std::unique_ptr<fence::FenceClient> fence_;
   std::unique_ptr<transfer::PageLink> link_;

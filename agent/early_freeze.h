@@ -1,0 +1,43 @@
+// The freeze that starts a post-copy dump's downtime, taken ahead of CRIU's own.
+//
+// CRIU's dump freezes the container's freezer cgroup itself, then looks at it again only
+// every 100 ms: a freeze the kernel finishes in a millisecond costs 100 ms of downtime.
+// EarlyFreeze freezes the cgroup as soon as CRIU's dump run starts (its log's "Version:"
+// line, some 30 ms before CRIU's freeze); CRIU then finds it FROZEN, keeps it so and seizes
+// the tasks at once.
+//
+// Should CRIU have frozen it first after all (it logs "freezing processes:" only when it
+// found the cgroup thawed), this freeze may have landed after CRIU's thaw that follows the
+// seize, and would stop the tasks CRIU is about to run its parasite in: it is undone at once.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+namespace migrate::agent {
+
+class EarlyFreeze {
+ public:
+  // Watches `criu_log` (the dump's log, not yet written) from a thread of its own.
+  EarlyFreeze(std::string criu_log, std::string freezer_dir);
+  ~EarlyFreeze();
+  EarlyFreeze(const EarlyFreeze&) = delete;
+  EarlyFreeze& operator=(const EarlyFreeze&) = delete;
+
+  // Ends the watch (once the dump is ready or failed). True when this froze the cgroup and
+  // left it frozen.
+  bool Stop();
+
+ private:
+  void Run();
+  bool WaitForDumpRun();
+
+  const std::string log_;
+  const std::string freezer_dir_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> frozen_{false};
+  std::thread thread_;
+};
+
+}  // namespace migrate::agent
