@@ -10,6 +10,8 @@
 #   rate           steps/s while the pages fly, against the 2 s before the move
 #
 #   scripts/bench-postcopy.sh [SIZES_MIB...]      (default: 64 256 1024 4096)
+#   HOT_MIB=64 scripts/bench-postcopy.sh ...       the touches in the first 64 MiB only (a
+#                                                  working set smaller than the memory held)
 #
 # Needs root and a build (scripts/build.sh). Brings its own test hosts up and down
 # (TEST_HOSTS_DIR default /run/migrate-bench-hosts): do not run it beside the tests.
@@ -22,6 +24,7 @@ WORKLOAD=$PWD/$BUILD/tests/tools/migrate_page_workload
 [ -x "$WORKLOAD" ] || { echo "build first: $WORKLOAD missing" >&2; exit 1; }
 export TEST_HOSTS_DIR=${TEST_HOSTS_DIR:-/run/migrate-bench-hosts}
 SIZES=("$@")
+HOT_MIB=${HOT_MIB:-}
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(64 256 1024 4096)
 
 ./scripts/test-hosts.sh down >/dev/null 2>&1 || true
@@ -48,12 +51,16 @@ app_numbers() {
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(runc --version | head -n1), CRIU $(criu --version | sed -n 's/Version: //p')"
 echo
+echo "working set: ${HOT_MIB:+the first $HOT_MIB MiB}${HOT_MIB:-all the memory held}"
+echo
 echo "| MiB | strategy | app downtime ms | report downtime ms | CRIU dump ms | restore ms | post-copy window ms | pages (faulted) | link raw / wire MiB | steps/s before | steps/s in window |"
 echo "|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|"
 for size in "${SIZES[@]}"; do
   for strategy in stop-and-copy post-copy; do
     id=pcbench-$size-${strategy%%-*}
-    SAMPLE_WORKLOAD=$WORKLOAD SAMPLE_MEMORY_MIB=$size ./scripts/sample-container.sh start "$id" \
+    hot=$HOT_MIB
+    [ -z "$hot" ] || [ "$hot" -le "$size" ] || hot=$size
+    SAMPLE_WORKLOAD=$WORKLOAD SAMPLE_MEMORY_MIB=$size SAMPLE_HOT_MIB=$hot ./scripts/sample-container.sh start "$id" \
       "$HOST_A_RUNC_ROOT" "$HOST_A_BUNDLES/$id" "/host-a/$id" >/dev/null
     sleep 2.5
     start=$(date +%s%3N)

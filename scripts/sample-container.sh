@@ -17,7 +17,7 @@
 # (fd 3, read-write) while it counts, and /idle.fifo (mode 0640), which nothing opens.
 # SAMPLE_WORKLOAD=BINARY runs that static program as the container's process instead, with
 # SAMPLE_MEMORY_MIB as its argument (the benchmarks' tests/tools/page_workload: it writes
-# /count and /progress itself).
+# /count and /progress itself), and SAMPLE_HOT_MIB, when set, as its working set.
 # RUNTIME names the runtime binary (default runc from PATH; crun works too).
 # SAMPLE_COUNT_OVER_TCP=1 sends the count through an established TCP connection over the
 # container's own 127.0.0.1 (busybox nc client -> nc server -> /count): the count goes on only
@@ -83,7 +83,8 @@ make_bundle() {
   grep -q "cgroupsPath\": \"$cgroups_path\"" "$bundle/config.json" || die "config.json edit failed"
   if [ -n "${SAMPLE_WORKLOAD:-}" ]; then
     cp "$SAMPLE_WORKLOAD" "$bundle/rootfs/bin/workload"
-    jq --arg mib "${SAMPLE_MEMORY_MIB:-64}" '.process.args = ["/bin/workload", $mib]' \
+    jq --arg mib "${SAMPLE_MEMORY_MIB:-64}" --arg hot "${SAMPLE_HOT_MIB:-}" \
+      '.process.args = ["/bin/workload", $mib] + (if $hot == "" then [] else [$hot] end)' \
       "$bundle/config.json" >"$bundle/config.json.new"
     mv "$bundle/config.json.new" "$bundle/config.json"
   fi

@@ -4,7 +4,10 @@
  * /progress and writes the step count to /count. The gaps in /progress are the downtime
  * as the application sees it; the steps per second are its progress rate.
  *
- *   page_workload MIB
+ *   page_workload MIB [HOT_MIB]
+ *
+ * HOT_MIB (default MIB): the touches fall in the first HOT_MIB only, a working set smaller
+ * than the memory held, as most programs have.
  *
  * Static (no libc of the container needed). */
 #include <stdint.h>
@@ -27,11 +30,13 @@ static uint64_t next(uint64_t* s) { /* xorshift64 */
 }
 
 int main(int argc, char** argv) {
-  if (argc != 2 || atol(argv[1]) <= 0) {
-    fprintf(stderr, "usage: page_workload MIB\n");
+  const long mib = argc >= 2 ? atol(argv[1]) : 0;
+  const long hot_mib = argc == 3 ? atol(argv[2]) : mib;
+  if (argc < 2 || argc > 3 || mib <= 0 || hot_mib <= 0 || hot_mib > mib) {
+    fprintf(stderr, "usage: page_workload MIB [HOT_MIB]  (0 < HOT_MIB <= MIB)\n");
     return 2;
   }
-  const size_t bytes = (size_t)atol(argv[1]) << 20, pages = bytes / 4096;
+  const size_t bytes = (size_t)mib << 20, pages = ((size_t)hot_mib << 20) / 4096;
   auto* mem = static_cast<unsigned char*>(malloc(bytes));
   if (mem == NULL) return 1;
   uint64_t seed = 0x9e3779b97f4a7c15u;
