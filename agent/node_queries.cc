@@ -1,10 +1,12 @@
 #include "agent/node_queries.h"
 
 #include "agent/request_checks.h"
+#include "agent/runtime/criu_stats.h"
 #include "agent/runtime/file_util.h"
 #include "agent/runtime/host_stats.h"
 #include "agent/runtime/node_probe.h"
 #include "agent/runtime/oci_config.h"
+#include "transfer/base/unix_time.h"
 
 namespace migrate::agent {
 
@@ -74,6 +76,17 @@ proto::MigrationStatus MigrationStatusOf(AgentContext& ctx, Migration& m) {
   if (record.role() == proto::ROLE_SOURCE) {
     status.set_bytes_raw(m.send_progress.raw_bytes.load());
     status.set_bytes_wire(m.send_progress.wire_bytes.load());
+    if (IsPostCopy(record) && record.phase() == proto::PHASE_COMMITTED) {
+      auto stats = runtime::ReadCriuStats(ctx.MigrationDir(record.migration_id()) + "/dump-work",
+                                          "stats-dump");
+      // CRIU 4.1.1 zeroes its dump statistics when its lazy page server starts
+      // (cr_page_server calls init_stats again), then counts the frozen time from 0: a time
+      // longer than the migration itself is that, never reported.
+      const uint64_t age_ms = UnixMillis(std::chrono::system_clock::now()) - record.created_unix_ms();
+      if (stats.ok() && stats->has_dump() && stats->dump().frozen_time() / 1000 <= age_ms) {
+        *status.mutable_criu_dump_stats() = stats->dump();
+      }
+    }
     return status;
   }
   if (ctx.deps().streams == nullptr) return status;

@@ -436,13 +436,18 @@ MigrationPhase Migration::CheckpointTransfer() {
       ClampMs(static_cast<int64_t>(std::min<uint64_t>(checkpoint_.checkpoint_ms(), UINT32_MAX))));
   report_.mutable_timings_ms()->set_transfer_tail(ClampMs(
       static_cast<int64_t>(std::min<uint64_t>(checkpoint_.transfer_tail_ms(), UINT32_MAX))));
-  const criu::DumpStatsEntry& dump = checkpoint_.criu_stats();
+  SetDumpTimings(checkpoint_.criu_stats());
+  return MigrationPhase::kRestore;
+}
+
+// CRIU's account of the dump: from the checkpoint's answer, or (post-copy, whose dump ends
+// with the last page) from the source's commit.
+void Migration::SetDumpTimings(const criu::DumpStatsEntry& dump) {
   proto::ReportTimings& t = *report_.mutable_timings_ms();
   t.set_criu_freezing(dump.freezing_time() / 1000);  // CRIU counts microseconds
   t.set_criu_frozen(dump.frozen_time() / 1000);
   t.set_criu_memdump(dump.memdump_time() / 1000);
   t.set_criu_memwrite(dump.memwrite_time() / 1000);
-  return MigrationPhase::kRestore;
 }
 
 MigrationPhase Migration::Restore() {
@@ -558,6 +563,13 @@ void Migration::CommitSource() {
   commit.set_keep_images(request_.keep_images);
   Result<proto::MigrationStatus> cleaned =
       RetryIdempotent(clock_, [&] { return source_.Commit(commit); });
+  if (cleaned.ok() && cleaned->has_criu_dump_stats()) {
+    SetDumpTimings(cleaned->criu_dump_stats());
+  } else if (cleaned.ok() && request_.strategy == proto::STRATEGY_POST_COPY) {
+    report_.add_warnings("CRIU kept no usable statistics of this post-copy dump (CRIU 4.1.1 "
+                         "resets them when its page server starts): the report's CRIU dump "
+                         "times are missing; CRIU's restore times are its own");
+  }
   if (!cleaned.ok()) {
     report_.add_warnings("the container runs on " + request_.destination.name() +
                          ", but the source " + request_.source.name() +

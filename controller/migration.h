@@ -120,6 +120,7 @@ class Migration {
   MigrationPhase CommitInstead();
   // Asks the source to remove its copy; a failure is a warning (the destination owns it).
   void CommitSource();
+  void SetDumpTimings(const criu::DumpStatsEntry& dump);
 
   // Records the failure of `phase` and says where to go: kRollback when the destination was
   // touched or the source frozen, else kDone.

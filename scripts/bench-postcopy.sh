@@ -51,7 +51,7 @@ app_numbers() {
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(runc --version | head -n1), CRIU $(criu --version | sed -n 's/Version: //p')"
 echo
-echo "working set: ${HOT_MIB:+the first $HOT_MIB MiB}${HOT_MIB:-all the memory held}"
+if [ -n "$HOT_MIB" ]; then echo "working set: the first $HOT_MIB MiB"; else echo "working set: all the memory held"; fi
 echo
 echo "| MiB | strategy | app downtime ms | report downtime ms | CRIU dump ms | restore ms | post-copy window ms | pages (faulted) | link raw / wire MiB | steps/s before | steps/s in window |"
 echo "|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|"
