@@ -509,6 +509,10 @@ void Migration::ReportPostCopy(const proto::PostCopyStats& pages) {
   r.set_link_wire(static_cast<double>(pages.link_wire_bytes()));
   report_.mutable_timings_ms()->set_post_copy_window(
       static_cast<uint32_t>(std::min<uint64_t>(pages.window_ms(), UINT32_MAX)));
+  if (pages.pages_total() == 0) {
+    report_.add_warnings("CRIU left no page to post-copy: it dumped every page into the "
+                         "images, which moved before the restore (a stop-and-copy downtime)");
+  }
 }
 
 MigrationPhase Migration::Verify() {
