@@ -12,6 +12,7 @@
 #   scripts/bench-postcopy.sh [SIZES_MIB...]      (default: 64 256 1024 4096)
 #   HOT_MIB=64 scripts/bench-postcopy.sh ...       the touches in the first 64 MiB only (a
 #                                                  working set smaller than the memory held)
+#   RUNS=3 STRATEGIES=post-copy scripts/bench-postcopy.sh ...   each move 3 times, post-copy only
 #
 # Needs root and a build (scripts/build.sh). Brings its own test hosts up and down
 # (TEST_HOSTS_DIR default /run/migrate-bench-hosts): do not run it beside the tests.
@@ -25,6 +26,8 @@ WORKLOAD=$PWD/$BUILD/tests/tools/migrate_page_workload
 export TEST_HOSTS_DIR=${TEST_HOSTS_DIR:-/run/migrate-bench-hosts}
 SIZES=("$@")
 HOT_MIB=${HOT_MIB:-}
+RUNS=${RUNS:-1}
+read -r -a STRATEGY_LIST <<<"${STRATEGIES:-stop-and-copy post-copy}"
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(64 256 1024 4096)
 
 ./scripts/test-hosts.sh down >/dev/null 2>&1 || true
@@ -56,8 +59,9 @@ echo
 echo "| MiB | strategy | app downtime ms | report downtime ms | CRIU dump ms | restore ms | post-copy window ms | pages (faulted) | link raw / wire MiB | steps/s before | steps/s in window |"
 echo "|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|"
 for size in "${SIZES[@]}"; do
-  for strategy in stop-and-copy post-copy; do
-    id=pcbench-$size-${strategy%%-*}
+  for run in $(seq "$RUNS"); do
+  for strategy in "${STRATEGY_LIST[@]}"; do
+    id=pcbench-$size-${strategy%%-*}-$run
     hot=$HOT_MIB
     [ -z "$hot" ] || [ "$hot" -le "$size" ] || hot=$size
     SAMPLE_WORKLOAD=$WORKLOAD SAMPLE_MEMORY_MIB=$size SAMPLE_HOT_MIB=$hot ./scripts/sample-container.sh start "$id" \
@@ -82,5 +86,6 @@ for size in "${SIZES[@]}"; do
     sleep 0.5
     runc --root "$HOST_B_RUNC_ROOT" delete -f "$id" >/dev/null 2>&1 || true
     rm -rf "$HOST_A_BUNDLES/$id"
+  done
   done
 done
