@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "controller/migration.h"
 #include "controller/report.h"
 #include "controller/text_table.h"
 
@@ -36,7 +37,7 @@ struct Room {
 
 // The checkpoint images hold about the container's memory; with its root file system that
 // is what a destination keeps for it.
-uint64_t DiskNeeded(const proto::ContainerInfo& c) { return c.memory_bytes() + c.rootfs_bytes(); }
+uint64_t DiskNeeded(const proto::ContainerInfo& c) { return BytesNeededFor(c); }
 
 std::string Mib(uint64_t bytes) { return HumanBytes(static_cast<double>(bytes)); }
 

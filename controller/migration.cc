@@ -364,10 +364,15 @@ MigrationPhase Migration::Preflight() {
 }
 
 // What the destination must hold: the root file system and, at most, the memory as images.
-uint64_t Migration::BytesNeeded() const {
-  return source_preflight_.container().rootfs_bytes() +
-         source_preflight_.container().memory_bytes();
+// The root file system and the memory twice: CRIU dumps the pages a process shares with a
+// child (copy-on-write) once for each, and a dump that catches a short-lived child (a shell
+// forks for every command) carries that memory again. With the memory once, such a dump
+// passed the destination's agreed bytes and the migration rolled back.
+uint64_t BytesNeededFor(const proto::ContainerInfo& container) {
+  return container.rootfs_bytes() + 2 * container.memory_bytes();
 }
+
+uint64_t Migration::BytesNeeded() const { return BytesNeededFor(source_preflight_.container()); }
 
 MigrationPhase Migration::Prepare() {
   proto::PrepareReceiveRequest prepare;

@@ -70,6 +70,9 @@ struct MigrationRequest {
 
 // "stop-and-copy" | "post-copy".
 std::string_view StrategyName(proto::Strategy strategy);
+// The bytes a destination must hold for a migration of `container` (its free-space check and
+// the streams' budget): the root file system and the memory twice (migration.cc says why).
+uint64_t BytesNeededFor(const proto::ContainerInfo& container);
 
 // What post-copy cannot survive, said in --help, the docs and every post-copy report.
 inline constexpr std::string_view kPostCopyLimit =
