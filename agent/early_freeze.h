@@ -3,8 +3,8 @@
 // CRIU's dump freezes the container's freezer cgroup itself, then looks at it again only
 // every 100 ms: a freeze the kernel finishes in a millisecond costs 100 ms of downtime.
 // EarlyFreeze freezes the cgroup as soon as CRIU's dump run starts (its log's "Version:"
-// line, some 30 ms before CRIU's freeze); CRIU then finds it FROZEN, keeps it so and seizes
-// the tasks at once.
+// line, some 30 ms before CRIU's freeze); CRIU then finds it FROZEN and seizes the tasks at
+// once (then thaws the cgroup, as after a freeze of its own: its ptrace holds the tasks).
 //
 // Should CRIU have frozen it first after all (it logs "freezing processes:" only when it
 // found the cgroup thawed), this freeze may have landed after CRIU's thaw that follows the
