@@ -23,6 +23,20 @@ bool LogHas(const std::string& path, const char* text) {
 
 }  // namespace
 
+bool EarlyFreezeAllowed(runtime::CgroupMode restore_mode) {
+  switch (restore_mode) {
+    case runtime::CgroupMode::kIgnore:
+    case runtime::CgroupMode::kNone:
+    case runtime::CgroupMode::kSoft:
+      return true;
+    case runtime::CgroupMode::kProps:
+    case runtime::CgroupMode::kFull:
+    case runtime::CgroupMode::kStrict:
+      break;
+  }
+  return false;
+}
+
 EarlyFreeze::EarlyFreeze(std::string criu_log, std::string freezer_dir)
     : log_(std::move(criu_log)), freezer_dir_(std::move(freezer_dir)) {
   thread_ = std::thread([this] { Run(); });

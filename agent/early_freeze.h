@@ -1,4 +1,4 @@
-// The freeze that starts a post-copy dump's downtime, taken ahead of CRIU's own.
+// The freeze that starts a dump's downtime (either strategy), taken ahead of CRIU's own.
 //
 // CRIU's dump freezes the container's freezer cgroup itself, then looks at it again only
 // every 100 ms: a freeze the kernel finishes in a millisecond costs 100 ms of downtime.
@@ -15,7 +15,17 @@
 #include <string>
 #include <thread>
 
+#include "agent/runtime/cgroup_mode.h"
+
 namespace migrate::agent {
+
+// Whether the early freeze may be taken for a migration restored in `restore_mode`. CRIU
+// records in the images the freezer state it found (FROZEN, after the early freeze), and a
+// restore that writes the properties of existing cgroups (full, props) would bring the
+// container back frozen. ignore, none and soft leave them alone (soft writes properties only
+// on the cgroups CRIU creates, and the runtime created the container's own); strict refuses
+// existing cgroups.
+bool EarlyFreezeAllowed(runtime::CgroupMode restore_mode);
 
 class EarlyFreeze {
  public:

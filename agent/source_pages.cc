@@ -75,7 +75,10 @@ Result<std::shared_ptr<SourcePages>> SourcePages::Start(
   MIGRATE_ASSIGN_OR_RETURN(pages->freezer_dir_, runtime::FreezerDirOf(pages->init_pid_));
   MIGRATE_ASSIGN_OR_RETURN(pages->port_, FreeLoopbackPort());
   MIGRATE_ASSIGN_OR_RETURN(pages->dump_, ctx.runtime().StartLazyCheckpoint(options, pages->port_));
-  pages->early_freeze_ = std::make_unique<EarlyFreeze>(pages->dump_->log_path(), pages->freezer_dir_);
+  if (EarlyFreezeAllowed(options.cgroup_mode)) {
+    pages->early_freeze_ =
+        std::make_unique<EarlyFreeze>(pages->dump_->log_path(), pages->freezer_dir_);
+  }
   return pages;
 }
 
@@ -87,7 +90,7 @@ SourcePages::~SourcePages() {
 
 Result<runtime::CheckpointResult> SourcePages::WaitReady() {
   Result<runtime::CheckpointResult> dumped = dump_->WaitReady(std::chrono::minutes(10));
-  early_freeze_->Stop();
+  if (early_freeze_) early_freeze_->Stop();
   // CRIU failed before serving: it left the tasks alive (frozen when the early freeze was
   // taken: the failed dump's handling thaws them).
   if (!dumped.ok()) return dumped;

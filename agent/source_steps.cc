@@ -9,6 +9,7 @@
 #include "agent/orphans.h"
 #include "agent/request_checks.h"
 #include "agent/runtime/cgroup_mode.h"
+#include "agent/runtime/cgroup_paths.h"
 #include "agent/runtime/host_stats.h"
 #include "agent/runtime/result_proto.h"
 #include "transfer/base/log.h"
@@ -110,8 +111,11 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   checkpoint.cgroup_mode = mode;
   checkpoint.criu = CriuOptionsOf(request);
   std::shared_ptr<SourcePages> pages;
+  std::unique_ptr<EarlyFreeze> early = IsPostCopy(r) ? nullptr  // SourcePages has its own
+                                                      : StartEarlyFreeze(r, checkpoint);
   auto dumped = IsPostCopy(r) ? DumpAllButPages(m, request, checkpoint, &pages)
                               : ctx_.runtime().Checkpoint(checkpoint);
+  if (early) early->Stop();  // a failed dump may leave it frozen: AfterFailedDump thaws it
   const auto dump_end = std::chrono::steady_clock::now();
   ctx_.Hit("source.dump_returned", m);
   streams.DumpEnded(dumped.status());
@@ -144,6 +148,22 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   ctx_.metrics().Downtime(proto::ROLE_SOURCE,
                           std::chrono::milliseconds(response.frozen_for_ms()));
   return response;
+}
+
+// The early freeze (agent/early_freeze.h) of a stop-and-copy dump, where the runtime's CRIU
+// freezes with the freezer cgroup; none when the container's freezer cannot be found.
+std::unique_ptr<EarlyFreeze> SourceSteps::StartEarlyFreeze(
+    const proto::MigrationRecord& r, const runtime::CheckpointOptions& checkpoint) {
+  const std::string log = ctx_.runtime().CgroupFreezingDumpLog(checkpoint);
+  if (log.empty() || !EarlyFreezeAllowed(checkpoint.cgroup_mode)) return nullptr;
+  auto state = ctx_.runtime().State(r.container_id());
+  auto freezer = state.ok() ? runtime::FreezerDirOf(state->init_pid)
+                            : Result<std::string>(state.status());
+  if (!freezer.ok()) {
+    MIGRATE_LOG(kDebug, r.migration_id()) << "no early freeze: " << freezer.status().ToString();
+    return nullptr;
+  }
+  return std::make_unique<EarlyFreeze>(log, *freezer);
 }
 
 // Post-copy: the dump up to CRIU's page server (SourcePages), the transfer kept in the

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "agent/agent_context.h"
+#include "agent/early_freeze.h"
 #include "agent/runtime/runtime.h"
 #include "proto/agent_api.pb.h"
 
@@ -36,6 +37,8 @@ class SourceSteps {
                                                     const proto::CheckpointSendRequest& request,
                                                     const runtime::CheckpointOptions& checkpoint,
                                                     std::shared_ptr<SourcePages>* pages);
+  std::unique_ptr<EarlyFreeze> StartEarlyFreeze(const proto::MigrationRecord& r,
+                                                const runtime::CheckpointOptions& checkpoint);
   Status CheckPostCopy(const proto::CheckpointSendRequest& request);
   Status EndPostCopy(Migration& m, bool commit);
   Result<std::string> RunHereAgain(Migration& m);

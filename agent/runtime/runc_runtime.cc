@@ -384,11 +384,19 @@ Status RuncRuntime::ProveDump(const CheckpointOptions& options, const DumpSetup&
 }
 
 
+namespace {
+std::string DumpLogPath(const CheckpointOptions& options) { return options.work_dir + "/dump.log"; }
+}  // namespace
+
+std::string RuncRuntime::CgroupFreezingDumpLog(const CheckpointOptions& options) const {
+  return DumpLogPath(options);
+}
+
 CheckpointResult RuncRuntime::NewCheckpointResult(const CheckpointOptions& options) {
   CheckpointResult result;
   result.image_dir = options.image_dir;
   result.work_dir = options.work_dir;
-  result.log_path = options.work_dir + "/dump.log";
+  result.log_path = DumpLogPath(options);
   result.started = std::chrono::system_clock::now();
   return result;
 }

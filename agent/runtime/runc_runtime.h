@@ -55,6 +55,8 @@ class RuncRuntime final : public Runtime {
   Status Resume(std::string_view container_id) override;
   Result<std::unique_ptr<LazyCheckpoint>> StartLazyCheckpoint(const CheckpointOptions& options,
                                                               uint16_t page_server_port) override;
+  // runc always hands CRIU the container's freezer cgroup (FreezeCgroup).
+  std::string CgroupFreezingDumpLog(const CheckpointOptions& options) const override;
 
   // "<criu_config_dir>/<id>.conf".
   std::string OwnedConfigPath(std::string_view container_id) const;

@@ -169,6 +169,15 @@ class Runtime {
   // Thaws a paused (frozen) container, e.g. one an interrupted dump left frozen.
   virtual Status Resume(std::string_view container_id) = 0;
 
+  // CRIU's log of a checkpoint with `options` (written as it runs) when CRIU freezes the
+  // container with its freezer cgroup, so that the agent may freeze it first (the early
+  // freeze, agent/early_freeze.h); "" when this runtime's CRIU may seize with ptrace alone,
+  // which a frozen task would never answer.
+  virtual std::string CgroupFreezingDumpLog(const CheckpointOptions& options) const {
+    (void)options;
+    return "";
+  }
+
   // Post-copy: a checkpoint whose page server listens on 127.0.0.1:`page_server_port`.
   // Why not, when this runtime cannot (FailedPrecondition, nothing frozen).
   virtual Result<std::unique_ptr<LazyCheckpoint>> StartLazyCheckpoint(

@@ -78,3 +78,20 @@ TEST_F(EarlyFreezeTest, DoesNothingWhenTheDumpNeverStarts) {
 
 }  // namespace
 }  // namespace migrate::agent
+
+namespace migrate::agent {
+namespace {
+
+// CRIU records the FROZEN it found; a restore that writes existing cgroups' properties would
+// bring the container back frozen (the runc 1.1.5 matrix's full-mode restore hung on it).
+TEST(EarlyFreezeAllowedTest, OnlyWhereTheRestoreLeavesExistingCgroupsAlone) {
+  EXPECT_TRUE(EarlyFreezeAllowed(runtime::CgroupMode::kIgnore));
+  EXPECT_TRUE(EarlyFreezeAllowed(runtime::CgroupMode::kNone));
+  EXPECT_TRUE(EarlyFreezeAllowed(runtime::CgroupMode::kSoft));
+  EXPECT_FALSE(EarlyFreezeAllowed(runtime::CgroupMode::kProps));
+  EXPECT_FALSE(EarlyFreezeAllowed(runtime::CgroupMode::kFull));
+  EXPECT_FALSE(EarlyFreezeAllowed(runtime::CgroupMode::kStrict));
+}
+
+}  // namespace
+}  // namespace migrate::agent
