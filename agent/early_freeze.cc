@@ -59,6 +59,14 @@ bool EarlyFreeze::WaitForDumpRun() {
   return false;
 }
 
+std::unique_ptr<EarlyFreeze> StartEarlyFreeze(const runtime::Runtime& runtime,
+                                              const runtime::CheckpointOptions& options,
+                                              const std::string& freezer_dir) {
+  const std::string log = runtime.CgroupFreezingDumpLog(options);
+  if (log.empty() || !EarlyFreezeAllowed(options.cgroup_mode)) return nullptr;
+  return std::make_unique<EarlyFreeze>(log, freezer_dir);
+}
+
 void EarlyFreeze::Run() {
   if (!WaitForDumpRun()) return;
   Status frozen = fence::FreezeCgroup(freezer_dir_);

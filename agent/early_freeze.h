@@ -12,10 +12,12 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "agent/runtime/cgroup_mode.h"
+#include "agent/runtime/runtime.h"
 
 namespace migrate::agent {
 
@@ -49,5 +51,12 @@ class EarlyFreeze {
   std::atomic<bool> frozen_{false};
   std::thread thread_;
 };
+
+// The early freeze of a dump with `options` by `runtime` of the container frozen with
+// `freezer_dir`, started before the dump; none where EarlyFreezeAllowed says no or the
+// runtime's CRIU may seize with ptrace alone (Runtime::CgroupFreezingDumpLog).
+std::unique_ptr<EarlyFreeze> StartEarlyFreeze(const runtime::Runtime& runtime,
+                                              const runtime::CheckpointOptions& options,
+                                              const std::string& freezer_dir);
 
 }  // namespace migrate::agent

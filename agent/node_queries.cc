@@ -6,7 +6,6 @@
 #include "agent/runtime/host_stats.h"
 #include "agent/runtime/node_probe.h"
 #include "agent/runtime/oci_config.h"
-#include "transfer/base/unix_time.h"
 
 namespace migrate::agent {
 
@@ -81,9 +80,9 @@ proto::MigrationStatus MigrationStatusOf(AgentContext& ctx, Migration& m) {
                                           "stats-dump");
       // CRIU 4.1.1 zeroes its dump statistics when its lazy page server starts
       // (cr_page_server calls init_stats again), then counts the frozen time from 0: a time
-      // longer than the migration itself is that, never reported.
-      const uint64_t age_ms = UnixMillis(std::chrono::system_clock::now()) - record.created_unix_ms();
-      if (stats.ok() && stats->has_dump() && stats->dump().frozen_time() / 1000 <= age_ms) {
+      // longer than the migration itself (its start to its commit) is that, never reported.
+      const uint64_t ran_ms = record.updated_unix_ms() - record.created_unix_ms();
+      if (stats.ok() && stats->has_dump() && stats->dump().frozen_time() / 1000 <= ran_ms) {
         *status.mutable_criu_dump_stats() = stats->dump();
       }
     }

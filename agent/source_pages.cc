@@ -75,10 +75,7 @@ Result<std::shared_ptr<SourcePages>> SourcePages::Start(
   MIGRATE_ASSIGN_OR_RETURN(pages->freezer_dir_, runtime::FreezerDirOf(pages->init_pid_));
   MIGRATE_ASSIGN_OR_RETURN(pages->port_, FreeLoopbackPort());
   MIGRATE_ASSIGN_OR_RETURN(pages->dump_, ctx.runtime().StartLazyCheckpoint(options, pages->port_));
-  if (EarlyFreezeAllowed(options.cgroup_mode)) {
-    pages->early_freeze_ =
-        std::make_unique<EarlyFreeze>(pages->dump_->log_path(), pages->freezer_dir_);
-  }
+  pages->early_freeze_ = StartEarlyFreeze(ctx.runtime(), options, pages->freezer_dir_);
   return pages;
 }
 

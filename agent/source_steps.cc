@@ -112,7 +112,7 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   checkpoint.criu = CriuOptionsOf(request);
   std::shared_ptr<SourcePages> pages;
   std::unique_ptr<EarlyFreeze> early = IsPostCopy(r) ? nullptr  // SourcePages has its own
-                                                      : StartEarlyFreeze(r, checkpoint);
+                                                      : EarlyFreezeOf(r, checkpoint);
   auto dumped = IsPostCopy(r) ? DumpAllButPages(m, request, checkpoint, &pages)
                               : ctx_.runtime().Checkpoint(checkpoint);
   if (early) early->Stop();  // a failed dump may leave it frozen: AfterFailedDump thaws it
@@ -150,12 +150,10 @@ Result<proto::CheckpointSendResponse> SourceSteps::Freeze(
   return response;
 }
 
-// The early freeze (agent/early_freeze.h) of a stop-and-copy dump, where the runtime's CRIU
-// freezes with the freezer cgroup; none when the container's freezer cannot be found.
-std::unique_ptr<EarlyFreeze> SourceSteps::StartEarlyFreeze(
+// The early freeze (agent/early_freeze.h) of a stop-and-copy dump; none when the container's
+// freezer cannot be found.
+std::unique_ptr<EarlyFreeze> SourceSteps::EarlyFreezeOf(
     const proto::MigrationRecord& r, const runtime::CheckpointOptions& checkpoint) {
-  const std::string log = ctx_.runtime().CgroupFreezingDumpLog(checkpoint);
-  if (log.empty() || !EarlyFreezeAllowed(checkpoint.cgroup_mode)) return nullptr;
   auto state = ctx_.runtime().State(r.container_id());
   auto freezer = state.ok() ? runtime::FreezerDirOf(state->init_pid)
                             : Result<std::string>(state.status());
@@ -163,7 +161,7 @@ std::unique_ptr<EarlyFreeze> SourceSteps::StartEarlyFreeze(
     MIGRATE_LOG(kDebug, r.migration_id()) << "no early freeze: " << freezer.status().ToString();
     return nullptr;
   }
-  return std::make_unique<EarlyFreeze>(log, *freezer);
+  return StartEarlyFreeze(ctx_.runtime(), checkpoint, *freezer);
 }
 
 // Post-copy: the dump up to CRIU's page server (SourcePages), the transfer kept in the

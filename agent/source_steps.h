@@ -37,8 +37,8 @@ class SourceSteps {
                                                     const proto::CheckpointSendRequest& request,
                                                     const runtime::CheckpointOptions& checkpoint,
                                                     std::shared_ptr<SourcePages>* pages);
-  std::unique_ptr<EarlyFreeze> StartEarlyFreeze(const proto::MigrationRecord& r,
-                                                const runtime::CheckpointOptions& checkpoint);
+  std::unique_ptr<EarlyFreeze> EarlyFreezeOf(const proto::MigrationRecord& r,
+                                             const runtime::CheckpointOptions& checkpoint);
   Status CheckPostCopy(const proto::CheckpointSendRequest& request);
   Status EndPostCopy(Migration& m, bool commit);
   Result<std::string> RunHereAgain(Migration& m);

@@ -45,8 +45,6 @@ class RuncLazyCheckpoint final : public LazyCheckpoint {
         .WithContext("post-copy checkpoint of " + options_.container_id);
   }
 
-  std::string log_path() const override { return result_.log_path; }
-
  private:
   RuncRuntime& runtime_;
   const CheckpointOptions options_;

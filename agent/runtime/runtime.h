@@ -118,8 +118,6 @@ class LazyCheckpoint {
   // Waits for the runtime's end: OK when CRIU served every page and ended the tasks (its
   // success), else the failure with CRIU's log.
   virtual Status Finish() = 0;
-  // CRIU's log of this dump, written as it runs.
-  virtual std::string log_path() const = 0;
 };
 
 // Whether this runtime can honour a mode, per side (for Capabilities and preflight).

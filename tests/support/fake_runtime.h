@@ -29,6 +29,9 @@ class FakeRuntime final : public runtime::Runtime {
   Result<runtime::RestoreResult> Restore(const runtime::RestoreOptions& o) override;
   Status KillAndDelete(std::string_view id, std::string_view owned_bundle) override;
   Status Resume(std::string_view id) override;
+  std::string CgroupFreezingDumpLog(const runtime::CheckpointOptions&) const override {
+    return cgroup_freezing_dump_log;
+  }
 
   void AddRunning(const std::string& id, const std::string& bundle);
   // The container's status, or "absent".
@@ -43,6 +46,7 @@ class FakeRuntime final : public runtime::Runtime {
   std::vector<std::string> resumed;
   Status checkpoint_error;
   Status restore_error;
+  std::string cgroup_freezing_dump_log;  // "" as for a CRIU that may seize with ptrace alone
   std::function<void()> during_checkpoint;  // runs inside Checkpoint (the freeze)
   std::function<void()> before_state;       // runs at the start of every State() call
 };

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/fake_runtime.h"
 #include "tests/support/poll.h"
 
 namespace migrate::agent {
@@ -67,6 +68,23 @@ TEST_F(EarlyFreezeTest, UndoesItsFreezeWhenCriuFrozeFirst) {
                                  milliseconds(2000), milliseconds(1)));
   EXPECT_FALSE(freeze.Stop());
   EXPECT_EQ(Read(freezer_state()), "THAWED");
+}
+
+TEST_F(EarlyFreezeTest, StartsOnlyForACgroupFreezingCriuAndARestoreThatKeepsItThawed) {
+  testing::FakeRuntime runtime;
+  runtime::CheckpointOptions options;
+  options.cgroup_mode = runtime::CgroupMode::kSoft;
+  EXPECT_EQ(StartEarlyFreeze(runtime, options, freezer()), nullptr);  // ptrace alone
+  runtime.cgroup_freezing_dump_log = log();
+  options.cgroup_mode = runtime::CgroupMode::kFull;
+  EXPECT_EQ(StartEarlyFreeze(runtime, options, freezer()), nullptr);
+  options.cgroup_mode = runtime::CgroupMode::kSoft;
+  std::unique_ptr<EarlyFreeze> freeze = StartEarlyFreeze(runtime, options, freezer());
+  ASSERT_NE(freeze, nullptr);
+  Write(log(), "(00.000022) Version: 4.1.1 (gitid 0)\n");
+  EXPECT_TRUE(testing::PollUntil([&] { return Read(freezer_state()) == "FROZEN"; },
+                                 milliseconds(2000), milliseconds(1)));
+  EXPECT_TRUE(freeze->Stop());
 }
 
 TEST_F(EarlyFreezeTest, DoesNothingWhenTheDumpNeverStarts) {
