@@ -35,10 +35,6 @@ struct Room {
   uint64_t disk;
 };
 
-// The checkpoint images hold about the container's memory; with its root file system that
-// is what a destination keeps for it.
-uint64_t DiskNeeded(const proto::ContainerInfo& c) { return BytesNeededFor(c); }
-
 std::string Mib(uint64_t bytes) { return HumanBytes(static_cast<double>(bytes)); }
 
 std::string NoRoomReason(const proto::ContainerInfo& c, const std::vector<Room>& rooms) {
@@ -47,7 +43,7 @@ std::string NoRoomReason(const proto::ContainerInfo& c, const std::vector<Room>&
     return a.memory < b.memory;
   });
   return "no destination has room for it (needs " + Mib(c.memory_bytes()) + " memory, " +
-         Mib(DiskNeeded(c)) + " disk; most left: " + best.destination->name + " with " +
+         Mib(BytesNeededFor(c)) + " disk; most left: " + best.destination->name + " with " +
          Mib(best.memory) + " memory, " + Mib(best.disk) + " disk)";
 }
 
@@ -96,7 +92,8 @@ std::vector<proto::DrainMove> PlanDrain(const DrainPlanInput& input) {
     }
     Room* chosen = nullptr;
     for (Room& room : rooms) {
-      const bool fits = room.memory >= container.memory_bytes() && room.disk >= DiskNeeded(container);
+      const bool fits =
+          room.memory >= container.memory_bytes() && room.disk >= BytesNeededFor(container);
       if (fits && (chosen == nullptr || room.memory > chosen->memory)) chosen = &room;
     }
     if (chosen == nullptr) {
@@ -104,7 +101,7 @@ std::vector<proto::DrainMove> PlanDrain(const DrainPlanInput& input) {
       continue;
     }
     chosen->memory -= container.memory_bytes();
-    chosen->disk -= DiskNeeded(container);
+    chosen->disk -= BytesNeededFor(container);
     proto::DrainMove move = MoveOf(container);
     move.set_destination(chosen->destination->name);
     moves.push_back(std::move(move));

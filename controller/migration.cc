@@ -363,11 +363,10 @@ MigrationPhase Migration::Preflight() {
   return request_.dry_run ? MigrationPhase::kDone : MigrationPhase::kPrepare;
 }
 
-// What the destination must hold: the root file system and, at most, the memory as images.
-// The root file system and the memory twice: CRIU dumps the pages a process shares with a
-// child (copy-on-write) once for each, and a dump that catches a short-lived child (a shell
-// forks for every command) carries that memory again. With the memory once, such a dump
-// passed the destination's agreed bytes and the migration rolled back.
+// What the destination must hold: the root file system and the memory twice. CRIU dumps the
+// pages a process shares with a child (copy-on-write) once for each, and a dump that catches
+// a short-lived child (a shell forks for every command) carries that memory again. With the
+// memory once, such a dump passed the destination's agreed bytes and the migration rolled back.
 uint64_t BytesNeededFor(const proto::ContainerInfo& container) {
   return container.rootfs_bytes() + 2 * container.memory_bytes();
 }
