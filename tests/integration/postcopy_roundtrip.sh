@@ -25,6 +25,7 @@ total=$(report .post_copy.pages_total)
   fail "faulted + pushed != total: $(report .post_copy)"
 [ "$(report .timings_ms.downtime)" -gt 0 ] || fail "no downtime measured"
 [ "$(report .timings_ms.post_copy_window)" -gt 0 ] || fail "no post-copy window"
+[ -n "$(report .post_copy.limit)" ] || fail "the report does not state post-copy's limit"
 # CRIU's own account of the dump (stats-dump, written after the last page): the frozen time
 # covers the window and fits in the migration, or (CRIU 4.1.1 resets its dump statistics when
 # its page server starts) it is missing and the report says so; never a made-up figure.
@@ -32,7 +33,8 @@ frozen=$(report .timings_ms.criu_frozen)
 if [ "$frozen" -eq 0 ]; then
   report '.warnings[]' | grep -q "CRIU kept no usable statistics of this post-copy dump" ||
     fail "no CRIU dump times and no warning saying why"
-elif [ "$frozen" -lt "$(report .timings_ms.post_copy_window)" ] || [ "$frozen" -gt "$(report .timings_ms.total)" ]; then
+elif [ "$frozen" -lt "$(report .timings_ms.post_copy_window)" ] ||
+  [ "$frozen" -gt "$(report .timings_ms.total)" ]; then
   fail "CRIU's frozen time $frozen ms does not fit the window and the migration"
 fi
 [ "$(report .timings_ms.criu_restore)" -gt 0 ] || fail "no CRIU restore time in the report"
